@@ -1,0 +1,397 @@
+"""`python -m sonic_ext` / `sonic-ext`: the command line, a thin adapter over the service.
+
+Exit codes: 0 success; 2 bad input or usage (the message names the argument); 3 refused by the
+consent gate; 1 anything else (one line; the traceback only with --debug). With --json, stdout
+carries exactly one JSON object, for errors too; progress and messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ._version import __version__
+from .api.users import parse_api_auth
+from .errors import InputError, NotAvailable, SonicError
+from .logging_setup import configure_logging
+from .progress import ProgressEvent
+from .requests import DEFAULT_PURPOSE, DEVICES, DTYPES, GenerateRequest, GenerationParams
+from .service import SonicService
+from .settings import LOG_LEVELS, Settings
+
+log = logging.getLogger(__name__)
+
+COMPONENTS = ("unet", "audio2token", "audio2bucket", "rife")
+EPILOG = ("exit codes: 0 success, 2 bad input or usage, 3 refused by the consent gate, "
+          "1 anything else")
+
+
+class UsageError(InputError):
+    """argparse's complaint, carried to `main` so it can honour --json and exit 2."""
+
+    def __init__(self, message: str, usage: str) -> None:
+        super().__init__("usage", message)
+        self.message = message
+        self.usage = usage
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.format_usage().strip())
+
+
+@dataclass
+class Outcome:
+    """What a command produced: a JSON-able payload and the text a person reads."""
+
+    payload: dict[str, Any]
+    text: str
+
+
+Handler = Callable[[SonicService, argparse.Namespace], Outcome]
+
+# -- argument types (syntax only; ranges are checked once, in the service's request types) --------
+
+
+def _port(value: str) -> int:
+    port = int(value) if value.isdigit() else -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {value!r}")
+    return port
+
+
+def _iso_datetime(value: str) -> datetime:
+    """ISO 8601 date or date-time; a value without a zone is taken as UTC."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 date or date-time: {value!r} (e.g. 2027-06-30 or "
+            "2027-06-30T18:00:00+02:00)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _api_users(value: str) -> dict[str, str]:
+    try:
+        return parse_api_auth(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
+
+
+def _nonempty(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
+# -- parser ---------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sonic-ext", epilog=EPILOG,
+                     description="Consent-gated, signed talking-head videos with Sonic.")
+    parser.add_argument("--version", action="version", version=f"sonic-ext {__version__}")
+    parser.add_argument("--home", type=Path, metavar="DIR",
+                        help="SONIC_HOME: registry, keys, outputs, manifests, logs "
+                             "(default: $SONIC_HOME or ~/.local/share/sonic)")
+    parser.add_argument("--models-dir", type=Path, metavar="DIR",
+                        help="model weights in the official layout "
+                             "(default: $SONIC_MODELS_DIR or <home>/models)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.upper,
+                        help="log level for the log file (default: $SONIC_LOG_LEVEL or INFO)")
+    parser.add_argument("--debug", action="store_true", help="print tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=_Parser)
+
+    serve = commands.add_parser("serve", help="run the standalone app (UI at /, API at /sonic/v1)",
+                                epilog=EPILOG)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=7861, help="port (default: 7861)")
+    serve.add_argument("--api-auth", metavar="USER:PASS[,USER:PASS]", type=_api_users,
+                       help="HTTP Basic users for the API (the WebUI's --api-auth format)")
+    serve.add_argument("--admin-token", metavar="T", type=_nonempty,
+                       help="token required for consent changes through the API")
+    serve.set_defaults(handler=_serve)
+
+    _add_generate(commands)
+
+    verify = commands.add_parser("verify", help="report where a file came from: verify FILE",
+                                 epilog=EPILOG)
+    verify.add_argument("file", type=Path, metavar="FILE", help="MP4/MOV, JPEG/PNG or WAV/MP3")
+    _add_json(verify)
+    verify.add_argument("--report", type=Path, metavar="OUT.html", help="write an HTML report")
+    verify.add_argument("--trust-anchors", type=Path, metavar="PEM",
+                        help="PEM file of trusted roots (default: this installation's root)")
+    verify.set_defaults(handler=_verify)
+
+    _add_consent(commands)
+    _add_models(commands)
+
+    keys = commands.add_parser("keys", help="signing credentials: init | show").add_subparsers(
+        dest="keys_command", metavar="ACTION", required=True, parser_class=_Parser)
+    keys.add_parser("init", help="create development signing credentials under <home>/keys"
+                    ).set_defaults(handler=_planned("keys init", "provenance signing"))
+    keys.add_parser("show", help="show the signing certificate chain in use"
+                    ).set_defaults(handler=_planned("keys show", "provenance signing"))
+
+    dev = commands.add_parser("dev", help="developer tools: golden-check CASE_DIR").add_subparsers(
+        dest="dev_command", metavar="ACTION", required=True, parser_class=_Parser)
+    golden = dev.add_parser("golden-check", help="compare the pipeline with a golden case")
+    golden.add_argument("case_dir", type=Path, metavar="CASE_DIR")
+    _add_json(golden)
+    golden.set_defaults(handler=_planned("dev golden-check", "the Sonic pipeline"))
+    return parser
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _add_generate(commands: Any) -> None:
+    defaults = GenerationParams()
+    gen = commands.add_parser("generate", help="portrait + speech clip to a signed MP4",
+                              epilog=EPILOG)
+    gen.add_argument("--image", type=Path, required=True, metavar="IMG",
+                     help="portrait (JPEG, PNG, WEBP, BMP)")
+    gen.add_argument("--audio", type=Path, required=True, metavar="AUDIO",
+                     help="speech clip (WAV, MP3, FLAC, M4A)")
+    gen.add_argument("--out", type=Path, required=True, metavar="OUT.mp4", help="output MP4")
+    gen.add_argument("--overwrite", action="store_true", help="replace OUT.mp4 if it exists")
+    gen.add_argument("--purpose", default=DEFAULT_PURPOSE, metavar="P",
+                     help=f"what the video is for; the consent must cover it "
+                          f"(default: {DEFAULT_PURPOSE})")
+    gen.add_argument("--seed", type=int, default=defaults.seed, metavar="N",
+                     help=f"random seed, 0 included (default: {defaults.seed})")
+    gen.add_argument("--steps", type=int, default=defaults.steps, metavar="N",
+                     help=f"denoising steps (default: {defaults.steps})")
+    gen.add_argument("--dynamic-scale", type=float, default=defaults.dynamic_scale, metavar="F",
+                     help=f"motion strength (default: {defaults.dynamic_scale})")
+    gen.add_argument("--min-resolution", type=int, default=defaults.min_resolution, metavar="N",
+                     help=f"short side in pixels, a multiple of 64 (default: "
+                          f"{defaults.min_resolution})")
+    gen.add_argument("--expand-ratio", type=float, default=defaults.expand_ratio, metavar="F",
+                     help=f"margin around the face when cropping (default: {defaults.expand_ratio})")
+    gen.add_argument("--no-crop", dest="crop", action="store_false",
+                     help="animate the whole portrait instead of a square crop around the face")
+    gen.add_argument("--keep-resolution", action="store_true",
+                     help="write the video at the portrait's own resolution")
+    gen.add_argument("--no-interpolate", dest="interpolate", action="store_false",
+                     help="skip RIFE frame doubling (12.5 fps output)")
+    gen.add_argument("--models-dir", type=Path, metavar="DIR", default=argparse.SUPPRESS,
+                     help="model weights in the official layout")
+    gen.add_argument("--device", choices=DEVICES[1:], default=argparse.SUPPRESS,
+                     help="compute device (default: cuda when available, else cpu)")
+    gen.add_argument("--dtype", choices=DTYPES, default=defaults.dtype,
+                     help=f"weights precision (default: {defaults.dtype})")
+    _add_json(gen)
+    gen.set_defaults(handler=_generate)
+
+
+def _add_consent(commands: Any) -> None:
+    consent = commands.add_parser("consent", help="the consent registry: add | list | show | revoke | audit-verify").add_subparsers(
+        dest="consent_command", metavar="ACTION", required=True, parser_class=_Parser)
+    add = consent.add_parser("add", help="enrol a person who consented", epilog=EPILOG)
+    add.add_argument("--name", required=True, type=_nonempty, help="the person's name")
+    add.add_argument("--portrait", type=Path, required=True, action="append", metavar="IMG",
+                     help="portrait with exactly one face (repeat for more references)")
+    add.add_argument("--evidence", type=Path, required=True, metavar="FILE",
+                     help="signed release or recording that proves consent")
+    add.add_argument("--purpose", action="append", metavar="P",
+                     help="purpose the consent covers (repeatable)")
+    add.add_argument("--expires", type=_iso_datetime, metavar="ISO8601",
+                     help="end of validity (a time without a zone is UTC)")
+    _add_json(add)
+    add.set_defaults(handler=_consent_add)
+    listing = consent.add_parser("list", help="list consents")
+    _add_json(listing)
+    listing.set_defaults(handler=_planned("consent list", "the consent registry"))
+    show = consent.add_parser("show", help="show one consent and its history")
+    show.add_argument("id", metavar="ID")
+    show.set_defaults(handler=_planned("consent show", "the consent registry"))
+    revoke = consent.add_parser("revoke", help="revoke a consent")
+    revoke.add_argument("id", metavar="ID")
+    revoke.add_argument("--reason", required=True, type=_nonempty, metavar="TEXT")
+    revoke.set_defaults(handler=_planned("consent revoke", "the consent registry"))
+    consent.add_parser("audit-verify", help="check the audit log's hash chain").set_defaults(
+        handler=_planned("consent audit-verify", "the consent registry"))
+
+
+def _add_models(commands: Any) -> None:
+    models = commands.add_parser("models", help="model weights: status | download | make-tiny | keys").add_subparsers(
+        dest="models_command", metavar="ACTION", required=True, parser_class=_Parser)
+    status = models.add_parser("status", help="which model files are present")
+    _add_json(status)
+    status.set_defaults(handler=_models_status)
+    models.add_parser("download", help="download the needed model files").set_defaults(
+        handler=_planned("models download", "model download"))
+    tiny = models.add_parser("make-tiny", help="write a seeded random-weight tree for tests")
+    tiny.add_argument("dir", type=Path, metavar="DIR")
+    tiny.add_argument("--seed", type=int, default=0, metavar="N")
+    tiny.set_defaults(handler=_planned("models make-tiny", "the Sonic pipeline"))
+    keys = models.add_parser("keys", help="state-dict keys and shapes of a full-size component")
+    keys.add_argument("--component", required=True, choices=COMPONENTS)
+    _add_json(keys)
+    keys.set_defaults(handler=_planned("models keys", "the Sonic pipeline"))
+
+
+# -- handlers -------------------------------------------------------------------------------------
+
+_FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in
+                  (*GenerationParams.field_names(), "image", "audio", "out", "purpose")}
+
+
+def _not_yet(command: str, component: str) -> NoReturn:
+    raise NotAvailable(f"`{command}` is not available in sonic-ext {__version__} yet",
+                       hint=f"it ships with {component}")
+
+
+def _planned(command: str, component: str) -> Handler:
+    """Handler of a command whose component has not landed: its arguments are checked, then 1."""
+
+    def handler(_service: SonicService, _args: argparse.Namespace) -> Outcome:
+        _not_yet(command, component)
+
+    return handler
+
+
+def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
+    params = GenerationParams(
+        seed=args.seed, steps=args.steps, dynamic_scale=args.dynamic_scale,
+        min_resolution=args.min_resolution, expand_ratio=args.expand_ratio, crop=args.crop,
+        keep_resolution=args.keep_resolution, interpolate=args.interpolate, dtype=args.dtype,
+        device=getattr(args, "device", "auto"))
+    request = GenerateRequest(image=args.image, audio=args.audio, out=args.out,
+                              purpose=args.purpose, params=params, overwrite=args.overwrite)
+    try:
+        result = service.generate(request, progress=_print_progress)
+    except InputError as exc:
+        raise _as_flag_error(exc) from None
+    return Outcome(result.to_dict(), f"wrote {result.out} ({result.duration_s:.2f} s, "
+                                     f"consent {result.consent_id}, watermark {result.watermark_id})")
+
+
+def _as_flag_error(exc: InputError) -> InputError:
+    """Name the command-line flag rather than the request field."""
+    flag = _FLAG_OF_FIELD.get(exc.field)
+    return InputError(flag, exc.problem, hint=exc.hint) if flag else exc
+
+
+def _print_progress(event: ProgressEvent) -> None:
+    eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
+    print(f"[{event.stage}] {event.step}/{event.total}{eta} {event.message}".rstrip(),
+          file=sys.stderr, flush=True)
+
+
+def _verify(service: SonicService, args: argparse.Namespace) -> Outcome:
+    if args.trust_anchors is not None and not args.trust_anchors.is_file():
+        raise InputError("--trust-anchors", f"file not found: {args.trust_anchors}")
+    try:
+        report = service.verify(args.file)
+    except InputError as exc:
+        raise InputError("FILE", exc.problem, hint=exc.hint) from None
+    return Outcome(report.to_dict(), f"{args.file}: {report.verdict}")
+
+
+def _consent_add(_service: SonicService, args: argparse.Namespace) -> Outcome:
+    from .media.inputs import check_image
+
+    for portrait in args.portrait:
+        check_image(portrait, "--portrait")
+    if not args.evidence.is_file() or args.evidence.stat().st_size == 0:
+        problem = "is empty" if args.evidence.is_file() else "not found"
+        raise InputError("--evidence", f"file {problem}: {args.evidence}",
+                         hint="consent needs evidence: a signed release or a recording")
+    _not_yet("consent add", "the consent registry")
+
+
+def _models_status(service: SonicService, _args: argparse.Namespace) -> Outcome:
+    status = service.models_status()
+    lines = [f"models dir: {status.models_dir}"]
+    lines += [f"  {f.state:<10} {f.file.path}" for f in status.files]
+    lines.append("ready" if status.ready else
+                 f"not ready: {len(status.problems)} of {len(status.files)} files missing or wrong")
+    return Outcome(status.to_dict(), "\n".join(lines))
+
+
+def _serve(service: SonicService, args: argparse.Namespace) -> Outcome:
+    try:
+        import uvicorn
+
+        from .api.auth import ApiAuth
+        from .app import create_app
+    except ImportError as exc:
+        raise NotAvailable(f"the standalone app needs its web packages ({exc.name} is missing)",
+                           hint="pip install 'sd-webui-sonic[app]'") from None
+    auth = ApiAuth(users=args.api_auth or {}, admin_token=args.admin_token)
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not auth.users:
+        log.warning("serving on %s without --api-auth: anyone who can reach it can use the API",
+                    args.host)
+        print(f"warning: {args.host} is reachable by others and --api-auth is not set",
+              file=sys.stderr)
+    app = create_app(service, auth)
+    print(f"Sonic {__version__}: http://{args.host}:{args.port}/ (API at /sonic/v1, "
+          f"home {service.settings.home})", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return Outcome({"stopped": True}, "stopped")
+
+
+# -- entry point ----------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    want_json = "--json" in argv
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        return _fail(exc, want_json, usage=exc.usage)
+    want_json = bool(getattr(args, "json", False))
+    try:
+        settings = Settings.from_environment(home=args.home, models_dir=args.models_dir,
+                                             log_level=args.log_level)
+        settings.ensure_dirs()
+        configure_logging(settings)
+        log.info("command %s", " ".join(_command_path(args)))
+        outcome = args.handler(SonicService(settings), args)
+    except SonicError as exc:
+        log.info("command failed: %s", exc)
+        if args.debug:
+            traceback.print_exc()
+        return _fail(exc, want_json)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
+        log.exception("internal error")
+        if args.debug:
+            traceback.print_exc()
+        wrapped = SonicError(f"internal error: {type(exc).__name__}: {exc}",
+                             hint=None if args.debug else "run with --debug for the traceback")
+        return _fail(wrapped, want_json)
+    if want_json:
+        print(json.dumps(outcome.payload, default=str))
+    else:
+        print(outcome.text)
+    return 0
+
+
+def _command_path(args: argparse.Namespace) -> list[str]:
+    keys = ("command", "consent_command", "models_command", "keys_command", "dev_command")
+    return [value for key in keys if (value := getattr(args, key, None))]
+
+
+def _fail(exc: SonicError, want_json: bool, usage: str | None = None) -> int:
+    if want_json:
+        print(json.dumps({"error": {**exc.to_dict(), "exit_code": exc.exit_code}}))
+    if usage:
+        print(usage, file=sys.stderr)
+    print(f"error: {exc}", file=sys.stderr)
+    return exc.exit_code

@@ -1,0 +1,80 @@
+"""Errors a caller can catch by type; each knows the CLI exit code and HTTP status it maps to.
+
+Every surface (CLI, API, UI) turns these into its own form, so the wording a user sees is
+written once, here or where the error is raised.
+"""
+
+from __future__ import annotations
+
+
+class SonicError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_code = 1
+    http_status = 500
+    code = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+    def to_dict(self) -> dict[str, object]:
+        """Machine-readable form shared by `--json` output and API error bodies."""
+        body: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.hint:
+            body["hint"] = self.hint
+        return body
+
+
+class InputError(SonicError):
+    """Bad input or usage: names the argument or field and what is wrong with it."""
+
+    exit_code = 2
+    http_status = 422
+    code = "bad_input"
+
+    def __init__(self, field: str, problem: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{field}: {problem}", hint=hint)
+        self.field = field
+        self.problem = problem
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "field": self.field}
+
+
+class ConsentRefused(SonicError):
+    """The consent gate said no; the message says why and what would make it pass."""
+
+    exit_code = 3
+    http_status = 403
+    code = "consent_refused"
+
+
+class NotAvailable(SonicError):
+    """A capability this build or installation does not have (missing component or models)."""
+
+    code = "not_available"
+    http_status = 503
+
+
+class ModelsMissing(NotAvailable):
+    """Model files are absent or wrong; the message names them and where they belong."""
+
+    code = "models_missing"
+
+
+class SigningError(SonicError):
+    """An output could not be signed; by policy it is then not written at all."""
+
+    code = "signing_failed"
+
+
+class Cancelled(SonicError):
+    """The caller cancelled the job; nothing was written."""
+
+    code = "cancelled"
+    http_status = 409

@@ -1,0 +1,1 @@
+"""Media handling: input checks now; decode, encode and mux join with the pipeline."""

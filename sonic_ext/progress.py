@@ -1,0 +1,85 @@
+"""Progress reporting and cooperative cancellation shared by every surface.
+
+The service reports through a plain callback so that the CLI (a progress line), the API (job
+state), the UI (gradio progress) and the WebUI (`shared.state`) each adapt it their own way.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import Cancelled
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One report: `step` of `total` within `stage`; `eta_s` is None until it can be estimated."""
+
+    stage: str
+    step: int
+    total: int
+    message: str = ""
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total if self.total else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "stage": self.stage,
+            "step": self.step,
+            "total": self.total,
+            "fraction": round(self.fraction, 4),
+            "message": self.message,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "eta_s": None if self.eta_s is None else round(self.eta_s, 1),
+        }
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+def ignore_progress(_event: ProgressEvent) -> None:
+    """The default callback for callers that do not watch progress."""
+
+
+class StageTimer:
+    """Builds events for one stage, estimating the ETA from the mean time per finished step."""
+
+    def __init__(self, stage: str, total: int, callback: ProgressCallback,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stage = stage
+        self.total = total
+        self._callback = callback
+        self._clock = clock
+        self._start = clock()
+
+    def report(self, step: int, message: str = "") -> None:
+        elapsed = self._clock() - self._start
+        eta = elapsed / step * (self.total - step) if 0 < step <= self.total else None
+        self._callback(ProgressEvent(self.stage, step, self.total, message, elapsed, eta))
+
+
+class CancelToken:
+    """Set by whoever owns the job (API DELETE, UI button, WebUI interrupt); checked between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def cancel(self, reason: str = "cancelled by the user") -> None:
+        self.reason = reason
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled(self.reason or "cancelled")

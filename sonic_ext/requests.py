@@ -1,0 +1,139 @@
+"""Typed requests and results of the service; every surface builds these and nothing else.
+
+Parameter ranges live here, once: the CLI, API and UI all report the same field names and limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from .errors import InputError
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("fp16", "bf16", "fp32")
+OFFLOAD_MODES = ("none", "model", "sequential")
+DEFAULT_PURPOSE = "general"
+MAX_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sonic's knobs with the official defaults (research/sonic.md §0: seed 72589, 25 steps, ...)."""
+
+    seed: int = 72589
+    steps: int = 25
+    dynamic_scale: float = 1.0
+    min_resolution: int = 512
+    expand_ratio: float = 0.5
+    crop: bool = True
+    keep_resolution: bool = False
+    interpolate: bool = True
+    dtype: str = "fp16"
+    device: str = "auto"
+    offload: str = "none"
+    decode_chunk_size: int = 8
+
+    def validate(self) -> GenerationParams:
+        """Raise InputError naming the first field out of range; return self when all are fine."""
+        _int_in("seed", self.seed, 0, MAX_SEED, "0 is a valid seed")
+        _int_in("steps", self.steps, 1, 100)
+        _float_in("dynamic_scale", self.dynamic_scale, 0.0, 10.0, low_open=True)
+        _int_in("min_resolution", self.min_resolution, 64, 2048)
+        if self.min_resolution % 64:
+            raise InputError("min_resolution", f"must be a multiple of 64, got {self.min_resolution}")
+        _float_in("expand_ratio", self.expand_ratio, 0.0, 2.0)
+        _one_of("dtype", self.dtype, DTYPES)
+        _one_of("device", self.device, DEVICES)
+        _one_of("offload", self.offload, OFFLOAD_MODES)
+        _int_in("decode_chunk_size", self.decode_chunk_size, 1, 64)
+        for name in ("crop", "keep_resolution", "interpolate"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(name, "must be true or false")
+        return self
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    image: Path
+    audio: Path
+    out: Path
+    purpose: str = DEFAULT_PURPOSE
+    params: GenerationParams = field(default_factory=GenerationParams)
+    overwrite: bool = False
+    requested_by: str = "local user"
+
+    def __post_init__(self) -> None:
+        for name in ("image", "audio", "out"):
+            object.__setattr__(self, name, Path(getattr(self, name)))
+
+    def validate_purpose(self) -> str:
+        purpose = self.purpose.strip()
+        if not purpose:
+            raise InputError("purpose", "must not be empty")
+        if len(purpose) > 64 or not all(c.isalnum() or c in "-_." for c in purpose):
+            raise InputError("purpose", f"{self.purpose!r} is not a label: use up to 64 letters, "
+                                        "digits, '-', '_' or '.'")
+        return purpose
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    out: Path
+    generation_id: str
+    watermark_id: str
+    consent_id: str
+    duration_s: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "out": str(self.out)}
+
+
+VERDICTS = ("authentic", "valid-untrusted", "tampered", "stripped-recovered",
+            "watermark-unknown", "no-provenance")
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """One verdict for one file (design §4); the sections are filled by the provenance module."""
+
+    path: Path
+    verdict: str
+    reasons: tuple[dict[str, str], ...] = ()
+    c2pa: dict[str, object] = field(default_factory=dict)
+    watermark: dict[str, object] = field(default_factory=dict)
+    generation: dict[str, object] | None = None
+    consent: dict[str, object] | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "path": str(self.path), "reasons": list(self.reasons)}
+
+
+def _int_in(name: str, value: object, low: int, high: int, note: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(name, f"must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        extra = f" ({note})" if note else ""
+        raise InputError(name, f"must be between {low} and {high}{extra}, got {value}")
+
+
+def _float_in(name: str, value: object, low: float, high: float, *, low_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(name, f"must be a number, got {value!r}")
+    too_low = value <= low if low_open else value < low
+    if too_low or value > high or value != value:  # the last test rejects NaN
+        bracket = "(" if low_open else "["
+        raise InputError(name, f"must be in {bracket}{low}, {high}], got {value}")
+
+
+def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(name, f"must be one of {', '.join(allowed)}, got {value!r}")

@@ -1,0 +1,154 @@
+"""The one settings object. This is the only module that reads environment variables.
+
+Precedence, highest first: explicit arguments (CLI flags, WebUI command-line flags), environment
+variables, then defaults (standalone: `~/.local/share/sonic`; inside a WebUI: `<data>/sonic`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import InputError
+
+ENV_HOME = "SONIC_HOME"
+ENV_MODELS_DIR = "SONIC_MODELS_DIR"
+ENV_DB_URL = "SONIC_DB_URL"
+ENV_POLICY = "SONIC_POLICY"
+ENV_LOG_LEVEL = "SONIC_LOG_LEVEL"
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def default_standalone_home(env: Mapping[str, str]) -> Path:
+    """`$XDG_DATA_HOME/sonic`, else `~/.local/share/sonic` (the XDG default)."""
+    xdg = env.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path(env.get("HOME") or Path.home()) / ".local" / "share"
+    return base / "sonic"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where everything lives and how the installation is configured.
+
+    `home` holds registry, keys, outputs, manifests and logs. Model weights live apart in
+    `models_dir` because they are large and shared (in a WebUI: `models/Sonic`).
+    """
+
+    home: Path
+    models_dir: Path
+    db_url: str | None = None
+    policy_path: Path | None = None
+    log_level: str = "INFO"
+    host: str = field(default="standalone", compare=False)
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_environment(
+        cls,
+        env: Mapping[str, str] | None = None,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        models_dir: str | os.PathLike[str] | None = None,
+        policy_path: str | os.PathLike[str] | None = None,
+        log_level: str | None = None,
+        default_home: Path | None = None,
+        default_models_dir: Path | None = None,
+        host: str = "standalone",
+    ) -> Settings:
+        """Resolve settings from explicit values, then `env`, then defaults."""
+        env = os.environ if env is None else env
+        resolved_home = _path_or_none(home) or _path_or_none(env.get(ENV_HOME))
+        resolved_home = resolved_home or default_home or default_standalone_home(env)
+        resolved_models = _path_or_none(models_dir) or _path_or_none(env.get(ENV_MODELS_DIR))
+        resolved_models = resolved_models or default_models_dir or resolved_home / "models"
+        level = (log_level or env.get(ENV_LOG_LEVEL) or "INFO").upper()
+        if level not in LOG_LEVELS:
+            raise InputError(
+                "--log-level" if log_level else ENV_LOG_LEVEL,
+                f"unknown level {level!r}; use one of {', '.join(LOG_LEVELS)}",
+            )
+        return cls(
+            home=resolved_home.expanduser().absolute(),
+            models_dir=resolved_models.expanduser().absolute(),
+            db_url=env.get(ENV_DB_URL) or None,
+            policy_path=_path_or_none(policy_path) or _path_or_none(env.get(ENV_POLICY)),
+            log_level=level,
+            host=host,
+        )
+
+    @classmethod
+    def for_webui(
+        cls,
+        data_path: str | os.PathLike[str],
+        models_path: str | os.PathLike[str],
+        env: Mapping[str, str] | None = None,
+        **explicit: str | os.PathLike[str] | None,
+    ) -> Settings:
+        """Inside a WebUI: home `<data>/sonic`, models `<models>/Sonic`, unless overridden."""
+        return cls.from_environment(
+            env,
+            default_home=Path(data_path) / "sonic",
+            default_models_dir=Path(models_path) / "Sonic",
+            host="webui",
+            **explicit,  # type: ignore[arg-type]
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    # -- derived locations --------------------------------------------------------------------
+
+    @property
+    def registry_path(self) -> Path:
+        return self.home / "registry.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.home / "outputs"
+
+    @property
+    def manifests_dir(self) -> Path:
+        return self.home / "manifests"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.home / "evidence"
+
+    @property
+    def database_url(self) -> str:
+        """`SONIC_DB_URL` when set (e.g. PostgreSQL for teams), else SQLite under home."""
+        return self.db_url or f"sqlite:///{self.registry_path}"
+
+    def ensure_dirs(self) -> None:
+        """Create the home layout; keys and evidence are private to the user (0700)."""
+        for directory in (self.home, self.outputs_dir, self.manifests_dir, self.logs_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        for private in (self.keys_dir, self.evidence_dir):
+            private.mkdir(parents=True, exist_ok=True)
+            private.chmod(0o700)
+
+    def describe(self) -> dict[str, str | None]:
+        """What `health` and `--json` outputs show; never includes secrets."""
+        return {
+            "home": str(self.home),
+            "models_dir": str(self.models_dir),
+            "database": "custom URL" if self.db_url else str(self.registry_path),
+            "policy": str(self.policy_path) if self.policy_path else None,
+            "host": self.host,
+        }
+
+
+def _path_or_none(value: str | os.PathLike[str] | None) -> Path | None:
+    return Path(value) if value not in (None, "") else None

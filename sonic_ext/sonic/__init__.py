@@ -1,0 +1,1 @@
+"""The Sonic talking-head pipeline: checkpoint layout now; models and sampling follow."""

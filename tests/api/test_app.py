@@ -1,0 +1,104 @@
+"""The standalone app served for real on 127.0.0.1: API routes, auth, and the mounted gradio UI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import Client
+
+from sonic_ext import SonicService, __version__
+from sonic_ext.api.auth import ApiAuth
+from sonic_ext.app import create_app
+from tests.servers import free_port, serve_in_thread, wait_until_up
+
+
+@pytest.fixture
+def open_app(service: SonicService) -> Iterator[str]:
+    with serve_in_thread(create_app(service, ApiAuth())) as base:
+        yield base
+
+
+@pytest.fixture
+def locked_app(service: SonicService) -> Iterator[str]:
+    auth = ApiAuth(users={"alice": "wonder:land"}, admin_token="t0k3n")
+    with serve_in_thread(create_app(service, auth)) as base:
+        yield base
+
+
+def test_health_answers_with_version_home_and_models(open_app: str,
+                                                     service: SonicService) -> None:
+    response = httpx.get(f"{open_app}/sonic/v1/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["version"] == __version__
+    assert body["home"] == str(service.settings.home)
+    assert body["models"]["ready"] is False
+    assert body["models"]["expected"] == 13
+
+
+def test_openapi_documents_the_api(open_app: str) -> None:
+    spec = httpx.get(f"{open_app}/openapi.json").json()
+    assert {"/sonic/v1/health", "/sonic/v1/models"} <= set(spec["paths"])
+    assert spec["info"]["version"] == __version__
+
+
+def test_ui_has_the_four_tabs(open_app: str) -> None:
+    config = httpx.get(f"{open_app}/config").json()
+    tabs = [c["props"]["label"] for c in config["components"] if c["type"] == "tabitem"]
+    assert tabs == ["Generate", "Consent", "Verify", "Models"]
+    page = httpx.get(f"{open_app}/")
+    assert page.status_code == 200
+    assert "window.gradio_config" in page.text
+
+
+def test_models_tab_handler_reports_the_models_folder(open_app: str,
+                                                      service: SonicService) -> None:
+    rows, summary = Client(open_app, verbose=False).predict(api_name="/models_status")
+    assert str(service.settings.models_dir) in summary
+    assert "13 of 13 files need attention" in summary
+    assert [r[2] for r in rows["data"]] == ["missing"] * 13
+
+
+def test_models_route_needs_a_user_when_users_are_configured(locked_app: str) -> None:
+    url = f"{locked_app}/sonic/v1/models"
+    denied = httpx.get(url)
+    assert denied.status_code == 401
+    assert denied.headers["www-authenticate"] == 'Basic realm="sonic"'
+    assert httpx.get(url, auth=("alice", "wrong")).status_code == 401
+    assert httpx.get(url, auth=("mallory", "wonder:land")).status_code == 401
+    allowed = httpx.get(url, auth=("alice", "wonder:land"))
+    assert allowed.status_code == 200
+    assert len(allowed.json()["files"]) == 13
+
+
+def test_health_stays_open_for_probes_when_users_are_configured(locked_app: str) -> None:
+    assert httpx.get(f"{locked_app}/sonic/v1/health").status_code == 200
+
+
+def test_ui_requires_login_when_users_are_configured(locked_app: str) -> None:
+    assert httpx.get(f"{locked_app}/config").status_code == 401
+    with httpx.Client(base_url=locked_app) as client:
+        login = client.post("/login", data={"username": "alice", "password": "wonder:land"})
+        assert login.status_code == 200
+        assert client.get("/config").status_code == 200
+
+
+def test_cli_serve_starts_the_app_on_loopback(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sonic_ext", "--home", str(tmp_path / "home"), "serve",
+         "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/sonic/v1/health", process=process)
+        health = httpx.get(f"http://127.0.0.1:{port}/sonic/v1/health").json()
+        assert health["home"] == str(tmp_path / "home")
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}/" in output
+    assert (tmp_path / "home" / "logs" / "sonic.log").is_file()

@@ -1,0 +1,51 @@
+"""Shared fixtures: a private SONIC_HOME per test and small media files made on the spot."""
+
+from __future__ import annotations
+
+import math
+import struct
+import wave
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sonic_ext import Settings, SonicService
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    env = {"HOME": str(tmp_path / "user")}
+    return Settings.from_environment(env, home=tmp_path / "home")
+
+
+@pytest.fixture
+def service(settings: Settings) -> SonicService:
+    settings.ensure_dirs()
+    return SonicService(settings)
+
+
+@pytest.fixture
+def portrait(tmp_path: Path) -> Path:
+    """A 256x256 PNG: format checks need a decodable image, not a face."""
+    path = tmp_path / "portrait.png"
+    img = Image.new("RGB", (256, 256), (200, 170, 150))
+    img.paste((60, 40, 30), (96, 96, 160, 176))
+    img.save(path)
+    return path
+
+
+def write_tone_wav(path: Path, seconds: float = 1.0, rate: int = 16000) -> Path:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        frames = int(seconds * rate)
+        wav.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / rate)))
+                                 for i in range(frames)))
+    return path
+
+
+@pytest.fixture
+def speech_wav(tmp_path: Path) -> Path:
+    return write_tone_wav(tmp_path / "speech.wav")

@@ -1,0 +1,187 @@
+"""The command line: help lists everything, bad input exits 2 naming the argument, --json is one
+object on stdout, unexpected errors are one line unless --debug."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sonic_ext import __version__, cli
+
+ALL_COMMANDS = ["serve", "generate", "verify", "consent", "add", "list", "show", "revoke",
+                "audit-verify", "models", "status", "download", "make-tiny", "keys", "init",
+                "dev", "golden-check"]
+
+
+def run(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
+    code = cli.main(["--home", str(home), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_module_help_lists_every_command_and_action() -> None:
+    done = subprocess.run([sys.executable, "-m", "sonic_ext", "--help"], capture_output=True,
+                          text=True, check=True)
+    for name in ALL_COMMANDS:
+        assert name in done.stdout, name
+    assert "exit codes: 0 success, 2 bad input" in " ".join(done.stdout.split())
+
+
+@pytest.mark.parametrize("command", [
+    ["serve"], ["generate"], ["verify"], ["consent", "add"], ["consent", "list"],
+    ["consent", "show"], ["consent", "revoke"], ["consent", "audit-verify"], ["models", "status"],
+    ["models", "download"], ["models", "make-tiny"], ["models", "keys"], ["keys", "init"],
+    ["keys", "show"], ["dev", "golden-check"]])
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main([*command, "--help"])
+    assert done.value.code == 0
+    assert "usage: sonic-ext " + " ".join(command) in capsys.readouterr().out
+
+
+def test_generate_help_shows_every_parameter_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["generate", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--image", "--audio", "--out", "--purpose", "--seed", "--steps",
+                 "--dynamic-scale", "--min-resolution", "--expand-ratio", "--no-crop",
+                 "--no-interpolate", "--models-dir", "--device", "--dtype", "--json"):
+        assert flag in text, flag
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["generate", "--audio", "a.wav", "--out", "o.mp4"], "the following arguments are required: --image"),
+    (["generate", "--image", "i.png", "--audio", "a.wav", "--out", "o.mp4", "--steps", "many"],
+     "argument --steps: invalid int value: 'many'"),
+    (["generate", "--image", "i.png", "--audio", "a.wav", "--out", "o.mp4", "--dtype", "fp8"],
+     "argument --dtype: invalid choice: 'fp8'"),
+    (["serve", "--port", "70000"], "argument --port: must be a port number from 1 to 65535"),
+    (["serve", "--api-auth", "alice"], "argument --api-auth: expected USER:PASS pairs"),
+    (["serve", "--admin-token", " "], "argument --admin-token: must not be empty"),
+    (["models", "keys", "--component", "vae"], "argument --component: invalid choice: 'vae'"),
+    (["consent", "revoke", "c1"], "the following arguments are required: --reason"),
+    (["nonsense"], "argument COMMAND: invalid choice: 'nonsense'"),
+])
+def test_usage_errors_exit_2_and_name_the_argument(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path, args: list[str],
+                                                   message: str) -> None:
+    code, out, err = run(capsys, tmp_path, *args)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert "usage: sonic-ext" in err
+
+
+def test_bad_generate_inputs_exit_2_naming_the_flag(capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: Path, portrait: Path,
+                                                    speech_wav: Path) -> None:
+    base = ["generate", "--image", str(portrait), "--audio", str(speech_wav),
+            "--out", str(tmp_path / "o.mp4")]
+    cases = [
+        (["--steps", "0"], "error: --steps: must be between 1 and 100, got 0"),
+        (["--min-resolution", "100"], "error: --min-resolution: must be a multiple of 64"),
+        (["--dynamic-scale", "-1"], "error: --dynamic-scale: must be in (0.0, 10.0]"),
+        (["--purpose", "two words"], "error: --purpose: 'two words' is not a label"),
+    ]
+    for extra, message in cases:
+        code, _, err = run(capsys, tmp_path, *base, *extra)
+        assert code == 2 and message in err, err
+    code, _, err = run(capsys, tmp_path, "generate", "--image", str(tmp_path / "nope.png"),
+                       "--audio", str(speech_wav), "--out", str(tmp_path / "o.mp4"))
+    assert code == 2 and "error: --image: file not found" in err
+
+
+def test_json_errors_are_one_object_on_stdout(capsys: pytest.CaptureFixture[str],
+                                              tmp_path: Path, speech_wav: Path) -> None:
+    code, out, _ = run(capsys, tmp_path, "generate", "--json", "--image", "missing.png",
+                       "--audio", str(speech_wav), "--out", str(tmp_path / "o.mp4"))
+    assert code == 2
+    assert json.loads(out) == {"error": {"code": "bad_input", "field": "--image",
+                                         "message": "--image: file not found: missing.png",
+                                         "exit_code": 2}}
+    code, out, _ = run(capsys, tmp_path, "models", "keys", "--json", "--component", "bogus")
+    assert code == 2 and json.loads(out)["error"]["exit_code"] == 2
+
+
+def test_valid_generate_is_refused_without_consent_gate_exit_1(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, portrait: Path,
+        speech_wav: Path) -> None:
+    out_file = tmp_path / "o.mp4"
+    code, out, err = run(capsys, tmp_path, "generate", "--image", str(portrait), "--audio",
+                         str(speech_wav), "--out", str(out_file), "--seed", "0")
+    assert code == 1
+    assert out == ""
+    assert "[check inputs] 1/1" in err
+    assert err.strip().splitlines()[-1].startswith("error: generation is not available")
+    assert not out_file.exists()
+
+
+def test_models_status_json_is_one_object(capsys: pytest.CaptureFixture[str],
+                                          tmp_path: Path) -> None:
+    code, out, _ = run(capsys, tmp_path, "--models-dir", str(tmp_path / "m"), "models",
+                       "status", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["models_dir"] == str(tmp_path / "m")
+    assert report["ready"] is False
+    assert {f["state"] for f in report["files"]} == {"missing"}
+
+
+def test_generate_models_dir_flag_overrides_the_global_one(tmp_path: Path) -> None:
+    args = cli.build_parser().parse_args(["--models-dir", "a", "generate", "--image", "i",
+                                          "--audio", "a", "--out", "o.mp4", "--models-dir", "b"])
+    assert args.models_dir == Path("b")
+    args = cli.build_parser().parse_args(["--models-dir", "a", "generate", "--image", "i",
+                                          "--audio", "a", "--out", "o.mp4"])
+    assert args.models_dir == Path("a")
+
+
+def test_commands_of_components_not_yet_built_say_so_in_one_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, tmp_path, "keys", "init")
+    assert code == 1 and out == ""
+    assert err.strip() == (f"error: `keys init` is not available in sonic-ext {__version__} yet "
+                           "(it ships with provenance signing)")
+
+
+def test_consent_add_checks_evidence_and_portraits_first(capsys: pytest.CaptureFixture[str],
+                                                         tmp_path: Path, portrait: Path) -> None:
+    empty = tmp_path / "release.pdf"
+    empty.touch()
+    code, _, err = run(capsys, tmp_path, "consent", "add", "--name", "Ann", "--portrait",
+                       str(portrait), "--evidence", str(empty))
+    assert code == 2 and "error: --evidence: file is empty" in err
+    code, _, err = run(capsys, tmp_path, "consent", "add", "--name", "Ann", "--portrait",
+                       str(tmp_path / "none.jpg"), "--evidence", str(portrait))
+    assert code == 2 and "error: --portrait: file not found" in err
+    code, _, err = run(capsys, tmp_path, "consent", "add", "--name", "Ann", "--portrait",
+                       str(portrait), "--evidence", str(portrait), "--expires", "next year")
+    assert code == 2 and "argument --expires: not an ISO 8601 date" in err
+
+
+def test_internal_errors_are_one_line_unless_debug(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(_service: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(cli.SonicService, "models_status", explode)
+    code, _, err = run(capsys, tmp_path, "models", "status")
+    assert code == 1
+    assert err.strip() == ("error: internal error: RuntimeError: disk on fire "
+                           "(run with --debug for the traceback)")
+    code, _, err = run(capsys, tmp_path, "--debug", "models", "status")
+    assert code == 1 and "Traceback (most recent call last)" in err
+    log_text = (tmp_path / "logs" / "sonic.log").read_text()
+    assert "internal error" in log_text and "disk on fire" in log_text
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"sonic-ext {__version__}"

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sonic_ext import (Cancelled, CancelToken, GenerateRequest, GenerationParams, InputError,
+                       NotAvailable, ProgressEvent, SonicService, __version__)
+
+
+def request(portrait: Path, audio: Path, out: Path, **params: object) -> GenerateRequest:
+    return GenerateRequest(image=portrait, audio=audio, out=out,
+                           params=GenerationParams(**params))  # type: ignore[arg-type]
+
+
+def test_valid_request_is_refused_without_a_consent_gate_and_writes_nothing(
+        service: SonicService, portrait: Path, speech_wav: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    events: list[ProgressEvent] = []
+    with pytest.raises(NotAvailable, match="no consent gate"):
+        service.generate(request(portrait, speech_wav, out), progress=events.append)
+    assert [(e.stage, e.step, e.total) for e in events] == [("check inputs", 1, 1)]
+    assert not out.exists()
+    assert list(tmp_path.glob("*.mp4")) == []
+
+
+def test_cancel_before_start_raises_cancelled(service: SonicService, portrait: Path,
+                                              speech_wav: Path, tmp_path: Path) -> None:
+    token = CancelToken()
+    token.cancel("user pressed cancel")
+    with pytest.raises(Cancelled, match="user pressed cancel"):
+        service.generate(request(portrait, speech_wav, tmp_path / "o.mp4"), cancel=token)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("steps", 0, "steps: must be between 1 and 100"),
+    ("seed", -1, "seed: must be between 0 and 4294967295"),
+    ("dynamic_scale", 0.0, r"dynamic_scale: must be in \(0.0, 10.0\]"),
+    ("dynamic_scale", float("nan"), "dynamic_scale: must be in"),
+    ("min_resolution", 500, "min_resolution: must be a multiple of 64"),
+    ("expand_ratio", -0.1, "expand_ratio: must be in"),
+    ("dtype", "int8", "dtype: must be one of fp16, bf16, fp32"),
+    ("device", "tpu", "device: must be one of auto, cpu, cuda"),
+    ("offload", "disk", "offload: must be one of none, model, sequential"),
+    ("decode_chunk_size", 0, "decode_chunk_size: must be between 1 and 64"),
+    ("crop", "yes", "crop: must be true or false"),
+])
+def test_out_of_range_parameters_name_the_field(service: SonicService, portrait: Path,
+                                                speech_wav: Path, tmp_path: Path, field: str,
+                                                value: object, message: str) -> None:
+    with pytest.raises(InputError, match=message) as caught:
+        service.generate(request(portrait, speech_wav, tmp_path / "o.mp4", **{field: value}))
+    assert caught.value.field == field
+    assert caught.value.exit_code == 2
+
+
+def test_seed_zero_is_a_valid_seed() -> None:
+    assert GenerationParams(seed=0).validate().seed == 0
+
+
+def test_purpose_must_be_a_label(service: SonicService, portrait: Path, speech_wav: Path,
+                                 tmp_path: Path) -> None:
+    bad = GenerateRequest(portrait, speech_wav, tmp_path / "o.mp4", purpose="ads; DROP TABLE")
+    with pytest.raises(InputError, match="purpose: 'ads; DROP TABLE' is not a label"):
+        service.generate(bad)
+
+
+def _corrupt_jpeg(tmp_path: Path) -> Path:
+    good = tmp_path / "full.jpg"
+    Image.new("RGB", (256, 256), (10, 20, 30)).save(good, quality=95)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(good.read_bytes()[:300])
+    return cut
+
+
+@pytest.mark.parametrize(("make_image", "message"), [
+    (lambda d: d / "missing.png", "image: file not found"),
+    (lambda d: (d / "empty.png").touch() or d / "empty.png", "image: file is empty"),
+    (lambda d: (d / "text.png").write_text("not an image") and d / "text.png",
+     "image: not a readable image"),
+    (_corrupt_jpeg, "image: image is corrupt or truncated"),
+    (lambda d: Image.new("RGB", (32, 300)).save(d / "thin.png") or d / "thin.png",
+     "image: image is 32x300; each side needs at least 64 pixels"),
+    (lambda d: Image.new("RGB", (100, 100)).save(d / "a.gif") or d / "a.gif",
+     "image: unsupported image format GIF"),
+])
+def test_bad_portraits_are_refused_with_a_specific_message(
+        service: SonicService, speech_wav: Path, tmp_path: Path, make_image, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        service.generate(request(make_image(tmp_path), speech_wav, tmp_path / "o.mp4"))
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "audio: file is empty"),
+    (b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(28), "audio: WAV file holds no samples"),
+    (b"OggS" + bytes(100), "audio: unsupported or unrecognised audio format"),
+    (b"hello, this is text", "audio: unsupported or unrecognised audio format"),
+])
+def test_bad_audio_is_refused_with_a_specific_message(service: SonicService, portrait: Path,
+                                                      tmp_path: Path, content: bytes,
+                                                      message: str) -> None:
+    audio = tmp_path / "clip.wav"
+    audio.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        service.generate(request(portrait, audio, tmp_path / "o.mp4"))
+
+
+@pytest.mark.parametrize(("head", "fmt"), [
+    (b"ID3\x04\x00", "mp3"), (b"\xff\xfb\x90\x00", "mp3"), (b"fLaC\x00", "flac"),
+    (b"\x00\x00\x00\x20ftypM4A ", "m4a"), (b"RIFF\x00\x00\x00\x00WAVE", "wav"),
+])
+def test_audio_containers_are_told_by_their_first_bytes(head: bytes, fmt: str) -> None:
+    from sonic_ext.media.inputs import sniff_audio_format
+
+    assert sniff_audio_format(head) == fmt
+
+
+def test_output_must_be_a_new_mp4_in_an_existing_folder(service: SonicService, portrait: Path,
+                                                        speech_wav: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="out: output must be an .mp4 file"):
+        service.generate(request(portrait, speech_wav, tmp_path / "o.avi"))
+    with pytest.raises(InputError, match="out: output folder does not exist"):
+        service.generate(request(portrait, speech_wav, tmp_path / "nope" / "o.mp4"))
+    existing = tmp_path / "done.mp4"
+    existing.write_bytes(b"earlier output")
+    with pytest.raises(InputError, match="out: output file exists already") as caught:
+        service.generate(request(portrait, speech_wav, existing))
+    assert caught.value.hint == "choose another name or pass --overwrite"
+    assert existing.read_bytes() == b"earlier output"
+
+
+def test_verify_checks_its_input_before_saying_it_is_unavailable(service: SonicService,
+                                                                 tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="file: file not found"):
+        service.verify(tmp_path / "missing.mp4")
+    doc = tmp_path / "notes.txt"
+    doc.write_text("x")
+    with pytest.raises(InputError, match=r"file: cannot verify \.txt"):
+        service.verify(doc)
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    with pytest.raises(NotAvailable, match="verification is not available"):
+        service.verify(clip)
+
+
+def test_health_reports_version_home_models_and_capabilities(service: SonicService) -> None:
+    health = service.health()
+    assert health["version"] == __version__
+    assert health["home"] == str(service.settings.home)
+    assert health["models"] == {"models_dir": str(service.settings.models_dir), "ready": False,
+                                "present": 0, "expected": 13}
+    assert health["capabilities"] == {"consent_gate": False, "pipeline": False,
+                                      "provenance": False, "verify": False}

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+import sonic_ext
+from sonic_ext import InputError, Settings
+
+
+def test_explicit_values_win_over_environment_and_defaults(tmp_path: Path) -> None:
+    env = {"SONIC_HOME": str(tmp_path / "env-home"), "SONIC_MODELS_DIR": str(tmp_path / "env-m")}
+    s = Settings.from_environment(env, home=tmp_path / "flag-home", models_dir=tmp_path / "flag-m")
+    assert s.home == tmp_path / "flag-home"
+    assert s.models_dir == tmp_path / "flag-m"
+
+
+def test_environment_wins_over_defaults(tmp_path: Path) -> None:
+    env = {"SONIC_HOME": str(tmp_path / "h"), "SONIC_DB_URL": "postgresql://db/sonic",
+           "SONIC_POLICY": str(tmp_path / "p.toml"), "SONIC_LOG_LEVEL": "debug"}
+    s = Settings.from_environment(env)
+    assert s.home == tmp_path / "h"
+    assert s.models_dir == tmp_path / "h" / "models"
+    assert s.database_url == "postgresql://db/sonic"
+    assert s.policy_path == tmp_path / "p.toml"
+    assert s.log_level == "DEBUG"
+
+
+def test_standalone_default_is_xdg_data_home(tmp_path: Path) -> None:
+    assert Settings.from_environment({"HOME": str(tmp_path)}).home == \
+        tmp_path / ".local" / "share" / "sonic"
+    assert Settings.from_environment({"XDG_DATA_HOME": str(tmp_path / "xdg")}).home == \
+        tmp_path / "xdg" / "sonic"
+
+
+def test_webui_defaults_live_in_the_hosts_data_and_models_folders(tmp_path: Path) -> None:
+    s = Settings.for_webui(tmp_path / "webui", tmp_path / "webui" / "models", env={})
+    assert s.home == tmp_path / "webui" / "sonic"
+    assert s.models_dir == tmp_path / "webui" / "models" / "Sonic"
+    assert s.host == "webui"
+    flagged = Settings.for_webui(tmp_path / "w", tmp_path / "w" / "models", env={},
+                                 home=tmp_path / "elsewhere")
+    assert flagged.home == tmp_path / "elsewhere"
+
+
+def test_sqlite_registry_under_home_by_default(settings: Settings) -> None:
+    assert settings.database_url == f"sqlite:///{settings.home / 'registry.db'}"
+
+
+def test_bad_log_level_names_its_source(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="SONIC_LOG_LEVEL: unknown level 'LOUD'"):
+        Settings.from_environment({"SONIC_LOG_LEVEL": "loud", "HOME": str(tmp_path)})
+
+
+def test_ensure_dirs_makes_private_folders_for_keys_and_evidence(settings: Settings) -> None:
+    settings.ensure_dirs()
+    for folder in (settings.outputs_dir, settings.manifests_dir, settings.logs_dir):
+        assert folder.is_dir()
+    for private in (settings.keys_dir, settings.evidence_dir):
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700
+
+
+def test_describe_shows_no_database_credentials(tmp_path: Path) -> None:
+    s = Settings.from_environment({"SONIC_DB_URL": "postgresql://u:secret@db/sonic",
+                                   "HOME": str(tmp_path)})
+    assert "secret" not in str(s.describe())
+
+
+def test_only_the_settings_module_reads_environment_variables() -> None:
+    package = Path(sonic_ext.__file__).parent
+    readers = re.compile(r"os\.environ|os\.getenv|getenv\(|environ\[")
+    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
+                 if p.name != "settings.py" and readers.search(p.read_text())]
+    assert offenders == []
