@@ -24,6 +24,7 @@ from pathlib import Path
 from ._version import __version__
 from .errors import InputError, NotAvailable
 from .media.inputs import check_audio, check_image, check_output_path
+from .policy import Policy, load_policy
 from .progress import CancelToken, ProgressCallback, StageTimer, ignore_progress
 from .requests import GenerateRequest, GenerateResult, VerifyReport
 from .settings import Settings
@@ -49,10 +50,14 @@ class Capabilities:
 
 
 class SonicService:
-    """Composes the stages for one installation (one SONIC_HOME)."""
+    """Composes the stages for one installation (one SONIC_HOME).
 
-    def __init__(self, settings: Settings) -> None:
+    Construction loads the policy, so an invalid policy stops every surface from starting.
+    """
+
+    def __init__(self, settings: Settings, policy: Policy | None = None) -> None:
         self.settings = settings
+        self.policy = policy or load_policy(settings.policy_path)
         self.capabilities = Capabilities()
 
     # -- generation ---------------------------------------------------------------------------
@@ -80,6 +85,10 @@ class SonicService:
         """Step 1 on its own: validate every field, return the normalised purpose."""
         request.params.validate()
         purpose = request.validate_purpose()
+        allowed = self.policy.allowed_purposes
+        if allowed and purpose not in allowed:
+            raise InputError("purpose", f"{purpose!r} is not a purpose this installation allows",
+                             hint=f"the policy allows: {', '.join(allowed)}")
         check_image(request.image, "image")
         check_audio(request.audio, "audio")
         check_output_path(request.out, "out", overwrite=request.overwrite)
@@ -107,6 +116,7 @@ class SonicService:
             "status": "ok",
             "version": __version__,
             **self.settings.describe(),
+            "policy_version": self.policy.version,
             "models": self.models_status().summary(),
             "capabilities": self.capabilities.to_dict(),
         }

@@ -34,14 +34,14 @@ def wait_until_up(url: str, timeout_s: float = 60.0, process: subprocess.Popen |
 
 
 @contextmanager
-def serve_in_thread(app: object) -> Iterator[str]:
+def serve_in_thread(app: object, ready_path: str = "/sonic/v1/health") -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(f"{base}/sonic/v1/health")
+        wait_until_up(f"{base}{ready_path}")
         yield base
     finally:
         server.should_exit = True

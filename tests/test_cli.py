@@ -185,3 +185,14 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == f"sonic-ext {__version__}"
+
+
+def test_an_invalid_policy_stops_every_command_with_exit_2(capsys: pytest.CaptureFixture[str],
+                                                           tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[generation]\nmax_audio_seconds = -5\n")
+    monkeypatch.setenv("SONIC_POLICY", str(policy))
+    code, _, err = run(capsys, tmp_path, "models", "status")
+    assert code == 2
+    assert "generation.max_audio_seconds" in err and "less than or equal to the minimum" in err

@@ -27,6 +27,7 @@ class Health(BaseModel):
     models_dir: str
     database: str
     policy: Optional[str] = None
+    policy_version: str
     host: str
     models: ModelsSummary
     capabilities: Dict[str, bool]

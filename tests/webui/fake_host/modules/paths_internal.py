@@ -1,0 +1,4 @@
+"""Like modules/paths_internal.py; tests point these at a temporary WebUI folder."""
+
+data_path = "."
+models_path = "./models"

@@ -1,0 +1,43 @@
+"""Like modules/script_callbacks.py: registration lists and the host-side invokers.
+
+As in the hosts, an exception inside a callback is printed and the callback's result dropped,
+which is how a tab "silently disappears".
+"""
+
+import traceback
+
+callbacks_ui_tabs = []
+callbacks_app_started = []
+
+
+def clear_callbacks():
+    callbacks_ui_tabs.clear()
+    callbacks_app_started.clear()
+
+
+def on_ui_tabs(callback, *, name=None):
+    callbacks_ui_tabs.append(callback)
+
+
+def on_app_started(callback, *, name=None):
+    callbacks_app_started.append(callback)
+
+
+def ui_tabs_callback():
+    res = []
+    for callback in callbacks_ui_tabs:
+        try:
+            res += callback() or []
+        except Exception:
+            traceback.print_exc()
+            print("Error executing callback ui_tabs_callback")
+    return res
+
+
+def app_started_callback(demo, app):
+    for callback in callbacks_app_started:
+        try:
+            callback(demo, app)
+        except Exception:
+            traceback.print_exc()
+            print("Error executing callback app_started_callback")
