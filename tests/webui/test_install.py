@@ -38,4 +38,4 @@ def test_only_missing_requirements_are_installed(install: ModuleType) -> None:
 def test_every_installed_distribution_is_pinned(install: ModuleType) -> None:
     text = install.constraints_text({"torch": "2.1.2+cu121", "gradio": "3.41.2"})
     assert text == "gradio==3.41.2\ntorch==2.1.2+cu121\n"
-    assert "torch==" in install.constraints_text(install.installed_versions())
+    assert "pillow==" in install.constraints_text(install.installed_versions()).lower()
