@@ -27,7 +27,19 @@ ensure_venv() {
   fi
   echo "setup: installing sd-webui-sonic[$extras] into .venv (first run downloads packages)"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet --disable-pip-version-check \
     -c constraints/standalone.txt -e ".[$extras]" 2> >(grep -v "^WARNING: Location" >&2) \
     || die "pip install failed (see above)"
+}
+
+# The UI tests drive a real browser: Debian's chromium (Playwright's own download cannot be used).
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 || die "install chromium (the UI tests drive it)"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "setup: installing Debian's chromium for the browser tests"
+  $sudo apt-get update -qq >/dev/null && \
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null \
+    || die "could not install chromium with apt-get"
 }

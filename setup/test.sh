@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . setup/common.sh
 ensure_venv app,test
+ensure_chromium
 exec .venv/bin/python -m pytest "$@"

@@ -43,4 +43,5 @@ def build_ui(service: SonicService) -> gr.Blocks:
             refresh = gr.Button("Check models folder", elem_id="sonic_models_refresh")
             refresh.click(lambda: models_table(service), inputs=None, outputs=[table, summary],
                           api_name="models_status")
+        ui.load(lambda: models_table(service), inputs=None, outputs=[table, summary])
     return ui
