@@ -29,6 +29,7 @@ from .settings import LOG_LEVELS, Settings
 
 log = logging.getLogger(__name__)
 
+# = sonic.components.COMPONENTS, spelled out here because importing that module loads torch
 COMPONENTS = ("unet", "audio2token", "audio2bucket", "rife")
 EPILOG = ("exit codes: 0 success, 2 bad input or usage, 3 refused by the consent gate, "
           "1 anything else")
@@ -54,6 +55,7 @@ class Outcome:
 
     payload: dict[str, Any]
     text: str
+    exit_code: int = 0
 
 
 Handler = Callable[[SonicService, argparse.Namespace], Outcome]
@@ -147,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     golden = dev.add_parser("golden-check", help="compare the pipeline with a golden case")
     golden.add_argument("case_dir", type=Path, metavar="CASE_DIR")
     _add_json(golden)
-    golden.set_defaults(handler=_planned("dev golden-check", "the Sonic pipeline"))
+    golden.set_defaults(handler=_golden_check)
     return parser
 
 
@@ -239,7 +241,7 @@ def _add_models(commands: Any) -> None:
     keys = models.add_parser("keys", help="state-dict keys and shapes of a full-size component")
     keys.add_argument("--component", required=True, choices=COMPONENTS)
     _add_json(keys)
-    keys.set_defaults(handler=_planned("models keys", "the Sonic pipeline"))
+    keys.set_defaults(handler=_model_keys)
 
 
 # -- handlers -------------------------------------------------------------------------------------
@@ -312,6 +314,40 @@ def _consent_add(_service: SonicService, args: argparse.Namespace) -> Outcome:
     _not_yet("consent add", "the consent registry")
 
 
+def _golden_check(_service: SonicService, args: argparse.Namespace) -> Outcome:
+    from .sonic.golden import GoldenCase, run_golden_check
+
+    case = GoldenCase(args.case_dir)
+    results = run_golden_check(case, progress=None if args.json else _print_progress)
+    failed = [r for r in results if not r.ok]
+    lines = [f"{'tensor':<44} {'max abs':>10} {'max rel':>10} {'atol':>8}  result"]
+    lines += [f"{r.name:<44} {r.max_abs:>10.3g} {r.max_rel:>10.3g} {r.atol:>8.1g}  "
+              f"{'ok' if r.ok else 'FAIL'}" for r in results]
+    lines.append(f"{case.root.name}: {len(results) - len(failed)} of {len(results)} tensors "
+                 "within tolerance" + (f"; FAILED: {', '.join(r.name for r in failed)}"
+                                        if failed else ""))
+    payload = {"case": str(case.root), "ok": not failed,
+               "comparisons": [r.to_dict() for r in results]}
+    return Outcome(payload, "\n".join(lines), exit_code=1 if failed else 0)
+
+
+def _model_keys(_service: SonicService, args: argparse.Namespace) -> Outcome:
+    from .sonic.components import full_size, state_dict_layout
+
+    layout = state_dict_layout(full_size(args.component))
+    parameters = sum(_count(shape) for _, shape, _ in layout)
+    text = "\n".join([f"{key} {shape} {dtype}" for key, shape, dtype in layout] +
+                      [f"{args.component}: {len(layout)} keys, {parameters:,} values"])
+    return Outcome({"component": args.component, "keys": layout}, text)
+
+
+def _count(shape: list[int]) -> int:
+    total = 1
+    for size in shape:
+        total *= size
+    return total
+
+
 def _models_status(service: SonicService, _args: argparse.Namespace) -> Outcome:
     status = service.models_status()
     lines = [f"models dir: {status.models_dir}"]
@@ -380,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(outcome.payload, default=str))
     else:
         print(outcome.text)
-    return 0
+    return outcome.exit_code
 
 
 def _command_path(args: argparse.Namespace) -> list[str]:

@@ -1,0 +1,136 @@
+"""Portrait preprocessing: optional square face crop, resize, face mask, VAE and CLIP inputs.
+
+Matches the official Sonic preprocessing numerically (PIL LANCZOS, torchvision-style ToTensor,
+default `CLIPImageProcessor`), so the tiny-weight golden fixtures reproduce bit-exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import CLIPImageProcessor
+
+CLIP_SQUASH_SIZE = 224
+SIZE_MULTIPLE = 64
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """The tensors the pipeline needs from the portrait, all (1, 3, ·, ·) float32 on the CPU."""
+
+    ref_img: torch.Tensor  # (1,3,H,W) in [-1,1]: VAE input
+    face_mask: torch.Tensor  # (1,3,H,W) in [0,1]: 3 equal channels, channel 0 is used
+    clip_pixel_values: torch.Tensor  # (1,3,224,224): CLIP image-encoder input
+
+    @property
+    def height(self) -> int:
+        return int(self.ref_img.shape[-2])
+
+    @property
+    def width(self) -> int:
+        return int(self.ref_img.shape[-1])
+
+    def to(self, device: torch.device | str, dtype: torch.dtype) -> PreparedImage:
+        """Move every tensor at once; preprocessing itself always runs on the CPU in float32."""
+        return PreparedImage(*(t.to(device=device, dtype=dtype) for t in
+                               (self.ref_img, self.face_mask, self.clip_pixel_values)))
+
+
+def square_crop_box(box_xyxy: Sequence[float], expand_ratio: float,
+                    height: int, width: int) -> tuple[int, int, int, int]:
+    """Square crop [x1, y1, x2, y2] around a face box, for portraits where the face is small.
+
+    The box grows by `expand_ratio` times its width/height on every side (clamped to the image);
+    the square has the expanded box's short side, sits on its centre and slides toward the face
+    centre by at most half the side difference. The float operations follow the official helper
+    in order, so the Python `round` ties land on the same pixel.
+    """
+    x1, y1, x2, y2 = (float(v) for v in box_xyxy)
+    bw, bh = x2 - x1, y2 - y1
+    ex1, ey1 = max(x1 - expand_ratio * bw, 0), max(y1 - expand_ratio * bh, 0)
+    ex2, ey2 = min(x2 + expand_ratio * bw, width), min(y2 + expand_ratio * bh, height)
+
+    eh, ew = ey2 - ey1, ex2 - ex1
+    half = min(eh, ew) / 2
+    shift_x = shift_y = 0.0
+    slack = abs((eh - ew) / 2)
+    if ew < eh:
+        face_cy, box_cy = (y1 + y2) / 2, (ey1 + ey2) / 2
+        shift_y = min(slack, abs(face_cy - box_cy)) * (1 if face_cy > box_cy else -1)
+    else:
+        face_cx, box_cx = (x1 + x2) / 2, (ex1 + ex2) / 2
+        shift_x = min(slack, abs(face_cx - box_cx)) * (1 if face_cx > box_cx else -1)
+    cx = (ex1 + ex2) / 2 + shift_x
+    cy = (ey1 + ey2) / 2 + shift_y
+
+    sx1, sy1, sx2, sy2 = cx - half, cy - half, cx + half, cy + half
+    side = min(sx2 - sx1, sy2 - sy1)
+    mx, my = (sx1 + sx2) / 2, (sy1 + sy2) / 2
+    return (round(mx - side / 2), round(my - side / 2), round(mx + side / 2), round(my + side / 2))
+
+
+def generation_size(width: int, height: int, min_resolution: int,
+                    keep_resolution: bool = False) -> tuple[int, int]:
+    """(W, H) the video is generated at, both multiples of 64.
+
+    Default (official rule): scale so the short side is `min_resolution`, then round each side to
+    the nearest multiple of 64 (Python `round`, ties to even). With `keep_resolution` the portrait
+    keeps its own size, each side rounded to the nearest multiple of 64 and at least 64; the
+    official code instead only rescales the finished video, so that option is ours.
+    """
+    if keep_resolution:
+        return (max(SIZE_MULTIPLE, round(width / SIZE_MULTIPLE) * SIZE_MULTIPLE),
+                max(SIZE_MULTIPLE, round(height / SIZE_MULTIPLE) * SIZE_MULTIPLE))
+    scale = min_resolution / min(width, height)
+    return (round(width * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE,
+            round(height * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE)
+
+
+def face_mask_image(size: tuple[int, int], box_xywh: Sequence[float], area: float) -> Image.Image:
+    """RGB image of `size` (W, H): 255 inside the face box scaled by `area` about its centre.
+
+    The centre and half-sizes are floor-divided and the corners truncated to int, as the
+    official code does; the mask is drawn at the portrait's own size and resized with it.
+    """
+    width, height = size
+    x, y, w, h = (float(v) for v in box_xywh)
+    x2, y2 = x + w, y + h
+    half_w, half_h = ((x2 - x) * area) // 2, ((y2 - y) * area) // 2
+    cx, cy = (x2 + x) // 2, (y2 + y) // 2
+    left, top = max(cx - half_w, 0), max(cy - half_h, 0)
+    right, bottom = min(cx + half_w, width), min(cy + half_h, height)
+    mask = np.zeros((height, width, 3), dtype=np.uint8)
+    mask[int(top):int(bottom), int(left):int(right)] = 255
+    return Image.fromarray(mask)
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    """uint8 HWC image → float32 (1, C, H, W) in [0, 1], like torchvision's ToTensor."""
+    array = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True))
+    return array.permute(2, 0, 1).unsqueeze(0).to(torch.float32).div(255)
+
+
+def prepare_image(image: Image.Image, box_xywh: Sequence[float], *, min_resolution: int,
+                  area: float = 1.1, keep_resolution: bool = False) -> PreparedImage:
+    """Resize the portrait to the generation size and build ref image, face mask and CLIP input.
+
+    `box_xywh` is the face box [x, y, w, h] in the pixel coordinates of `image`. Both image and
+    mask are resized with LANCZOS only when the size changes (a resize to the same size is not
+    an identity in PIL).
+    """
+    image = image.convert("RGB")
+    mask = face_mask_image(image.size, box_xywh, area)
+    size = generation_size(*image.size, min_resolution, keep_resolution)
+    if size != image.size:
+        image = image.resize(size, Image.LANCZOS)
+        mask = mask.resize(size, Image.LANCZOS)
+
+    ref_img = (to_tensor(image) - 0.5) / 0.5
+    squashed = image.resize((CLIP_SQUASH_SIZE, CLIP_SQUASH_SIZE), Image.LANCZOS)
+    clip_pixel_values = CLIPImageProcessor()(images=squashed, return_tensors="pt").pixel_values
+    return PreparedImage(ref_img=ref_img, face_mask=to_tensor(mask),
+                         clip_pixel_values=clip_pixel_values.to(torch.float32))
