@@ -28,7 +28,7 @@ except ImportError:  # Python 3.10 (A1111): tomli if present, else the copy pip 
         from pip._vendor import tomli as tomllib
 
 HERE = Path(__file__).resolve().parent
-WEBUI_EXTRAS = ("ml",)
+WEBUI_EXTRAS = ("ml", "identity", "provenance")
 
 
 def our_requirements(pyproject: Path = HERE / "pyproject.toml") -> list[Requirement]:

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . setup/common.sh
-ensure_venv app
+ensure_venv app,ml,identity,provenance
 exec .venv/bin/sonic-ext serve "$@"

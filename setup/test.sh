@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . setup/common.sh
-ensure_venv app,ml,test
+ensure_venv app,ml,identity,provenance,test
 ensure_chromium
 exec .venv/bin/python -m pytest "$@"

@@ -21,15 +21,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import audioread
 import librosa
 import numpy as np
+import soundfile as sf
 import torch
 from safetensors.torch import load_file
 from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from ..errors import InputError, ModelsMissing
+from ..media.audio import decode_mono
 from .audio_adapters import Audio2Bucket, Audio2Token
 
 SAMPLE_RATE = 16_000
@@ -130,16 +131,21 @@ def _encoder_of(model: WhisperModel, device: torch.device | str,
 
 
 def load_audio(path: Path) -> np.ndarray:
-    """Mono float32 waveform at 16 kHz (librosa's default resampler, as Sonic uses).
+    """Mono float32 waveform at 16 kHz, resampled with librosa's default (as Sonic does).
 
-    WAV/FLAC/MP3 decode through libsndfile; M4A/AAC fall back to audioread, which needs ffmpeg.
+    WAV/FLAC/MP3 decode through libsndfile exactly as `librosa.load` does; what libsndfile
+    cannot read (M4A/AAC) is decoded with PyAV's bundled FFmpeg, then resampled the same way.
     """
     try:
-        waveform, _ = librosa.load(path, sr=SAMPLE_RATE, mono=True)
-    except (OSError, RuntimeError, audioread.exceptions.DecodeError) as exc:
-        raise InputError("audio", f"cannot decode {path}: {str(exc) or type(exc).__name__}",
-                         hint="M4A/AAC decoding needs ffmpeg on PATH") from exc
-    return waveform
+        return soundfile_load(path)
+    except sf.LibsndfileError:
+        samples, rate = decode_mono(path)
+    return librosa.resample(samples, orig_sr=rate, target_sr=SAMPLE_RATE)
+
+
+def soundfile_load(path: Path) -> np.ndarray:
+    samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return librosa.resample(samples.mean(axis=1), orig_sr=rate, target_sr=SAMPLE_RATE)
 
 
 def log_mel_features(waveform: np.ndarray,

@@ -1,0 +1,32 @@
+"""Decoding speech clips that libsndfile cannot read (M4A/AAC) with PyAV's bundled FFmpeg."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import InputError
+
+
+def decode_mono(path: Path) -> tuple[np.ndarray, int]:
+    """All samples of the first audio stream, mixed to mono float32, at the native rate."""
+    chunks: list[np.ndarray] = []
+    rate = 0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise InputError("audio", f"no audio stream in {path}")
+            stream = container.streams.audio[0]
+            rate = stream.rate
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            for frame in container.decode(stream):
+                chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+            chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    except av.error.FFmpegError as exc:
+        raise InputError("audio", f"cannot decode {path}: {exc}") from None
+    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    if samples.size == 0:
+        raise InputError("audio", f"no audio samples in {path}")
+    return samples.astype(np.float32, copy=False), rate
