@@ -237,7 +237,8 @@ def _add_models(commands: Any) -> None:
     tiny = models.add_parser("make-tiny", help="write a seeded random-weight tree for tests")
     tiny.add_argument("dir", type=Path, metavar="DIR")
     tiny.add_argument("--seed", type=int, default=0, metavar="N")
-    tiny.set_defaults(handler=_planned("models make-tiny", "the Sonic pipeline"))
+    _add_json(tiny)
+    tiny.set_defaults(handler=_make_tiny)
     keys = models.add_parser("keys", help="state-dict keys and shapes of a full-size component")
     keys.add_argument("--component", required=True, choices=COMPONENTS)
     _add_json(keys)
@@ -331,6 +332,18 @@ def _golden_check(_service: SonicService, args: argparse.Namespace) -> Outcome:
     return Outcome(payload, "\n".join(lines), exit_code=1 if failed else 0)
 
 
+def _make_tiny(_service: SonicService, args: argparse.Namespace) -> Outcome:
+    from .sonic.layout import check_models
+    from .sonic.tiny import make_tiny_tree
+
+    root = make_tiny_tree(args.dir.absolute(), seed=args.seed)
+    status = check_models(root)
+    return Outcome({**status.summary(), "seed": args.seed},
+                   f"wrote seeded test weights (seed {args.seed}) to {root}: "
+                   f"{status.summary()['present']} of {len(status.files)} files; "
+                   "not a real model, for tests and smoke runs only")
+
+
 def _model_keys(_service: SonicService, args: argparse.Namespace) -> Outcome:
     from .sonic.components import full_size, state_dict_layout
 
@@ -352,7 +365,8 @@ def _models_status(service: SonicService, _args: argparse.Namespace) -> Outcome:
     status = service.models_status()
     lines = [f"models dir: {status.models_dir}"]
     lines += [f"  {f.state:<10} {f.file.path}" for f in status.files]
-    lines.append("ready" if status.ready else
+    kind = " (seeded test weights: not a real model)" if status.test_weights else ""
+    lines.append(f"ready{kind}" if status.ready else
                  f"not ready: {len(status.problems)} of {len(status.files)} files missing or wrong")
     return Outcome(status.to_dict(), "\n".join(lines))
 

@@ -49,3 +49,11 @@ def write_tone_wav(path: Path, seconds: float = 1.0, rate: int = 16000) -> Path:
 @pytest.fixture
 def speech_wav(tmp_path: Path) -> Path:
     return write_tone_wav(tmp_path / "speech.wav")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded random-weight tree in the official layout (`models make-tiny`), made once."""
+    from sonic_ext.sonic.tiny import make_tiny_tree
+
+    return make_tiny_tree(tmp_path_factory.mktemp("models") / "tiny", seed=0)

@@ -48,3 +48,14 @@ def state_dict_layout(module: nn.Module) -> list[list[Any]]:
     """[key, shape, dtype] per entry, in state_dict order: the reference lists' format."""
     return [[key, list(value.shape), str(value.dtype).removeprefix("torch.")]
             for key, value in module.state_dict().items()]
+
+# SVD img2vid-xt `scheduler/scheduler_config.json`: v-prediction, Karras sigmas 700 -> 0.002.
+SVD_XT_SCHEDULER_CONFIG: dict[str, Any] = {
+    "_class_name": "EulerDiscreteScheduler", "beta_end": 0.012,
+    "beta_schedule": "scaled_linear", "beta_start": 0.00085, "clip_sample": False,
+    "interpolation_type": "linear", "num_train_timesteps": 1000,
+    "prediction_type": "v_prediction", "set_alpha_to_one": False, "sigma_max": 700.0,
+    "sigma_min": 0.002, "skip_prk_steps": True, "steps_offset": 1,
+    "timestep_spacing": "leading", "timestep_type": "continuous", "trained_betas": None,
+    "use_karras_sigmas": True,
+}

@@ -9,10 +9,13 @@ to `models download`, not to a status call.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 SVD = "stable-video-diffusion-img2vid-xt"
+# Our own file, written only by `models make-tiny`: marks seeded test weights and their sizes.
+SONIC_CONFIG = "Sonic/sonic_config.json"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class FileStatus:
 class ModelsStatus:
     models_dir: Path
     files: tuple[FileStatus, ...]
+    test_weights: bool = False
 
     @property
     def ready(self) -> bool:
@@ -51,7 +55,8 @@ class ModelsStatus:
 
     def summary(self) -> dict[str, object]:
         return {"models_dir": str(self.models_dir), "ready": self.ready,
-                "present": len(self.files) - len(self.problems), "expected": len(self.files)}
+                "present": len(self.files) - len(self.problems), "expected": len(self.files),
+                "test_weights": self.test_weights}
 
     def to_dict(self) -> dict[str, object]:
         return {**self.summary(), "files": [f.to_dict() for f in self.files]}
@@ -83,7 +88,12 @@ OFFICIAL_LAYOUT: tuple[ModelFile, ...] = (
 
 
 def check_models(models_dir: Path, layout: tuple[ModelFile, ...] = OFFICIAL_LAYOUT) -> ModelsStatus:
-    """Report each expected file as present, missing or of the wrong size (no hashing)."""
+    """Report each expected file as present, missing or of the wrong size (no hashing).
+
+    A tree of seeded test weights (`models make-tiny`) has other sizes by design; it is reported
+    as test weights and its sizes are not compared.
+    """
+    test_weights = _is_test_tree(models_dir)
     results = []
     for entry in layout:
         target = models_dir / entry.path
@@ -91,6 +101,14 @@ def check_models(models_dir: Path, layout: tuple[ModelFile, ...] = OFFICIAL_LAYO
             results.append(FileStatus(entry, "missing"))
             continue
         size = target.stat().st_size
-        state = "wrong-size" if entry.size is not None and size != entry.size else "present"
-        results.append(FileStatus(entry, state, size))
-    return ModelsStatus(models_dir, tuple(results))
+        wrong = entry.size is not None and size != entry.size and not test_weights
+        results.append(FileStatus(entry, "wrong-size" if wrong else "present", size))
+    return ModelsStatus(models_dir, tuple(results), test_weights)
+
+
+def _is_test_tree(models_dir: Path) -> bool:
+    marker = models_dir / SONIC_CONFIG
+    try:
+        return bool(json.loads(marker.read_text()).get("test_weights")) if marker.is_file() else False
+    except (ValueError, OSError):
+        return False

@@ -1,0 +1,67 @@
+"""`models make-tiny` trees go through the real loader, the whole pipeline and the MP4 writer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from sonic_ext import ModelsMissing, cli
+from sonic_ext.media.encode import probe, write_mp4
+from sonic_ext.sonic.layout import check_models
+from sonic_ext.sonic.loading import load_models
+from sonic_ext.sonic.pipeline import PipelineSettings, generate_frames
+from sonic_ext.sonic.unet import SonicUNet
+from tests.conftest import write_tone_wav
+
+FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+
+
+def test_make_tiny_writes_a_complete_tree_marked_as_test_weights(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["--home", str(tmp_path / "h"), "models", "make-tiny",
+                     str(tmp_path / "tiny"), "--seed", "7", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (report["ready"], report["test_weights"], report["seed"]) == (True, True, 7)
+    assert not check_models(tmp_path).ready  # a plain folder is not a model tree
+    code = cli.main(["--home", str(tmp_path / "h"), "models", "make-tiny", str(tmp_path / "tiny")])
+    assert code == 2 and "is not empty" in capsys.readouterr().err
+
+
+def test_the_same_seed_gives_the_same_weights(tmp_path: Path, tiny_models: Path) -> None:
+    from sonic_ext.sonic.tiny import make_tiny_tree
+
+    again = make_tiny_tree(tmp_path / "again", seed=0)
+    first = torch.load(tiny_models / "Sonic" / "unet.pth", weights_only=True)
+    second = torch.load(again / "Sonic" / "unet.pth", weights_only=True)
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_an_incomplete_tree_names_what_is_missing(tmp_path: Path, tiny_models: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_models, broken)
+    (broken / "RIFE" / "flownet.pkl").unlink()
+    with pytest.raises(ModelsMissing, match=r"RIFE/flownet.pkl \(missing\)"):
+        load_models(broken, device="cpu", dtype=torch.float32)
+
+
+def test_portrait_and_speech_become_an_mp4_as_long_as_the_speech(tiny_models: Path,
+                                                                  tmp_path: Path) -> None:
+    models = load_models(tiny_models, device="cpu", dtype=torch.float32)
+    assert isinstance(models.unet, SonicUNet) and models.rife is not None
+    speech = write_tone_wav(tmp_path / "speech.wav", seconds=3.3)
+    portrait = Image.open(FACES / "obama.jpg").convert("RGB")
+    face_box = [300.0, 250.0, 300.0, 380.0]  # the identity module supplies this in production
+    frames = generate_frames(models, portrait, face_box, speech,
+                             PipelineSettings(steps=1, min_resolution=128))
+    video = write_mp4(frames, tmp_path / "talking.mp4", fps=25, audio=speech)
+    info = probe(video.path)
+    assert (video.width, video.height) == (128, 128)
+    assert info["frames"] >= 2 * ((52_800 // 640) // 2) - 1  # 2N-1 frames from RIFE, N = 41
+    assert abs(info["video_s"] - 3.3) <= 1 / 25
