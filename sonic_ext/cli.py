@@ -232,8 +232,12 @@ def _add_models(commands: Any) -> None:
     status = models.add_parser("status", help="which model files are present")
     _add_json(status)
     status.set_defaults(handler=_models_status)
-    models.add_parser("download", help="download the needed model files").set_defaults(
-        handler=_planned("models download", "model download"))
+    download = models.add_parser("download", help="download the needed model files")
+    download.add_argument("--hf-token", metavar="T", type=_nonempty,
+                          help="Hugging Face token for the gated SVD files (default: HF_TOKEN "
+                               "or a saved login)")
+    _add_json(download)
+    download.set_defaults(handler=_models_download)
     tiny = models.add_parser("make-tiny", help="write a seeded random-weight tree for tests")
     tiny.add_argument("dir", type=Path, metavar="DIR")
     tiny.add_argument("--seed", type=int, default=0, metavar="N")
@@ -330,6 +334,19 @@ def _golden_check(_service: SonicService, args: argparse.Namespace) -> Outcome:
     payload = {"case": str(case.root), "ok": not failed,
                "comparisons": [r.to_dict() for r in results]}
     return Outcome(payload, "\n".join(lines), exit_code=1 if failed else 0)
+
+
+def _models_download(service: SonicService, args: argparse.Namespace) -> Outcome:
+    from .sonic.download import download_models
+
+    def on_file(number: int, total: int, path: str) -> None:
+        print(f"[download] {number}/{total} {path}", file=sys.stderr, flush=True)
+
+    fetched = download_models(service.settings.models_dir, token=args.hf_token, on_file=on_file)
+    status = service.models_status()
+    return Outcome({"fetched": fetched, **status.summary()},
+                   f"downloaded {len(fetched)} file(s) into {status.models_dir}; "
+                   + ("ready" if status.ready else "still incomplete: see `models status`"))
 
 
 def _make_tiny(_service: SonicService, args: argparse.Namespace) -> Outcome:

@@ -1,0 +1,120 @@
+"""`models download`: fetch only the files our loader reads, with resume, progress and checksums.
+
+Files come from their publishers' Hugging Face repositories into the official layout. Stable
+Video Diffusion is gated: accept its licence on Hugging Face and give a token. Without a network,
+the error lists each file, where to get it and where to put it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import requests
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError
+from requests.exceptions import RequestException
+
+from ..errors import ModelsMissing
+from .layout import OFFICIAL_LAYOUT, SVD, ModelFile, check_models
+
+# (layout prefix, repository, folder of the layout the repository's paths are relative to)
+REPOSITORIES = (
+    ("Sonic/", "LeonJoe13/Sonic", ""),
+    ("RIFE/", "LeonJoe13/Sonic", ""),
+    (f"{SVD}/", "stabilityai/stable-video-diffusion-img2vid-xt", SVD),
+    ("whisper-tiny/", "openai/whisper-tiny", "whisper-tiny"),
+)
+HUB = "https://huggingface.co"
+
+
+@dataclass(frozen=True)
+class Source:
+    repo_id: str
+    filename: str  # path inside the repository
+    local_root: str  # folder of the models dir that mirrors the repository
+
+    def url(self, endpoint: str = HUB) -> str:
+        return f"{endpoint}/{self.repo_id}/resolve/main/{self.filename}"
+
+
+def source_of(entry: ModelFile) -> Source:
+    for prefix, repo_id, root in REPOSITORIES:
+        if entry.path.startswith(prefix):
+            return Source(repo_id, entry.path[len(root):].lstrip("/"), root)
+    raise ValueError(f"no source known for {entry.path}")
+
+
+def sha256_of(path: Path, chunk: int = 8 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download_models(models_dir: Path, *, token: str | None = None, endpoint: str | None = None,
+                    on_file: Callable[[int, int, str], None] | None = None,
+                    layout: tuple[ModelFile, ...] = OFFICIAL_LAYOUT) -> list[str]:
+    """Download what `models status` reports missing or wrong; return the paths fetched."""
+    todo = [f.file for f in check_models(models_dir, layout).problems]
+    fetched: list[str] = []
+    if not todo:
+        return fetched
+    offline = _unreachable(endpoint or HUB)
+    if offline:  # one quick probe instead of the hub client's retries for every file
+        _raise_unreachable(models_dir, [(e, source_of(e)) for e in todo], endpoint, offline)
+    unreachable = []
+    for number, entry in enumerate(todo, 1):
+        if on_file is not None:
+            on_file(number, len(todo), entry.path)
+        source = source_of(entry)
+        try:
+            hf_hub_download(source.repo_id, source.filename, token=token, endpoint=endpoint,
+                            local_dir=models_dir / source.local_root)
+        except GatedRepoError:
+            raise ModelsMissing(f"{source.repo_id} is gated: its licence must be accepted",
+                                hint="accept it on huggingface.co with your account, then pass "
+                                     "--hf-token (or set HF_TOKEN)") from None
+        except (LocalEntryNotFoundError, HfHubHTTPError, RequestException, OSError) as exc:
+            unreachable.append((entry, source))
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            continue
+        _verify(models_dir / entry.path, entry)
+        fetched.append(entry.path)
+    if unreachable:
+        _raise_unreachable(models_dir, unreachable, endpoint, reason)
+    return fetched
+
+
+def _unreachable(endpoint: str) -> str | None:
+    """None when the hub answers at all, else the reason it does not."""
+    try:
+        requests.head(endpoint, timeout=10)
+    except RequestException as exc:
+        return f"{endpoint} cannot be reached: {type(exc).__name__}"
+    return None
+
+
+def _raise_unreachable(models_dir: Path, files: list[tuple[ModelFile, Source]],
+                       endpoint: str | None, reason: str) -> NoReturn:
+    lines = "; ".join(f"{e.path} <- {s.url(endpoint or HUB)}" for e, s in files)
+    raise ModelsMissing(f"could not download {len(files)} file(s) ({reason}): {lines}",
+                        hint=f"download them on a connected machine and place each at the path "
+                             f"shown, below {models_dir}")
+
+
+def _verify(path: Path, entry: ModelFile) -> None:
+    """Known sizes and sha256s must match; a bad file is removed so a retry starts clean."""
+    problem = None
+    if entry.size is not None and path.stat().st_size != entry.size:
+        problem = f"size {path.stat().st_size:,} bytes, expected {entry.size:,}"
+    elif entry.sha256 is not None and (digest := sha256_of(path)) != entry.sha256:
+        problem = f"sha256 {digest}, expected {entry.sha256}"
+    if problem:
+        path.unlink()
+        raise ModelsMissing(f"{path}: downloaded file is corrupt ({problem}); it was removed",
+                            hint="run `sonic-ext models download` again")
