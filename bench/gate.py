@@ -55,28 +55,31 @@ def gate_latency(repeat: int, models_dir: Path | None) -> None:
         registry.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence, ["bench"], None,
                              "bench")
         gate = ConsentGate(registry)
-        min_face = registry.min_face_px
         print(f"gate latency, backend {gate.backend.model_id}, median of {repeat}, CPU")
         print(f"{'portrait':<22} {'size':>10} {'faces':>5} {'detect+embed ms':>16} "
               f"{'whole check ms':>15}  decision")
         for path in sorted(FACES.glob("*.jpg")):
-            portrait = load_portrait(path)
-            detect = median_ms(lambda: gate.backend.faces(portrait, min_face), repeat)
-            outcome: list[str] = []
-
-            def check() -> None:
-                try:
-                    gate.check(path, "bench", actor="bench")
-                    outcome.append("pass")
-                except GateRefused as refused:
-                    outcome.append(f"refused ({refused.rule})")
-
-            total = median_ms(check, repeat)
-            width, height = portrait.size
-            faces = len(gate.backend.faces(portrait, min_face))
-            print(f"{path.name:<22} {f'{width}x{height}':>10} {faces:>5} {detect:>16.0f} "
-                  f"{total:>15.0f}  {outcome[-1]}")
+            print(portrait_latency(gate, path, registry.min_face_px, repeat))
         registry.database.dispose()
+
+
+def portrait_latency(gate: ConsentGate, path: Path, min_face: int, repeat: int) -> str:
+    portrait = load_portrait(path)
+    detect = median_ms(lambda: gate.backend.faces(portrait, min_face), repeat)
+    outcome: list[str] = []
+
+    def check() -> None:
+        try:
+            gate.check(path, "bench", actor="bench")
+            outcome.append("pass")
+        except GateRefused as refused:
+            outcome.append(f"refused ({refused.rule})")
+
+    total = median_ms(check, repeat)
+    width, height = portrait.size
+    faces = len(gate.backend.faces(portrait, min_face))
+    return (f"{path.name:<22} {f'{width}x{height}':>10} {faces:>5} {detect:>16.0f} "
+            f"{total:>15.0f}  {outcome[-1]}")
 
 
 def per_row_best(rows: np.ndarray, query: np.ndarray) -> tuple[int, float]:
@@ -96,27 +99,30 @@ def matching(sizes: list[int], dims: list[int], repeat: int) -> None:
           f"{'per-row Python ms':>18} {'speed-up':>9}")
     for dim in dims:
         for size in sizes:
-            rows = rng.standard_normal((size, dim), dtype=np.float32)
-            rows /= np.linalg.norm(rows, axis=1, keepdims=True)
-            index = ReferenceIndex(f"synthetic/{dim}")
-            index.extend(np.arange(1, size + 1), [f"sub_{i // REFS_PER_SUBJECT}"
-                                                  for i in range(size)], rows)
-            del rows
-            matrix = index.snapshot()
-            # A query that really is enrolled (a noisy copy of one reference): the answer is known.
-            target = size // 3
-            query = matrix.rows[target] + rng.standard_normal(dim, dtype=np.float32) * 0.02
-            query /= np.linalg.norm(query)
-            fast = median_ms(lambda: matrix.best(query), repeat)
-            found = matrix.best(query)
-            start = time.perf_counter()
-            row, _ = per_row_best(matrix.rows, query)
-            slow = (time.perf_counter() - start) * 1e3
-            assert row == target and found is not None and \
-                found.subject_id == f"sub_{target // REFS_PER_SUBJECT}"
-            print(f"{size:>9,} {dim:>4} {matrix.rows.nbytes / 2**20:>10.0f} {fast:>15.1f} "
-                  f"{slow:>18.0f} {slow / fast:>8.0f}x")
-            del index, matrix
+            print(matching_row(rng, size, dim, repeat))
+
+
+def matching_row(rng: np.random.Generator, size: int, dim: int, repeat: int) -> str:
+    rows = rng.standard_normal((size, dim), dtype=np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    index = ReferenceIndex(f"synthetic/{dim}")
+    index.extend(np.arange(1, size + 1),
+                 [f"sub_{i // REFS_PER_SUBJECT}" for i in range(size)], rows)
+    del rows
+    matrix = index.snapshot()
+    # A query that really is enrolled (a noisy copy of one reference), so the answer is known.
+    target = size // 3
+    query = matrix.rows[target] + rng.standard_normal(dim, dtype=np.float32) * 0.02
+    query /= np.linalg.norm(query)
+    fast = median_ms(lambda: matrix.best(query), repeat)
+    found = matrix.best(query)
+    start = time.perf_counter()
+    row, _ = per_row_best(matrix.rows, query)
+    slow = (time.perf_counter() - start) * 1e3
+    if row != target or found is None or found.subject_id != f"sub_{target // REFS_PER_SUBJECT}":
+        raise SystemExit(f"wrong match at {size} x {dim}: {row}, {found}")
+    return (f"{size:>9,} {dim:>4} {matrix.rows.nbytes / 2**20:>10.0f} {fast:>15.1f} "
+            f"{slow:>18.0f} {slow / fast:>8.0f}x")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ carries exactly one JSON object, for errors too; progress and messages go to std
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
@@ -214,16 +215,19 @@ def _add_consent(commands: Any) -> None:
     add.set_defaults(handler=_consent_add)
     listing = consent.add_parser("list", help="list consents")
     _add_json(listing)
-    listing.set_defaults(handler=_planned("consent list", "the consent registry"))
+    listing.set_defaults(handler=_consent_list)
     show = consent.add_parser("show", help="show one consent and its history")
     show.add_argument("id", metavar="ID")
-    show.set_defaults(handler=_planned("consent show", "the consent registry"))
+    _add_json(show)
+    show.set_defaults(handler=_consent_show)
     revoke = consent.add_parser("revoke", help="revoke a consent")
     revoke.add_argument("id", metavar="ID")
     revoke.add_argument("--reason", required=True, type=_nonempty, metavar="TEXT")
-    revoke.set_defaults(handler=_planned("consent revoke", "the consent registry"))
-    consent.add_parser("audit-verify", help="check the audit log's hash chain").set_defaults(
-        handler=_planned("consent audit-verify", "the consent registry"))
+    _add_json(revoke)
+    revoke.set_defaults(handler=_consent_revoke)
+    audit = consent.add_parser("audit-verify", help="check the audit log's hash chain")
+    _add_json(audit)
+    audit.set_defaults(handler=_audit_verify)
 
 
 def _add_models(commands: Any) -> None:
@@ -307,16 +311,67 @@ def _verify(service: SonicService, args: argparse.Namespace) -> Outcome:
     return Outcome(report.to_dict(), f"{args.file}: {report.verdict}")
 
 
-def _consent_add(_service: SonicService, args: argparse.Namespace) -> Outcome:
-    from .media.inputs import check_image
+def _actor() -> str:
+    """Who is at the keyboard, for the audit log."""
+    return f"cli:{getpass.getuser()}"
 
-    for portrait in args.portrait:
-        check_image(portrait, "--portrait")
-    if not args.evidence.is_file() or args.evidence.stat().st_size == 0:
-        problem = "is empty" if args.evidence.is_file() else "not found"
-        raise InputError("--evidence", f"file {problem}: {args.evidence}",
-                         hint="consent needs evidence: a signed release or a recording")
-    _not_yet("consent add", "the consent registry")
+
+_FLAG_OF_CONSENT_FIELD = {"name": "--name", "portrait": "--portrait", "evidence": "--evidence",
+                          "purposes": "--purpose", "expires": "--expires", "id": "ID",
+                          "reason": "--reason"}
+
+
+def _consent_error(exc: InputError) -> InputError:
+    flag = _FLAG_OF_CONSENT_FIELD.get(exc.field)
+    return InputError(flag, exc.problem, hint=exc.hint) if flag else exc
+
+
+def _consent_text(record: dict[str, Any]) -> str:
+    until = record.get("valid_until") or "no expiry"
+    state = f"revoked {record['revoked_at']}" if record.get("revoked_at") else "active"
+    return (f"{record['id']}  {record['subject_name']}  purposes {', '.join(record['purposes'])}"
+            f"  until {until}  {state}")
+
+
+def _consent_add(service: SonicService, args: argparse.Namespace) -> Outcome:
+    try:
+        record = service.add_consent(args.name, args.portrait, args.evidence,
+                                     args.purpose or [DEFAULT_PURPOSE], args.expires, _actor())
+    except InputError as exc:
+        raise _consent_error(exc) from None
+    return Outcome(record.to_dict(), "recorded " + _consent_text(record.to_dict()))
+
+
+def _consent_list(service: SonicService, _args: argparse.Namespace) -> Outcome:
+    records = [r.to_dict() for r in service.list_consents()]
+    return Outcome({"consents": records},
+                   "\n".join(map(_consent_text, records)) or "no consents recorded")
+
+
+def _consent_show(service: SonicService, args: argparse.Namespace) -> Outcome:
+    try:
+        details = service.show_consent(args.id).to_dict()
+    except InputError as exc:
+        raise _consent_error(exc) from None
+    history = [f"  {e['seq']:>5}  {e['at']}  {e['actor']}  {e['action']}"
+               for e in details["history"]]
+    return Outcome(details, "\n".join([_consent_text(details), "history:", *history]))
+
+
+def _consent_revoke(service: SonicService, args: argparse.Namespace) -> Outcome:
+    try:
+        record = service.revoke_consent(args.id, args.reason, _actor())
+    except InputError as exc:
+        raise _consent_error(exc) from None
+    return Outcome(record.to_dict(), "revoked " + _consent_text(record.to_dict()))
+
+
+def _audit_verify(service: SonicService, _args: argparse.Namespace) -> Outcome:
+    report = service.verify_audit_chain()
+    text = (f"audit log intact: {report.events_checked} events checked" if report.ok else
+            f"audit log BROKEN at event {report.broken_seq}: {report.problem} "
+            f"({report.events_checked} events checked)")
+    return Outcome(report.to_dict(), text, exit_code=0 if report.ok else 1)
 
 
 def _golden_check(_service: SonicService, args: argparse.Namespace) -> Outcome:

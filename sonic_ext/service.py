@@ -17,9 +17,14 @@ refused after step 1, because nothing may be generated without it.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .errors import InputError, NotAvailable
@@ -29,6 +34,9 @@ from .progress import CancelToken, ProgressCallback, StageTimer, ignore_progress
 from .requests import GenerateRequest, GenerateResult, VerifyReport
 from .settings import Settings
 from .sonic.layout import ModelsStatus, check_models
+
+if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch) load on first use only
+    from .consent import ChainReport, ConsentDetails, ConsentRecord, ConsentRegistry, GateDecision
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +52,14 @@ class Capabilities:
     provenance: bool = False
     verify: bool = False
 
+    @property
+    def generate(self) -> bool:
+        """Generation needs all three: nothing unconsented, nothing unsigned."""
+        return self.consent_gate and self.pipeline and self.provenance
+
     def to_dict(self) -> dict[str, bool]:
         return {"consent_gate": self.consent_gate, "pipeline": self.pipeline,
-                "provenance": self.provenance, "verify": self.verify}
+                "provenance": self.provenance, "verify": self.verify, "generate": self.generate}
 
 
 class SonicService:
@@ -58,7 +71,20 @@ class SonicService:
     def __init__(self, settings: Settings, policy: Policy | None = None) -> None:
         self.settings = settings
         self.policy = policy or load_policy(settings.policy_path)
-        self.capabilities = Capabilities()
+        self.capabilities = Capabilities(
+            consent_gate=_installed("dlib"), pipeline=_installed("torch", "diffusers"))
+        self._lock = threading.Lock()
+        self._registry: ConsentRegistry | None = None
+
+    @property
+    def registry(self) -> ConsentRegistry:
+        """The consent registry, opened (and migrated) on first use."""
+        with self._lock:
+            if self._registry is None:
+                from .consent import ConsentRegistry
+
+                self._registry = ConsentRegistry.open(self.settings, self.policy)
+            return self._registry
 
     # -- generation ---------------------------------------------------------------------------
 
@@ -74,12 +100,15 @@ class SonicService:
         cancel.raise_if_cancelled()
 
         # 2. Consent gate: refuse unless every face matches a consented subject for `purpose`.
-        log.info("generation refused before the gate: no consent gate installed (purpose %s)",
-                 purpose)
+        decision = self.check_consent(request.image, purpose, request.requested_by)
+        cancel.raise_if_cancelled()
+
+        log.info("generation passed the gate (consent %s) but cannot be signed here",
+                 decision.consent_id)
         raise NotAvailable(
-            "generation is not available: this installation has no consent gate yet, and "
-            "nothing is generated without one",
-            hint="the consent registry and face-identity gate ship in a later release")
+            "generation is not available: this installation cannot sign outputs yet, and an "
+            "output that cannot be signed is not written",
+            hint="watermarking and C2PA signing ship with the provenance module")
 
     def check_generate_request(self, request: GenerateRequest) -> str:
         """Step 1 on its own: validate every field, return the normalised purpose."""
@@ -93,6 +122,35 @@ class SonicService:
         check_audio(request.audio, "audio")
         check_output_path(request.out, "out", overwrite=request.overwrite)
         return purpose
+
+    # -- consent --------------------------------------------------------------------------------
+
+    def check_consent(self, image: Path, purpose: str, actor: str) -> GateDecision:
+        """The gate on its own: a decision record, or ConsentRefused saying why."""
+        if not self.capabilities.consent_gate:
+            raise NotAvailable("the consent gate needs the face-identity packages",
+                               hint="pip install 'sd-webui-sonic[identity]'")
+        from .consent import ConsentGate
+
+        return ConsentGate(self.registry).check(image, purpose, actor)
+
+    def add_consent(self, name: str, portraits: Sequence[Path], evidence: Path,
+                    purposes: Sequence[str], expires: datetime | None,
+                    recorded_by: str) -> ConsentRecord:
+        return self.registry.add_consent(name, portraits, evidence, purposes, expires,
+                                         recorded_by)
+
+    def list_consents(self) -> list[ConsentRecord]:
+        return self.registry.list_consents()
+
+    def show_consent(self, consent_id: str) -> ConsentDetails:
+        return self.registry.show_consent(consent_id)
+
+    def revoke_consent(self, consent_id: str, reason: str, actor: str) -> ConsentRecord:
+        return self.registry.revoke_consent(consent_id, reason, actor)
+
+    def verify_audit_chain(self) -> ChainReport:
+        return self.registry.verify_chain()
 
     # -- verification -------------------------------------------------------------------------
 
@@ -120,3 +178,7 @@ class SonicService:
             "models": self.models_status().summary(),
             "capabilities": self.capabilities.to_dict(),
         }
+
+
+def _installed(*modules: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in modules)

@@ -107,16 +107,16 @@ def test_json_errors_are_one_object_on_stdout(capsys: pytest.CaptureFixture[str]
     assert code == 2 and json.loads(out)["error"]["exit_code"] == 2
 
 
-def test_valid_generate_is_refused_without_consent_gate_exit_1(
+def test_generate_without_consent_exits_3_saying_why(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, portrait: Path,
         speech_wav: Path) -> None:
     out_file = tmp_path / "o.mp4"
     code, out, err = run(capsys, tmp_path, "generate", "--image", str(portrait), "--audio",
                          str(speech_wav), "--out", str(out_file), "--seed", "0")
-    assert code == 1
+    assert code == 3
     assert out == ""
     assert "[check inputs] 1/1" in err
-    assert err.strip().splitlines()[-1].startswith("error: generation is not available")
+    assert err.strip().splitlines()[-1].startswith("error: no face found in the portrait")
     assert not out_file.exists()
 
 

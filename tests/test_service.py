@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sonic_ext import (Cancelled, CancelToken, GenerateRequest, GenerationParams, InputError,
-                       NotAvailable, ProgressEvent, SonicService, __version__)
+from sonic_ext import (Cancelled, CancelToken, ConsentRefused, GenerateRequest, GenerationParams,
+                       InputError, NotAvailable, ProgressEvent, SonicService, __version__)
 
 
 def request(portrait: Path, audio: Path, out: Path, **params: object) -> GenerateRequest:
@@ -14,15 +14,18 @@ def request(portrait: Path, audio: Path, out: Path, **params: object) -> Generat
                            params=GenerationParams(**params))  # type: ignore[arg-type]
 
 
-def test_valid_request_is_refused_without_a_consent_gate_and_writes_nothing(
+def test_a_portrait_without_a_face_stops_at_the_gate_and_writes_nothing(
         service: SonicService, portrait: Path, speech_wav: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     events: list[ProgressEvent] = []
-    with pytest.raises(NotAvailable, match="no consent gate"):
+    with pytest.raises(ConsentRefused, match="no face found in the portrait") as caught:
         service.generate(request(portrait, speech_wav, out), progress=events.append)
+    assert caught.value.exit_code == 3
     assert [(e.stage, e.step, e.total) for e in events] == [("check inputs", 1, 1)]
     assert not out.exists()
     assert list(tmp_path.glob("*.mp4")) == []
+    assert service.verify_audit_chain().ok
+    assert service.verify_audit_chain().events_checked == 1  # the refusal is on record
 
 
 def test_cancel_before_start_raises_cancelled(service: SonicService, portrait: Path,
@@ -149,6 +152,6 @@ def test_health_reports_version_home_models_and_capabilities(service: SonicServi
     assert health["version"] == __version__
     assert health["home"] == str(service.settings.home)
     assert health["models"] == {"models_dir": str(service.settings.models_dir), "ready": False,
-                                "present": 0, "expected": 13}
-    assert health["capabilities"] == {"consent_gate": False, "pipeline": False,
-                                      "provenance": False, "verify": False}
+                                "present": 0, "expected": 13, "test_weights": False}
+    assert health["capabilities"] == {"consent_gate": True, "pipeline": True,
+                                      "provenance": False, "verify": False, "generate": False}

@@ -16,6 +16,7 @@ class ModelsSummary(BaseModel):
     ready: bool
     present: int
     expected: int
+    test_weights: bool
 
 
 class Health(BaseModel):

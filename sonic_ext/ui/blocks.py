@@ -11,8 +11,10 @@ import gradio as gr
 from ..service import SonicService
 
 _PENDING = {
-    "Generate": ("Portrait + speech clip to a signed talking-head MP4.", "consent_gate"),
-    "Consent": ("Enrol people who consented, list and revoke consents (admins).", "consent_gate"),
+    "Generate": ("Portrait + speech clip to a signed talking-head MP4.", "generate"),
+    # The consent screens come with the admin API; the registry itself works from the CLI.
+    "Consent": ("Enrol people who consented, list and revoke consents (admins). In this "
+                "version: `sonic-ext consent add | list | show | revoke | audit-verify`.", None),
     "Verify": ("Drop any file to learn where it came from.", "verify"),
 }
 
@@ -33,7 +35,7 @@ def build_ui(service: SonicService) -> gr.Blocks:
         for title, (purpose, capability) in _PENDING.items():
             with gr.Tab(title, elem_id=f"sonic_tab_{title.lower()}"):
                 gr.Markdown(purpose)
-                if not capabilities[capability]:
+                if capability is None or not capabilities[capability]:
                     gr.Markdown("*Not available in this installation yet.*",
                                 elem_id=f"sonic_{title.lower()}_unavailable")
         with gr.Tab("Models", elem_id="sonic_tab_models"):

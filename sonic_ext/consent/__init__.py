@@ -1,0 +1,40 @@
+"""Consent registry, consent gate and tamper-evident audit log (design §2).
+
+    registry = ConsentRegistry.open(settings, policy)      # creates/migrates the database
+    registry.add_consent(name, [portrait], evidence, ["education"], None, "operator")
+    decision = ConsentGate(registry).check(image, "education", actor="alice")  # or GateRefused
+    registry.verify_chain().ok
+"""
+
+from .gate import (
+                   RULE_CONSENT_EXPIRED,
+                   RULE_CONSENT_NOT_YET_VALID,
+                   RULE_CONSENT_REVOKED,
+                   RULE_FACE_TOO_SMALL,
+                   RULE_MULTIPLE_FACES,
+                   RULE_NO_FACE,
+                   RULE_PURPOSE_NOT_ALLOWED,
+                   RULE_PURPOSE_NOT_COVERED,
+                   RULE_UNKNOWN_FACE,
+                   ConsentGate,
+                   FaceCheck,
+                   GateDecision,
+                   GateRefused,
+)
+from .records import (
+                   AuditEntry,
+                   ChainReport,
+                   ConsentDetails,
+                   ConsentRecord,
+                   GenerationRecord,
+                   utc_now,
+)
+from .registry import GENERATION_STATUSES, ConsentRegistry
+
+__all__ = [
+    "AuditEntry", "ChainReport", "ConsentDetails", "ConsentGate", "ConsentRecord",
+    "ConsentRegistry", "FaceCheck", "GENERATION_STATUSES", "GateDecision", "GateRefused",
+    "GenerationRecord", "RULE_CONSENT_EXPIRED", "RULE_CONSENT_NOT_YET_VALID",
+    "RULE_CONSENT_REVOKED", "RULE_FACE_TOO_SMALL", "RULE_MULTIPLE_FACES", "RULE_NO_FACE",
+    "RULE_PURPOSE_NOT_ALLOWED", "RULE_PURPOSE_NOT_COVERED", "RULE_UNKNOWN_FACE", "utc_now",
+]

@@ -1,0 +1,104 @@
+"""The registry's database: engine, migrations on open, and read/write transactions.
+
+Writes are serialised: each write transaction first takes the registry lock (SQLite: `BEGIN
+IMMEDIATE`; other databases: `SELECT ... FOR UPDATE` on the head row). The audit chain's next
+link therefore always builds on the latest one, across threads and processes alike. Reads run in
+ordinary transactions and never wait for writers (SQLite in WAL mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from .models import RegistryHead
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S = 60.0
+_WRITE_OPTION = "sonic_registry_write"
+# Any constant shared by every process of every installation; only PostgreSQL uses it.
+_MIGRATION_LOCK_KEY = 0x50_4E_49_43
+
+
+class RegistryDatabase:
+    """One registry database; thread-safe, one per process and URL is enough."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _create_engine(url)
+        self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+
+    @classmethod
+    def open(cls, url: str) -> RegistryDatabase:
+        """Connect and bring the schema up to date (a new database is created here)."""
+        database = cls(url)
+        database.upgrade()
+        return database
+
+    def upgrade(self, revision: str = "head") -> None:
+        with self._write_engine.begin() as connection:
+            _run_alembic(connection, "upgrade", revision)
+
+    def downgrade(self, revision: str) -> None:
+        with self._write_engine.begin() as connection:
+            _run_alembic(connection, "downgrade", revision)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[tuple[Session, RegistryHead]]:
+        """A transaction holding the registry lock; commits on success, rolls back on error."""
+        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
+            head = session.get(RegistryHead, 1, with_for_update=True)
+            if head is None:
+                raise RuntimeError("registry database has no head row; it was not migrated")
+            yield session, head
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Take transaction control from the sqlite3 module so BEGIN is ours (see `_on_begin`).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        writing = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    return engine
+
+
+def _run_alembic(connection: Connection, action: str, revision: str) -> None:
+    if connection.dialect.name == "postgresql":
+        # Two processes opening a new registry at once: one migrates, the other then finds it done.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                           {"key": _MIGRATION_LOCK_KEY})
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    getattr(command, action)(config, revision)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the consent registry, run by `RegistryDatabase.open`."""

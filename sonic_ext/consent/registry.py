@@ -1,0 +1,382 @@
+"""The consent registry: who consented to what, with which evidence, and their face references.
+
+Every change is one transaction that also appends its audit event, so the log never misses a
+change nor records one that did not happen. A person is one subject with any number of
+consents: enrolling a face that matches an enrolled subject is refused unless the new consent is
+recorded for that subject (`subject_id`), so one face never stands for two registry identities.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import InputError
+from ..identity import DetectedFace, FaceBackend, FaceBackends, Portrait, load_portrait
+from ..policy import Policy
+from ..settings import Settings
+from .audit import append_event, canonical_json, to_entry, verify_chain
+from .database import RegistryDatabase
+from .evidence import check_evidence_file, store_evidence
+from .fields import check_expiry, check_purposes, check_text
+from .models import AuditEvent, Consent, FaceReference, Generation, RegistryHead, Subject
+from .records import (
+    ChainReport,
+    Clock,
+    ConsentDetails,
+    ConsentRecord,
+    GenerationRecord,
+    consent_status,
+    iso,
+    utc_now,
+)
+from .references import ReferenceCache
+
+GENERATION_STATUSES = ("published", "failed")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True, eq=False)
+class _Enrolment:
+    """One portrait's face as one backend sees it."""
+
+    portrait: Portrait
+    face: DetectedFace
+
+
+class ConsentRegistry:
+    """The registry of one installation. Thread-safe; open one per process."""
+
+    def __init__(self, database: RegistryDatabase, policy: Policy, backends: FaceBackends,
+                 evidence_dir: Path, clock: Clock = utc_now) -> None:
+        self.database = database
+        self.policy = policy
+        self.backends = backends
+        self.evidence_dir = evidence_dir
+        self.clock = clock
+        self.references = ReferenceCache()
+
+    @classmethod
+    def open(cls, settings: Settings, policy: Policy, *, backends: FaceBackends | None = None,
+             clock: Clock = utc_now) -> ConsentRegistry:
+        """Open (creating or migrating) the database at `settings.database_url`."""
+        return cls(RegistryDatabase.open(settings.database_url), policy,
+                   backends or FaceBackends(settings.models_dir), settings.evidence_dir, clock)
+
+    @property
+    def min_face_px(self) -> int:
+        return int(self.policy.data["faces"]["min_size_px"])
+
+    # -- consents -----------------------------------------------------------------------------
+
+    def add_consent(self, name: str, portraits: Sequence[Path], evidence: Path,
+                    purposes: Sequence[str], expires: datetime | None, recorded_by: str, *,
+                    subject_id: str | None = None) -> ConsentRecord:
+        """Record a consent with its evidence and enrol the person's face.
+
+        Each portrait must show exactly one face of at least the policy's minimum size, for
+        every available backend, and all portraits the same person. A face that matches an
+        enrolled subject must be recorded for that subject (`subject_id`).
+        """
+        # 1. Check what was typed, cheapest first.
+        name = check_text(name, "name")
+        recorded_by = check_text(recorded_by, "recorded_by")
+        purposes = check_purposes(purposes, self.policy.allowed_purposes)
+        valid_until = check_expiry(expires, self.clock())
+        check_evidence_file(evidence)
+        # 2. One face per portrait, embedded by every available backend (slow: no lock held).
+        enrolments = self._enrolments(portraits)
+        # 3. Subject, consent, references, evidence and audit event: one transaction.
+        with self.database.write() as (session, head):
+            now = self.clock()
+            subject, is_new = self._subject_for(session, head, name, subject_id, enrolments,
+                                                now)
+            stored = store_evidence(evidence, self.evidence_dir)
+            try:
+                consent = Consent(
+                    id=new_id("con"), subject_id=subject.id, purposes=list(purposes),
+                    valid_from=now, valid_until=valid_until, evidence_file=stored.path.name,
+                    evidence_sha256=stored.sha256, recorded_by=recorded_by, recorded_at=now)
+                session.add(consent)
+                session.flush()
+                session.add_all(_references(consent, enrolments))
+                head.references_version += 1
+                append_event(session, head, actor=recorded_by, action="consent.add", at=now,
+                             payload=_added_payload(consent, subject, is_new, enrolments))
+                return self._record(session, consent, subject, now)
+            except BaseException:
+                stored.discard()
+                raise
+
+    def list_consents(self) -> list[ConsentRecord]:
+        """Every consent, oldest first, with its status now."""
+        now = self.clock()
+        with self.database.read() as session:
+            rows = session.execute(select(Consent, Subject).join(Subject)
+                                   .order_by(Consent.recorded_at, Consent.id)).all()
+            models = self._reference_models(session)
+            return [self._to_record(consent, subject, models.get(subject.id, ()), now)
+                    for consent, subject in rows]
+
+    def show_consent(self, consent_id: str) -> ConsentDetails:
+        """One consent and its history: every audit event that names it."""
+        now = self.clock()
+        with self.database.read() as session:
+            consent, subject = self._consent(session, consent_id)
+            names_it = AuditEvent.payload.contains(f'"{consent.id}"', autoescape=True)
+            events = session.scalars(select(AuditEvent).where(names_it)
+                                     .order_by(AuditEvent.seq))
+            history = tuple(to_entry(e) for e in events)
+            models = self._reference_models(session, subject.id)
+            record = self._to_record(consent, subject, models.get(subject.id, ()), now)
+        return ConsentDetails(record, history)
+
+    def revoke_consent(self, consent_id: str, reason: str, actor: str) -> ConsentRecord:
+        """Revoke now; from this transaction on, the gate refuses the person under it."""
+        reason = check_text(reason, "reason", max_length=2000)
+        actor = check_text(actor, "actor")
+        with self.database.write() as (session, head):
+            consent, subject = self._consent(session, consent_id)
+            if consent.revoked_at is not None:
+                raise InputError("id", f"consent {consent.id} was revoked already on "
+                                       f"{iso(consent.revoked_at)}")
+            now = self.clock()
+            consent.revoked_at, consent.revoked_by, consent.revoke_reason = now, actor, reason
+            append_event(session, head, actor=actor, action="consent.revoke", at=now,
+                         payload={"consent_id": consent.id, "subject_id": subject.id,
+                                  "reason": reason, "revoked_at": iso(now)})
+            return self._record(session, consent, subject, now)
+
+    def verify_chain(self) -> ChainReport:
+        with self.database.read() as session:
+            return verify_chain(session)
+
+    # -- generations --------------------------------------------------------------------------
+
+    def record_generation(self, *, consent_id: str, status: str, actor: str,
+                          output_sha256: str | None = None, watermark_id: str | None = None,
+                          manifest: Mapping[str, Any] | None = None,
+                          parameters: Mapping[str, Any] | None = None,
+                          generation_id: str | None = None) -> GenerationRecord:
+        """Record a generation (published or failed) and its audit event in one transaction."""
+        if status not in GENERATION_STATUSES:
+            raise InputError("status",
+                             f"{status!r} is not one of {', '.join(GENERATION_STATUSES)}")
+        if status == "published" and not (output_sha256 and watermark_id):
+            raise InputError("output_sha256", "a published generation needs its output sha256 "
+                                              "and watermark id")
+        if output_sha256 is not None:
+            _check_sha256(output_sha256, "output_sha256")
+        actor = check_text(actor, "actor")
+        if generation_id is not None:
+            generation_id = check_text(generation_id, "generation_id", max_length=32)
+        manifest_json = _json_field(manifest, "manifest")
+        parameters_json = _json_field(parameters, "parameters")
+        with self.database.write() as (session, head):
+            self._consent(session, consent_id, field="consent_id")
+            if watermark_id is not None and session.scalar(
+                    select(Generation.id).where(Generation.watermark_id == watermark_id)):
+                raise InputError("watermark_id", f"{watermark_id!r} is recorded already")
+            now = self.clock()
+            row = Generation(id=generation_id or new_id("gen"), output_sha256=output_sha256,
+                             watermark_id=watermark_id, manifest=dict(manifest or {}),
+                             consent_id=consent_id, parameters=dict(parameters or {}),
+                             status=status, created_at=now)
+            session.add(row)
+            session.flush()
+            append_event(session, head, actor=actor, action="generation.record", at=now,
+                         payload={"generation_id": row.id, "consent_id": consent_id,
+                                  "status": status, "output_sha256": output_sha256,
+                                  "watermark_id": watermark_id,
+                                  "manifest_sha256": _sha256_text(manifest_json),
+                                  "parameters_sha256": _sha256_text(parameters_json)})
+            return _generation_record(row)
+
+    def find_generation(self, *, watermark_id: str | None = None,
+                        output_sha256: str | None = None) -> GenerationRecord | None:
+        """The generation with this watermark id or output hash (the newest), or None."""
+        if (watermark_id is None) == (output_sha256 is None):
+            raise InputError("watermark_id", "give either a watermark id or an output sha256")
+        column = Generation.watermark_id if watermark_id is not None else Generation.output_sha256
+        with self.database.read() as session:
+            row = session.scalars(select(Generation)
+                                  .where(column == (watermark_id or output_sha256))
+                                  .order_by(Generation.created_at.desc()).limit(1)).first()
+            return _generation_record(row) if row else None
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _enrolments(self, portraits: Sequence[Path]) -> dict[str, list[_Enrolment]]:
+        """model id -> one face per portrait; refuses portraits without exactly one usable face
+        and portraits that do not all show the same person."""
+        if not portraits:
+            raise InputError("portrait", "at least one portrait is needed")
+        loaded = [load_portrait(Path(p), "portrait") for p in portraits]
+        enrolments: dict[str, list[_Enrolment]] = {}
+        for backend in self.backends.available():
+            items = [_Enrolment(p, self._single_face(backend, p)) for p in loaded]
+            threshold = self.policy.threshold(backend.model_id)
+            for item in items[1:]:
+                similarity = float(items[0].face.embedding @ item.face.embedding)
+                if similarity < threshold:
+                    raise InputError("portrait", f"{item.portrait.path.name} and "
+                                                 f"{items[0].portrait.path.name} do not show the "
+                                                 f"same person (similarity {similarity:.3f}, "
+                                                 f"{backend.model_id} needs {threshold:.3f})")
+            enrolments[backend.model_id] = items
+        return enrolments
+
+    def _single_face(self, backend: FaceBackend, portrait: Portrait) -> DetectedFace:
+        faces = backend.faces(portrait, self.min_face_px)
+        usable = [f for f in faces if f.short_side >= self.min_face_px]
+        if len(usable) == 1:
+            return usable[0]
+        name = portrait.path.name
+        if not faces:
+            problem = f"no face found in {name}"
+        elif not usable:
+            largest = max(faces, key=lambda f: f.area)
+            problem = (f"the face in {name} is {largest.box[2]}x{largest.box[3]} px; "
+                       f"at least {self.min_face_px} px is needed")
+        else:
+            problem = (f"{len(usable)} faces found in {name} ({backend.name}); a reference "
+                       "portrait shows exactly one person")
+        raise InputError("portrait", problem,
+                         hint="use a well-lit, frontal portrait of the person alone")
+
+    def _subject_for(self, session: Session, head: RegistryHead, name: str,
+                     subject_id: str | None,
+                     enrolments: dict[str, list[_Enrolment]],
+                     now: datetime) -> tuple[Subject, bool]:
+        """The existing subject named by `subject_id` (the face must match it), or a new one
+        (the face must match nobody enrolled)."""
+        matrices = {m: self.references.matrix(session, m, head.references_version)
+                    for m in enrolments}
+        if subject_id is not None:
+            subject = session.get(Subject, subject_id)
+            if subject is None:
+                raise InputError("subject_id", f"no subject with id {subject_id!r}")
+            if subject.name != name:
+                raise InputError("name", f"subject {subject.id} is {subject.name!r}, "
+                                         f"not {name!r}")
+            for model_id, items in enrolments.items():
+                threshold = self.policy.threshold(model_id)
+                for item in items:
+                    similarity = matrices[model_id].best_of_subject(item.face.embedding,
+                                                                    subject.id)
+                    if similarity is not None and similarity < threshold:
+                        raise InputError(
+                            "portrait", f"{item.portrait.path.name} does not show {subject.name}"
+                                        f" (similarity {similarity:.3f} to their references, "
+                                        f"{model_id} needs {threshold:.3f})")
+            return subject, False
+        for model_id, items in enrolments.items():
+            threshold = self.policy.threshold(model_id)
+            for item in items:
+                match = matrices[model_id].best(item.face.embedding)
+                if match is not None and match.similarity >= threshold:
+                    known = session.get(Subject, match.subject_id)
+                    known_name = known.name if known else "?"
+                    raise InputError(
+                        "portrait", f"{item.portrait.path.name} shows {known_name} (subject "
+                                    f"{match.subject_id}, similarity {match.similarity:.3f}), "
+                                    "who is enrolled already",
+                        hint=f"record the new consent for subject {match.subject_id} instead "
+                             "of enrolling the person twice")
+        subject = Subject(id=new_id("sub"), name=name, created_at=now)
+        session.add(subject)
+        session.flush()  # no ORM relationships: insert it before rows that refer to it
+        return subject, True
+
+    def _consent(self, session: Session, consent_id: str,
+                 field: str = "id") -> tuple[Consent, Subject]:
+        row = session.execute(select(Consent, Subject).join(Subject)
+                              .where(Consent.id == (consent_id or "").strip())).first()
+        if row is None:
+            raise InputError(field, f"no consent with id {consent_id!r}",
+                             hint="`consent list` shows the ids")
+        return row[0], row[1]
+
+    def _reference_models(self, session: Session,
+                          subject_id: str | None = None) -> dict[str, tuple[str, ...]]:
+        query = select(FaceReference.subject_id, FaceReference.model_id).distinct()
+        if subject_id is not None:
+            query = query.where(FaceReference.subject_id == subject_id)
+        models: dict[str, list[str]] = {}
+        for sid, model_id in session.execute(query):
+            models.setdefault(sid, []).append(model_id)
+        return {sid: tuple(sorted(m)) for sid, m in models.items()}
+
+    def _record(self, session: Session, consent: Consent, subject: Subject,
+                now: datetime) -> ConsentRecord:
+        session.flush()
+        models = self._reference_models(session, subject.id)
+        return self._to_record(consent, subject, models.get(subject.id, ()), now)
+
+    def _to_record(self, consent: Consent, subject: Subject, models: tuple[str, ...],
+                   now: datetime) -> ConsentRecord:
+        return ConsentRecord(
+            id=consent.id, subject_id=subject.id, subject_name=subject.name,
+            purposes=tuple(consent.purposes), valid_from=consent.valid_from,
+            valid_until=consent.valid_until, recorded_by=consent.recorded_by,
+            recorded_at=consent.recorded_at,
+            evidence_path=self.evidence_dir / consent.evidence_file,
+            evidence_sha256=consent.evidence_sha256, revoked_at=consent.revoked_at,
+            revoked_by=consent.revoked_by, revoke_reason=consent.revoke_reason,
+            status=consent_status(consent.revoked_at, consent.valid_from, consent.valid_until,
+                                  now),
+            reference_models=models)
+
+
+def _references(consent: Consent,
+                enrolments: dict[str, list[_Enrolment]]) -> list[FaceReference]:
+    return [FaceReference(subject_id=consent.subject_id, consent_id=consent.id,
+                          backend=item.face.backend, model_id=model_id,
+                          embedding=item.face.embedding.astype("<f4").tobytes(),
+                          source_sha256=item.portrait.sha256, created_at=consent.recorded_at)
+            for model_id, items in sorted(enrolments.items()) for item in items]
+
+
+def _added_payload(consent: Consent, subject: Subject, is_new: bool,
+                   enrolments: dict[str, list[_Enrolment]]) -> dict[str, Any]:
+    return {"consent_id": consent.id, "subject_id": subject.id, "subject_name": subject.name,
+            "new_subject": is_new, "purposes": list(consent.purposes),
+            "valid_from": iso(consent.valid_from), "valid_until": iso(consent.valid_until),
+            "evidence_sha256": consent.evidence_sha256, "evidence_file": consent.evidence_file,
+            "references": [{"model_id": model_id, "source_sha256": item.portrait.sha256}
+                           for model_id, items in sorted(enrolments.items())
+                           for item in items]}
+
+
+def _generation_record(row: Generation) -> GenerationRecord:
+    return GenerationRecord(id=row.id, consent_id=row.consent_id, status=row.status,
+                            output_sha256=row.output_sha256, watermark_id=row.watermark_id,
+                            manifest=dict(row.manifest), parameters=dict(row.parameters),
+                            created_at=row.created_at)
+
+
+def _json_field(value: Mapping[str, Any] | None, field: str) -> str:
+    try:
+        return canonical_json(dict(value or {}))
+    except (TypeError, ValueError) as exc:
+        raise InputError(field, f"must be JSON-serialisable: {exc}") from None
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _check_sha256(value: str, field: str) -> None:
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise InputError(field, f"{value!r} is not a lowercase hex sha256")

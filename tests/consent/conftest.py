@@ -1,0 +1,120 @@
+"""Consent fixtures: real dlib (and a tiny insightface pack) loaded once per session, a fresh
+registry per test. Detection results are cached by portrait hash inside the shared backends, so
+each portrait is analysed once however many registries enrol or check it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sonic_ext import Settings
+from sonic_ext.consent import ConsentGate, ConsentRegistry
+from sonic_ext.identity import FaceBackends
+from sonic_ext.policy import Policy, load_policy
+
+from ..identity.tiny_pack import PACK, make_pack, policy_toml
+
+FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+# policy/default.toml's dlib threshold (measured in tests/identity), stated again in the tests'
+# own policy override so they keep testing it if the default moves.
+DLIB_THRESHOLD = 0.92
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture(scope="session")
+def policy_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("policy") / "policy.toml"
+    path.write_text(policy_toml(DLIB_THRESHOLD))
+    return path
+
+
+@pytest.fixture(scope="session")
+def policy(policy_file: Path) -> Policy:
+    return load_policy(policy_file)
+
+
+@pytest.fixture(scope="session")
+def dlib_backends(tmp_path_factory: pytest.TempPathFactory) -> FaceBackends:
+    """An installation without an insightface pack: dlib only."""
+    return FaceBackends(tmp_path_factory.mktemp("no-models"))
+
+
+@pytest.fixture(scope="session")
+def both_backends(tmp_path_factory: pytest.TempPathFactory) -> FaceBackends:
+    models_dir = tmp_path_factory.mktemp("models")
+    make_pack(models_dir)
+    return FaceBackends(models_dir, insightface_pack=PACK)
+
+
+@pytest.fixture(scope="session")
+def pair_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """obama_and_biden.jpg cropped to the two men: the full photo also shows a girl at the
+    lower right, whose face alone keeps it refused (see test_bystander_...)."""
+    path = tmp_path_factory.mktemp("pair") / "obama_and_biden_pair.jpg"
+    with Image.open(FACES / "obama_and_biden.jpg") as img:
+        img.crop((0, 0, 1500, img.height)).save(path, quality=95)
+    return path
+
+
+@pytest.fixture
+def evidence(tmp_path: Path) -> Path:
+    path = tmp_path / "release.pdf"
+    path.write_bytes(b"%PDF-1.4 signed model release\n")
+    return path
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_environment({"HOME": str(tmp_path / "user")}, home=tmp_path / "home")
+
+
+@pytest.fixture
+def open_registry(settings: Settings, policy: Policy, dlib_backends: FaceBackends,
+                  clock: FakeClock) -> Iterator[Callable[..., ConsentRegistry]]:
+    opened: list[ConsentRegistry] = []
+
+    def factory(backends: FaceBackends = dlib_backends,
+                policy: Policy = policy) -> ConsentRegistry:
+        registry = ConsentRegistry.open(settings, policy, backends=backends, clock=clock)
+        opened.append(registry)
+        return registry
+
+    yield factory
+    for registry in opened:
+        registry.database.dispose()
+
+
+@pytest.fixture
+def registry(open_registry: Callable[..., ConsentRegistry]) -> ConsentRegistry:
+    return open_registry()
+
+
+@pytest.fixture
+def gate(registry: ConsentRegistry) -> ConsentGate:
+    return ConsentGate(registry)
+
+
+def enrol(registry: ConsentRegistry, name: str, portrait: str, evidence: Path,
+          purposes: tuple[str, ...] = ("education",), **kwargs):
+    return registry.add_consent(name, [FACES / portrait], evidence, list(purposes),
+                                kwargs.pop("expires", None), kwargs.pop("recorded_by", "operator"),
+                                **kwargs)

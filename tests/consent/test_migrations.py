@@ -1,0 +1,60 @@
+"""Alembic: a new database is created by the migrations, which match the models exactly."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from sonic_ext.consent.database import RegistryDatabase
+from sonic_ext.consent.models import Base, RegistryHead
+
+TABLES = {"alembic_version", "audit_events", "consents", "face_references", "generations",
+          "registry_head", "subjects"}
+
+
+def test_upgrade_from_empty_creates_the_schema_in_wal_mode(tmp_path):
+    database = RegistryDatabase.open(f"sqlite:///{tmp_path}/new/registry.db")
+    try:
+        assert set(inspect(database.engine).get_table_names()) == TABLES
+        with database.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        with database.read() as session:
+            head = session.get(RegistryHead, 1)
+            assert (head.audit_seq, head.references_version) == (0, 0)
+    finally:
+        database.dispose()
+
+
+def test_models_match_the_migrations(tmp_path):
+    database = RegistryDatabase.open(f"sqlite:///{tmp_path}/registry.db")
+    try:
+        with database.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        database.dispose()
+
+
+def test_downgrade_and_upgrade_again(tmp_path):
+    database = RegistryDatabase.open(f"sqlite:///{tmp_path}/registry.db")
+    try:
+        database.downgrade("base")
+        assert set(inspect(database.engine).get_table_names()) == {"alembic_version"}
+        database.upgrade()
+        assert set(inspect(database.engine).get_table_names()) == TABLES
+    finally:
+        database.dispose()
+
+
+def test_opening_again_is_a_no_op(tmp_path):
+    url = f"sqlite:///{tmp_path}/registry.db"
+    RegistryDatabase.open(url).dispose()
+    again = RegistryDatabase.open(url)
+    try:
+        with again.engine.connect() as connection:
+            assert connection.exec_driver_sql(
+                "SELECT version_num FROM alembic_version").scalar() == "0001"
+    finally:
+        again.dispose()

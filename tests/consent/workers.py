@@ -1,0 +1,32 @@
+"""Code run in separate processes by test_concurrency (spawned: importable, picklable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sonic_ext import Settings
+from sonic_ext.consent import ConsentGate, ConsentRegistry
+from sonic_ext.identity import FaceBackends
+from sonic_ext.policy import load_policy
+
+
+def enrol_and_check(home: str, policy_file: str, subject_id: str, portrait: str, evidence: str,
+                    barrier, results) -> None:
+    """Open the shared registry, wait for the others, then add a consent for the subject with
+    `portrait` and check `portrait` twice."""
+    settings = Settings.from_environment({"HOME": home}, home=home)
+    registry = ConsentRegistry.open(settings, load_policy(Path(policy_file)),
+                                    backends=FaceBackends(settings.models_dir))
+    gate = ConsentGate(registry)  # loads dlib before the race starts
+    barrier.wait()
+    seqs = []
+    try:
+        registry.add_consent("Barack Obama", [Path(portrait)], Path(evidence), ["education"],
+                             None, "worker", subject_id=subject_id)
+        for _ in range(2):
+            seqs.append(gate.check(Path(portrait), "education", actor="worker").audit_seq)
+        results.put(("ok", seqs))
+    except Exception as exc:  # reported to the test, which fails with it
+        results.put(("error", repr(exc)))
+    finally:
+        registry.database.dispose()
