@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,8 +58,6 @@ class Outcome:
     text: str
     exit_code: int = 0
 
-
-Handler = Callable[[SonicService, argparse.Namespace], Outcome]
 
 # -- argument types (syntax only; ranges are checked once, in the service's request types) --------
 
@@ -140,10 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="signing credentials: init | show").add_subparsers(
         dest="keys_command", metavar="ACTION", required=True, parser_class=_Parser)
-    keys.add_parser("init", help="create development signing credentials under <home>/keys"
-                    ).set_defaults(handler=_planned("keys init", "provenance signing"))
-    keys.add_parser("show", help="show the signing certificate chain in use"
-                    ).set_defaults(handler=_planned("keys show", "provenance signing"))
+    init = keys.add_parser("init", help="create development signing credentials under "
+                                        "<home>/keys (kept if they exist)")
+    _add_json(init)
+    init.set_defaults(handler=_keys_init)
+    show = keys.add_parser("show", help="show the signing certificate in use (never the key)")
+    _add_json(show)
+    show.set_defaults(handler=_keys_show)
 
     dev = commands.add_parser("dev", help="developer tools: golden-check CASE_DIR").add_subparsers(
         dest="dev_command", metavar="ACTION", required=True, parser_class=_Parser)
@@ -259,20 +260,6 @@ _FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in
                   (*GenerationParams.field_names(), "image", "audio", "out", "purpose")}
 
 
-def _not_yet(command: str, component: str) -> NoReturn:
-    raise NotAvailable(f"`{command}` is not available in sonic-ext {__version__} yet",
-                       hint=f"it ships with {component}")
-
-
-def _planned(command: str, component: str) -> Handler:
-    """Handler of a command whose component has not landed: its arguments are checked, then 1."""
-
-    def handler(_service: SonicService, _args: argparse.Namespace) -> Outcome:
-        _not_yet(command, component)
-
-    return handler
-
-
 def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
     params = GenerationParams(
         seed=args.seed, steps=args.steps, dynamic_scale=args.dynamic_scale,
@@ -285,8 +272,9 @@ def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
         result = service.generate(request, progress=_print_progress)
     except InputError as exc:
         raise _as_flag_error(exc) from None
-    return Outcome(result.to_dict(), f"wrote {result.out} ({result.duration_s:.2f} s, "
-                                     f"consent {result.consent_id}, watermark {result.watermark_id})")
+    return Outcome(result.to_dict(), f"wrote {result.out}: signed with {result.credentials}, "
+                                     f"consent {result.consent_id}, watermark "
+                                     f"{result.watermark_id}, {result.seconds:.0f} s")
 
 
 def _as_flag_error(exc: InputError) -> InputError:
@@ -389,6 +377,20 @@ def _golden_check(_service: SonicService, args: argparse.Namespace) -> Outcome:
     payload = {"case": str(case.root), "ok": not failed,
                "comparisons": [r.to_dict() for r in results]}
     return Outcome(payload, "\n".join(lines), exit_code=1 if failed else 0)
+
+
+def _keys_init(service: SonicService, _args: argparse.Namespace) -> Outcome:
+    from .provenance.keys import init_dev_keys
+
+    files = init_dev_keys(service.settings.keys_dir)
+    return Outcome({"root_certificate": str(files.root_cert), "chain": str(files.chain)},
+                   f"development signing credentials in {files.chain.parent}\n"
+                   f"give auditors the root certificate (never the key): {files.root_cert}")
+
+
+def _keys_show(service: SonicService, _args: argparse.Namespace) -> Outcome:
+    described = service.credentials().describe()
+    return Outcome(described, "\n".join(f"{k}: {v}" for k, v in described.items()))
 
 
 def _models_download(service: SonicService, args: argparse.Namespace) -> Outcome:

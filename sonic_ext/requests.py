@@ -39,7 +39,8 @@ class GenerationParams:
         _int_in("seed", self.seed, 0, MAX_SEED, "0 is a valid seed")
         _int_in("steps", self.steps, 1, 100)
         _float_in("dynamic_scale", self.dynamic_scale, 0.0, 10.0, low_open=True)
-        _int_in("min_resolution", self.min_resolution, 64, 2048)
+        _int_in("min_resolution", self.min_resolution, 256, 2048,
+                "the watermark needs at least 256 pixels")
         if self.min_resolution % 64:
             raise InputError("min_resolution", f"must be a multiple of 64, got {self.min_resolution}")
         _float_in("expand_ratio", self.expand_ratio, 0.0, 2.0)
@@ -86,11 +87,14 @@ class GenerateRequest:
 
 @dataclass(frozen=True)
 class GenerateResult:
+    """A published, signed output and where to find its records."""
+
     out: Path
     generation_id: str
     watermark_id: str
     consent_id: str
-    duration_s: float
+    sha256: str
+    credentials: str  # "development credentials" or "production credentials"
     seconds: float
 
     def to_dict(self) -> dict[str, object]:

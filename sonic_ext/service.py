@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._version import __version__
-from .errors import InputError, NotAvailable
+from .errors import ConsentRefused, InputError, NotAvailable
 from .media.inputs import check_audio, check_image, check_output_path
 from .policy import Policy, load_policy
 from .progress import CancelToken, ProgressCallback, StageTimer, ignore_progress
@@ -35,8 +36,13 @@ from .requests import GenerateRequest, GenerateResult, VerifyReport
 from .settings import Settings
 from .sonic.layout import ModelsStatus, check_models
 
-if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch) load on first use only
+if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch, c2pa) load on first use only
     from .consent import ChainReport, ConsentDetails, ConsentRecord, ConsentRegistry, GateDecision
+    from .provenance.keys import SigningCredentials
+    from PIL import Image
+
+    from .provenance.manifest import GenerationFacts
+    from .sonic.stage import SonicStage
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +78,11 @@ class SonicService:
         self.settings = settings
         self.policy = policy or load_policy(settings.policy_path)
         self.capabilities = Capabilities(
-            consent_gate=_installed("dlib"), pipeline=_installed("torch", "diffusers"))
+            consent_gate=_installed("dlib"), pipeline=_installed("torch", "diffusers"),
+            provenance=_installed("c2pa", "imwatermark"))
         self._lock = threading.Lock()
         self._registry: ConsentRegistry | None = None
+        self._sonic: SonicStage | None = None
 
     @property
     def registry(self) -> ConsentRegistry:
@@ -92,6 +100,7 @@ class SonicService:
                  cancel: CancelToken | None = None) -> GenerateResult:
         cancel = cancel or CancelToken()
         cancel.raise_if_cancelled()
+        started = time.monotonic()
 
         # 1. Check inputs: cheap checks first, so a typo costs no model load.
         checking = StageTimer("check inputs", 1, progress)
@@ -100,15 +109,38 @@ class SonicService:
         cancel.raise_if_cancelled()
 
         # 2. Consent gate: refuse unless every face matches a consented subject for `purpose`.
+        self._require(self.capabilities.generate, "generation")
         decision = self.check_consent(request.image, purpose, request.requested_by)
         cancel.raise_if_cancelled()
 
-        log.info("generation passed the gate (consent %s) but cannot be signed here",
-                 decision.consent_id)
-        raise NotAvailable(
-            "generation is not available: this installation cannot sign outputs yet, and an "
-            "output that cannot be signed is not written",
-            hint="watermarking and C2PA signing ship with the provenance module")
+        # 3. Sonic pipeline, on the face the gate matched (frames stream, nothing held whole)
+        from .manifest_store import GenerationRecorder
+        from .media.encode import write_mp4
+        from .provenance.publish import publish_signed_mp4
+        from .provenance.watermark import FrameWatermarker
+        from .sonic.stage import output_fps
+
+        facts = self._generation_facts(request, decision, purpose)
+        portrait = self._verified_portrait(request.image, decision, facts)
+        params = request.params
+        frames = self.sonic.frames(portrait, decision.face_box, request.audio, params,
+                                   progress=progress, cancel=cancel)
+        # 4.-5. watermark every frame on its way into the H.264 + AAC encoder
+        marker = FrameWatermarker(facts.watermark_id)
+
+        def write_unsigned(path: Path) -> None:
+            write_mp4(frames, path, fps=output_fps(params), audio=request.audio,
+                      frame_hook=marker.embed)
+
+        # 6.-8. sign, read back, record, then rename into place (or nothing at all)
+        recorder = GenerationRecorder(self.registry, decision.consent_id, request.requested_by)
+        published = publish_signed_mp4(request.out, write_unsigned, facts, self.credentials(),
+                                       recorder)
+        return GenerateResult(out=published.path, generation_id=recorder.generation_id or "",
+                              watermark_id=published.watermark_id,
+                              consent_id=decision.consent_id, sha256=published.sha256,
+                              credentials=published.credentials,
+                              seconds=round(time.monotonic() - started, 3))
 
     def check_generate_request(self, request: GenerateRequest) -> str:
         """Step 1 on its own: validate every field, return the normalised purpose."""
@@ -122,6 +154,62 @@ class SonicService:
         check_audio(request.audio, "audio")
         check_output_path(request.out, "out", overwrite=request.overwrite)
         return purpose
+
+    def _require(self, available: bool, what: str) -> None:
+        if not available:
+            missing = [name for name, ok in self.capabilities.to_dict().items()
+                       if not ok and name in ("consent_gate", "pipeline", "provenance")]
+            raise NotAvailable(f"{what} is not available: this installation lacks "
+                               f"{', '.join(missing)}",
+                               hint="pip install 'sd-webui-sonic[ml,identity,provenance]'")
+
+    @property
+    def sonic(self) -> SonicStage:
+        """The Sonic stage; models load on the first generation and stay loaded."""
+        with self._lock:
+            if self._sonic is None:
+                from .sonic.stage import SonicStage
+
+                self._sonic = SonicStage(self.settings.models_dir)
+            return self._sonic
+
+    def credentials(self) -> SigningCredentials:
+        """This installation's signing credentials; development ones are made on first use."""
+        from .provenance.keys import DevKeyFiles, init_dev_keys, load_dev_credentials
+
+        if not DevKeyFiles.under(self.settings.keys_dir).exist():
+            init_dev_keys(self.settings.keys_dir)
+            log.warning("created development signing credentials in %s; outputs say so",
+                        self.settings.keys_dir)
+        return load_dev_credentials(self.settings.keys_dir)
+
+    @staticmethod
+    def _verified_portrait(path: Path, decision: GateDecision, facts: GenerationFacts
+                           ) -> Image.Image:
+        """The very pixels the gate checked: a file swapped after the check is refused."""
+        from PIL import Image
+
+        from .identity import load_portrait
+
+        portrait = load_portrait(path)
+        if {portrait.sha256, facts.portrait.sha256} != {decision.image_sha256}:
+            raise ConsentRefused("the portrait changed after the consent check; nothing was "
+                                 "generated", hint="submit the portrait again")
+        return Image.fromarray(portrait.rgb)
+
+    def _generation_facts(self, request: GenerateRequest, decision: GateDecision,
+                          purpose: str) -> GenerationFacts:
+        from .provenance.manifest import GenerationFacts, InputFile
+        from .provenance.payload import new_watermark_id
+
+        return GenerationFacts(
+            portrait=InputFile.of(request.image, "portrait"),
+            audio=InputFile.of(request.audio, "audio"),
+            watermark_id=new_watermark_id(),
+            model_checksums=model_checksums(self.settings.models_dir),
+            consent=decision.to_dict(),
+            parameters={**request.params.to_dict(), "purpose": purpose},
+            title=request.out.name)
 
     # -- consent --------------------------------------------------------------------------------
 
@@ -178,6 +266,28 @@ class SonicService:
             "models": self.models_status().summary(),
             "capabilities": self.capabilities.to_dict(),
         }
+
+
+_CHECKSUMS: dict[tuple[str, int, int], str] = {}
+
+
+def model_checksums(models_dir: Path) -> dict[str, str]:
+    """sha256 of each weights file the generation used, for the manifest; cached per file
+    version, so the 6 GB UNet is hashed once per process, not once per video."""
+    from .hashing import file_sha256
+    from .sonic.layout import OFFICIAL_LAYOUT
+
+    sums = {}
+    for entry in OFFICIAL_LAYOUT:
+        path = models_dir / entry.path
+        if path.suffix in (".json",) or not path.is_file():
+            continue
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in _CHECKSUMS:
+            _CHECKSUMS[key] = file_sha256(path)
+        sums[entry.path] = _CHECKSUMS[key]
+    return sums
 
 
 def _installed(*modules: str) -> bool:

@@ -83,7 +83,8 @@ def test_bad_generate_inputs_exit_2_naming_the_flag(capsys: pytest.CaptureFixtur
             "--out", str(tmp_path / "o.mp4")]
     cases = [
         (["--steps", "0"], "error: --steps: must be between 1 and 100, got 0"),
-        (["--min-resolution", "100"], "error: --min-resolution: must be a multiple of 64"),
+        (["--min-resolution", "100"], "error: --min-resolution: must be between 256 and 2048"),
+        (["--min-resolution", "300"], "error: --min-resolution: must be a multiple of 64"),
         (["--dynamic-scale", "-1"], "error: --dynamic-scale: must be in (0.0, 10.0]"),
         (["--purpose", "two words"], "error: --purpose: 'two words' is not a label"),
     ]
@@ -140,12 +141,17 @@ def test_generate_models_dir_flag_overrides_the_global_one(tmp_path: Path) -> No
     assert args.models_dir == Path("a")
 
 
-def test_commands_of_components_not_yet_built_say_so_in_one_line(
+def test_keys_init_makes_development_credentials_and_show_never_prints_the_key(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, err = run(capsys, tmp_path, "keys", "init")
-    assert code == 1 and out == ""
-    assert err.strip() == (f"error: `keys init` is not available in sonic-ext {__version__} yet "
-                           "(it ships with provenance signing)")
+    code, out, _ = run(capsys, tmp_path, "keys", "init", "--json")
+    made = json.loads(out)
+    assert code == 0 and Path(made["root_certificate"]).is_file()
+    key_files = list((tmp_path / "keys").glob("*key*"))
+    assert key_files and all(p.stat().st_mode & 0o077 == 0 for p in key_files)
+    code, out, _ = run(capsys, tmp_path, "keys", "show")
+    assert code == 0
+    assert "credentials: development credentials" in out
+    assert "PRIVATE KEY" not in out and "BEGIN" not in out
 
 
 def test_consent_add_checks_evidence_and_portraits_first(capsys: pytest.CaptureFixture[str],

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import InputError
+from ..errors import ConsentRefused, InputError
 from ..identity import DetectedFace, FaceBackend, FaceBackends, Portrait, load_portrait
 from ..policy import Policy
 from ..settings import Settings
@@ -169,7 +169,12 @@ class ConsentRegistry:
                           manifest: Mapping[str, Any] | None = None,
                           parameters: Mapping[str, Any] | None = None,
                           generation_id: str | None = None) -> GenerationRecord:
-        """Record a generation (published or failed) and its audit event in one transaction."""
+        """Record a generation (published or failed) and its audit event in one transaction.
+
+        A published generation is recorded just before the file appears, and only while its
+        consent is still in force: a revocation or expiry during the minutes of generation
+        stops the publish (ConsentRefused) instead of slipping through.
+        """
         if status not in GENERATION_STATUSES:
             raise InputError("status",
                              f"{status!r} is not one of {', '.join(GENERATION_STATUSES)}")
@@ -184,11 +189,13 @@ class ConsentRegistry:
         manifest_json = _json_field(manifest, "manifest")
         parameters_json = _json_field(parameters, "parameters")
         with self.database.write() as (session, head):
-            self._consent(session, consent_id, field="consent_id")
+            consent, _ = self._consent(session, consent_id, field="consent_id")
+            now = self.clock()
+            if status == "published":
+                _require_in_force(consent, now)
             if watermark_id is not None and session.scalar(
                     select(Generation.id).where(Generation.watermark_id == watermark_id)):
                 raise InputError("watermark_id", f"{watermark_id!r} is recorded already")
-            now = self.clock()
             row = Generation(id=generation_id or new_id("gen"), output_sha256=output_sha256,
                              watermark_id=watermark_id, manifest=dict(manifest or {}),
                              consent_id=consent_id, parameters=dict(parameters or {}),
@@ -201,6 +208,19 @@ class ConsentRegistry:
                                   "watermark_id": watermark_id,
                                   "manifest_sha256": _sha256_text(manifest_json),
                                   "parameters_sha256": _sha256_text(parameters_json)})
+            return _generation_record(row)
+
+    def mark_generation_failed(self, generation_id: str, actor: str, error: str
+                               ) -> GenerationRecord:
+        """A generation recorded as published whose file then never appeared."""
+        actor = check_text(actor, "actor")
+        with self.database.write() as (session, head):
+            row = session.get(Generation, generation_id)
+            if row is None:
+                raise InputError("generation_id", f"no generation with id {generation_id!r}")
+            row.status = "failed"
+            append_event(session, head, actor=actor, action="generation.fail", at=self.clock(),
+                         payload={"generation_id": row.id, "error": error[:2000]})
             return _generation_record(row)
 
     def find_generation(self, *, watermark_id: str | None = None,
@@ -357,6 +377,14 @@ def _added_payload(consent: Consent, subject: Subject, is_new: bool,
             "references": [{"model_id": model_id, "source_sha256": item.portrait.sha256}
                            for model_id, items in sorted(enrolments.items())
                            for item in items]}
+
+
+def _require_in_force(consent: Consent, now: datetime) -> None:
+    status = consent_status(consent.revoked_at, consent.valid_from, consent.valid_until, now)
+    if status != "active":
+        raise ConsentRefused(f"consent {consent.id} is {status} now: it changed while the video "
+                             "was being made, so nothing was published",
+                             hint="generate again only under a consent in force")
 
 
 def _generation_record(row: Generation) -> GenerationRecord:

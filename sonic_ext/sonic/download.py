@@ -7,7 +7,6 @@ the error lists each file, where to get it and where to put it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNot
 from requests.exceptions import RequestException
 
 from ..errors import ModelsMissing
+from ..hashing import file_sha256
 from .layout import OFFICIAL_LAYOUT, SVD, ModelFile, check_models
 
 # (layout prefix, repository, folder of the layout the repository's paths are relative to)
@@ -46,14 +46,6 @@ def source_of(entry: ModelFile) -> Source:
         if entry.path.startswith(prefix):
             return Source(repo_id, entry.path[len(root):].lstrip("/"), root)
     raise ValueError(f"no source known for {entry.path}")
-
-
-def sha256_of(path: Path, chunk: int = 8 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def download_models(models_dir: Path, *, token: str | None = None, endpoint: str | None = None,
@@ -112,7 +104,7 @@ def _verify(path: Path, entry: ModelFile) -> None:
     problem = None
     if entry.size is not None and path.stat().st_size != entry.size:
         problem = f"size {path.stat().st_size:,} bytes, expected {entry.size:,}"
-    elif entry.sha256 is not None and (digest := sha256_of(path)) != entry.sha256:
+    elif entry.sha256 is not None and (digest := file_sha256(path)) != entry.sha256:
         problem = f"sha256 {digest}, expected {entry.sha256}"
     if problem:
         path.unlink()

@@ -1,0 +1,124 @@
+"""The C2PA manifest we sign into every generated MP4, built from the facts of one generation.
+
+Contents (design §4): claim generator (our name + version); `c2pa.actions.v2` with `c2pa.created`
+(trainedAlgorithmicMedia, softwareAgent = Sonic + our version, model checksums, the two inputs)
+and `c2pa.watermarked`; the `c2pa.soft-binding` assertion carrying the watermark ID (c2pa-rs
+refuses a watermarked action without one); our consent-decision and generation assertions. The
+portrait and the audio are `inputTo` ingredients with their sha256 in metadata, because a plain
+ingredient carries no content hash of its own (research §1.4). The BMFF hard binding is added by
+c2pa-rs when it signs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from .. import hashing
+from ..errors import InputError
+from . import watermark
+
+PRODUCT = "sd-webui-sonic"
+NAMESPACE = "org.sd-webui-sonic"
+CONSENT_LABEL = f"{NAMESPACE}.consent"
+GENERATION_LABEL = f"{NAMESPACE}.generation"
+SHA256_KEY = f"{NAMESPACE}.sha256"
+# Not on the C2PA soft-binding algorithm list (nothing built on invisible-watermark is); the
+# name is ours and versioned so a detector knows which payload layout to expect.
+SOFT_BINDING_ALG = f"{NAMESPACE}.imwatermark-dwtdctsvd.1"
+TRAINED_ALGORITHMIC_MEDIA = (
+    "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia")
+_MIME_BY_SUFFIX = {
+    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
+    ".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".m4a": "audio/mp4",
+}
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file that went into the generation: recorded as an `inputTo` ingredient."""
+
+    path: Path
+    label: str  # "portrait" or "audio": the id the created action points at
+    mime: str
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path, label: str, mime: str | None = None) -> InputFile:
+        mime = mime or _MIME_BY_SUFFIX.get(path.suffix.lower())
+        if mime is None:
+            raise InputError(label, f"cannot tell the media type of {path.name}; pass it "
+                             f"explicitly (known: {', '.join(sorted(_MIME_BY_SUFFIX))})")
+        return cls(path, label, mime, file_sha256(path))
+
+    def ingredient(self) -> dict[str, object]:
+        return {"title": self.path.name, "relationship": "inputTo", "label": self.label,
+                "metadata": {SHA256_KEY: self.sha256}}
+
+
+@dataclass(frozen=True)
+class GenerationFacts:
+    """What the caller knows about one generation; everything here ends up in the manifest."""
+
+    portrait: InputFile
+    audio: InputFile
+    watermark_id: str
+    model_checksums: Mapping[str, str]  # model file name -> sha256
+    consent: Mapping[str, Any]  # the consent gate's decision record
+    parameters: Mapping[str, Any]  # seed, steps, resolution, ...
+    title: str = "sonic.mp4"
+
+
+def file_sha256(path: Path) -> str:
+    try:
+        return hashing.file_sha256(path)
+    except OSError as exc:
+        raise InputError(str(path), f"cannot be read: {exc.strerror}") from exc
+
+
+def build_manifest(facts: GenerationFacts, *, credentials_label: str) -> dict[str, object]:
+    """The manifest definition for c2pa's Builder (ingredients are added from their files)."""
+    agent = {"name": f"Sonic talking-head model via {PRODUCT}", "version": __version__}
+    created = {
+        "action": "c2pa.created",
+        "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+        "softwareAgent": agent,
+        "description": "Talking-head video generated from one portrait and one speech clip.",
+        "parameters": {
+            "ingredientIds": [facts.portrait.label, facts.audio.label],
+            "models": dict(facts.model_checksums),
+        },
+    }
+    watermarked = {
+        "action": "c2pa.watermarked",
+        "softwareAgent": agent,
+        "description": f"Invisible watermark in every frame; its ID is the value of the "
+                       f"c2pa.soft-binding assertion ({SOFT_BINDING_ALG}).",
+    }
+    soft_binding = {
+        "alg": SOFT_BINDING_ALG,
+        "blocks": [{"scope": {}, "value": facts.watermark_id}],  # empty scope: every frame
+        "pad": [],
+    }
+    generation = {
+        "product": PRODUCT,
+        "version": __version__,
+        "signing_credentials": credentials_label,
+        "parameters": dict(facts.parameters),
+        "watermark": {"id": facts.watermark_id, "method": watermark.METHOD,
+                      "u_scale": watermark.U_SCALE, "canonical_size": watermark.CANONICAL_SIZE},
+    }
+    return {
+        "claim_generator_info": [{"name": PRODUCT, "version": __version__}],
+        "title": facts.title,
+        "format": "video/mp4",
+        "assertions": [
+            {"label": "c2pa.actions.v2", "data": {"actions": [created, watermarked]}},
+            {"label": "c2pa.soft-binding", "data": soft_binding},
+            {"label": CONSENT_LABEL, "data": dict(facts.consent)},
+            {"label": GENERATION_LABEL, "data": generation},
+        ],
+    }

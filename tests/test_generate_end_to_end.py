@@ -1,0 +1,105 @@
+"""The whole product on one portrait: consent, gate, Sonic (tiny test weights), watermark,
+H.264 + AAC, C2PA signing, atomic publish and the manifest store: real libraries throughout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sonic_ext import (ConsentRefused, GenerateRequest, GenerationParams, ProgressEvent,
+                       Settings, SonicService, cli)
+from sonic_ext.media.encode import probe
+from tests.conftest import write_tone_wav
+
+FACES = Path(__file__).resolve().parent / "fixtures" / "faces"
+FAST = GenerationParams(steps=1, min_resolution=256, seed=0)
+
+
+@pytest.fixture
+def studio(tmp_path: Path, tiny_models: Path) -> SonicService:
+    """An installation with tiny models and Barack Obama's consent for education."""
+    settings = Settings.from_environment({}, home=tmp_path / "home", models_dir=tiny_models)
+    settings.ensure_dirs()
+    service = SonicService(settings)
+    evidence = tmp_path / "release.txt"
+    evidence.write_text("signed release, 2026-11-22")
+    service.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence, ["education"], None,
+                        "test operator")
+    return service
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tone_wav(tmp_path_factory.mktemp("audio") / "speech.wav", seconds=3.3)
+
+
+def test_a_consented_face_becomes_a_signed_watermarked_mp4(studio: SonicService, speech: Path,
+                                                           tmp_path: Path) -> None:
+    from sonic_ext.provenance.reading import read_provenance
+    from sonic_ext.provenance.trust import TrustPolicy
+
+    out = tmp_path / "talking.mp4"
+    events: list[ProgressEvent] = []
+    result = studio.generate(GenerateRequest(FACES / "obama2.jpg", speech, out, "education",
+                                             FAST), progress=events.append)
+    assert result.out == out and out.is_file()
+    assert result.credentials == "development credentials"
+    info = probe(out)
+    assert abs(info["video_s"] - 3.3) <= 1 / 25  # as long as the speech, to one frame
+    assert {e.stage for e in events} >= {"check inputs", "denoise"}
+
+    reading = read_provenance(out, TrustPolicy.for_keys_dir(studio.settings.keys_dir))
+    assert reading.to_dict()["watermark"]["watermark_id"] == result.watermark_id
+    assert reading.manifest is not None
+    assert reading.manifest.validation_state == "Trusted"
+    assert reading.manifest.development_credentials
+    assert reading.manifest.consent["consent_id"] == result.consent_id
+
+    stored = studio.registry.find_generation(watermark_id=result.watermark_id)
+    assert stored is not None and stored.status == "published"
+    assert stored.output_sha256 == result.sha256
+    assert studio.verify_audit_chain().ok
+    assert list(tmp_path.glob(".sonic-publish-*")) == []
+
+
+def test_someone_without_consent_gets_nothing(studio: SonicService, speech: Path,
+                                              tmp_path: Path) -> None:
+    out = tmp_path / "biden.mp4"
+    with pytest.raises(ConsentRefused, match="matches nobody with recorded consent"):
+        studio.generate(GenerateRequest(FACES / "biden.jpg", speech, out, "education", FAST))
+    assert not out.exists()
+
+
+def test_a_revocation_during_generation_stops_the_publish(studio: SonicService, speech: Path,
+                                                          tmp_path: Path) -> None:
+    out = tmp_path / "late.mp4"
+    (consent,) = studio.list_consents()
+
+    def revoke_midway(event: ProgressEvent) -> None:
+        if event.stage == "denoise" and event.step == 1:
+            studio.revoke_consent(consent.id, "withdrawn during the run", "test operator")
+
+    with pytest.raises(ConsentRefused, match="changed while the video was being made"):
+        studio.generate(GenerateRequest(FACES / "obama2.jpg", speech, out, "education", FAST),
+                        progress=revoke_midway)
+    assert not out.exists()
+    assert list(tmp_path.glob(".sonic-publish-*")) == []
+    assert studio.verify_audit_chain().ok
+
+
+def test_the_cli_generates_with_exit_0_and_one_json_object(studio: SonicService, speech: Path,
+                                                           tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    out = tmp_path / "cli.mp4"
+    code = cli.main(["--home", str(studio.settings.home), "--models-dir",
+                     str(studio.settings.models_dir), "generate", "--image",
+                     str(FACES / "obama2.jpg"), "--audio", str(speech), "--out", str(out),
+                     "--purpose", "education", "--steps", "1", "--min-resolution", "256",
+                     "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert report["out"] == str(out) and out.is_file()
+    assert report["credentials"] == "development credentials"
