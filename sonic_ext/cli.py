@@ -24,7 +24,8 @@ from .api.users import parse_api_auth
 from .errors import InputError, NotAvailable, SonicError
 from .logging_setup import configure_logging
 from .progress import ProgressEvent
-from .requests import DEFAULT_PURPOSE, DEVICES, DTYPES, GenerateRequest, GenerationParams
+from .requests import (DEFAULT_PURPOSE, DEVICES, DTYPES, OFFLOAD_MODES, GenerateRequest,
+                       GenerationParams)
 from .service import SonicService
 from .settings import LOG_LEVELS, Settings
 
@@ -194,7 +195,13 @@ def _add_generate(commands: Any) -> None:
     gen.add_argument("--device", choices=DEVICES[1:], default=argparse.SUPPRESS,
                      help="compute device (default: cuda when available, else cpu)")
     gen.add_argument("--dtype", choices=DTYPES, default=defaults.dtype,
-                     help=f"weights precision (default: {defaults.dtype})")
+                     help=f"weights precision (default: {defaults.dtype}; fp32 on the CPU)")
+    gen.add_argument("--offload", choices=OFFLOAD_MODES, default=defaults.offload,
+                     help="move models between CPU and GPU to save GPU memory "
+                          f"(default: {defaults.offload})")
+    gen.add_argument("--decode-chunk-size", type=int, default=defaults.decode_chunk_size,
+                     metavar="N", help="frames the VAE decodes at once: lower saves memory "
+                                       f"(default: {defaults.decode_chunk_size})")
     _add_json(gen)
     gen.set_defaults(handler=_generate)
 
@@ -265,7 +272,8 @@ def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
         seed=args.seed, steps=args.steps, dynamic_scale=args.dynamic_scale,
         min_resolution=args.min_resolution, expand_ratio=args.expand_ratio, crop=args.crop,
         keep_resolution=args.keep_resolution, interpolate=args.interpolate, dtype=args.dtype,
-        device=getattr(args, "device", "auto"))
+        device=getattr(args, "device", "auto"), offload=args.offload,
+        decode_chunk_size=args.decode_chunk_size)
     request = GenerateRequest(image=args.image, audio=args.audio, out=args.out,
                               purpose=args.purpose, params=params, overwrite=args.overwrite)
     try:

@@ -74,8 +74,12 @@ class SonicService:
     Construction loads the policy, so an invalid policy stops every surface from starting.
     """
 
-    def __init__(self, settings: Settings, policy: Policy | None = None) -> None:
+    def __init__(self, settings: Settings, policy: Policy | None = None,
+                 credentials: SigningCredentials | None = None) -> None:
+        """`credentials` overrides the configured signer, e.g. a KMS/HSM callback signer
+        (`provenance.keys.callback_credentials`)."""
         self.settings = settings
+        self._credentials = credentials
         self.policy = policy or load_policy(settings.policy_path)
         self.capabilities = Capabilities(
             consent_gate=_installed("dlib"), pipeline=_installed("torch", "diffusers"),
@@ -153,6 +157,9 @@ class SonicService:
         check_image(request.image, "image")
         check_audio(request.audio, "audio")
         check_output_path(request.out, "out", overwrite=request.overwrite)
+        from .media.audio import check_speech  # PyAV: loaded only once the cheap checks passed
+
+        check_speech(request.audio, self.policy.max_audio_seconds)
         return purpose
 
     def _require(self, available: bool, what: str) -> None:
@@ -174,14 +181,22 @@ class SonicService:
             return self._sonic
 
     def credentials(self) -> SigningCredentials:
-        """This installation's signing credentials; development ones are made on first use."""
-        from .provenance.keys import DevKeyFiles, init_dev_keys, load_dev_credentials
+        """The signer: given to the service, configured key files, or development credentials
+        (made on first use and named as such in every manifest)."""
+        from .provenance.keys import (DevKeyFiles, init_dev_keys, load_credentials,
+                                      load_dev_credentials)
 
-        if not DevKeyFiles.under(self.settings.keys_dir).exist():
-            init_dev_keys(self.settings.keys_dir)
+        settings = self.settings
+        if self._credentials is not None:
+            return self._credentials
+        if settings.signing_chain is not None and settings.signing_key is not None:
+            return load_credentials(settings.signing_chain, settings.signing_key,
+                                    trust_anchors=settings.trust_anchors, tsa_url=settings.tsa_url)
+        if not DevKeyFiles.under(settings.keys_dir).exist():
+            init_dev_keys(settings.keys_dir)
             log.warning("created development signing credentials in %s; outputs say so",
-                        self.settings.keys_dir)
-        return load_dev_credentials(self.settings.keys_dir)
+                        settings.keys_dir)
+        return load_dev_credentials(settings.keys_dir, tsa_url=settings.tsa_url)
 
     @staticmethod
     def _verified_portrait(path: Path, decision: GateDecision, facts: GenerationFacts

@@ -18,6 +18,10 @@ ENV_MODELS_DIR = "SONIC_MODELS_DIR"
 ENV_DB_URL = "SONIC_DB_URL"
 ENV_POLICY = "SONIC_POLICY"
 ENV_LOG_LEVEL = "SONIC_LOG_LEVEL"
+ENV_SIGNING_CHAIN = "SONIC_SIGNING_CHAIN"
+ENV_SIGNING_KEY = "SONIC_SIGNING_KEY"
+ENV_TRUST_ANCHORS = "SONIC_TRUST_ANCHORS"
+ENV_TSA_URL = "SONIC_TSA_URL"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -42,6 +46,12 @@ class Settings:
     db_url: str | None = None
     policy_path: Path | None = None
     log_level: str = "INFO"
+    # Production signing: a PEM chain (leaf first) and its key; without them, development
+    # credentials under <home>/keys. Trust anchors: the roots outputs must read back Trusted under.
+    signing_chain: Path | None = None
+    signing_key: Path | None = None
+    trust_anchors: Path | None = None
+    tsa_url: str | None = None
     host: str = field(default="standalone", compare=False)
 
     # -- construction -------------------------------------------------------------------------
@@ -71,7 +81,15 @@ class Settings:
                 "--log-level" if log_level else ENV_LOG_LEVEL,
                 f"unknown level {level!r}; use one of {', '.join(LOG_LEVELS)}",
             )
+        chain, key = _path_or_none(env.get(ENV_SIGNING_CHAIN)), _path_or_none(env.get(ENV_SIGNING_KEY))
+        if (chain is None) != (key is None):
+            raise InputError(ENV_SIGNING_KEY if key is None else ENV_SIGNING_CHAIN,
+                             "production signing needs both SONIC_SIGNING_CHAIN and "
+                             "SONIC_SIGNING_KEY")
         return cls(
+            signing_chain=chain, signing_key=key,
+            trust_anchors=_path_or_none(env.get(ENV_TRUST_ANCHORS)),
+            tsa_url=env.get(ENV_TSA_URL) or None,
             home=resolved_home.expanduser().absolute(),
             models_dir=resolved_models.expanduser().absolute(),
             db_url=env.get(ENV_DB_URL) or None,
@@ -146,6 +164,8 @@ class Settings:
             "models_dir": str(self.models_dir),
             "database": "custom URL" if self.db_url else str(self.registry_path),
             "policy": str(self.policy_path) if self.policy_path else None,
+            "signing": "production credentials" if self.signing_chain else
+                       "development credentials",
             "host": self.host,
         }
 

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from sonic_ext import (Cancelled, CancelToken, ConsentRefused, GenerateRequest, GenerationParams,
-                       InputError, NotAvailable, ProgressEvent, SonicService, __version__)
+                       InputError, NotAvailable, ProgressEvent, Settings, SonicService,
+                       __version__)
 
 
 def request(portrait: Path, audio: Path, out: Path, **params: object) -> GenerateRequest:
@@ -154,4 +155,30 @@ def test_health_reports_version_home_models_and_capabilities(service: SonicServi
     assert health["models"] == {"models_dir": str(service.settings.models_dir), "ready": False,
                                 "present": 0, "expected": 13, "test_weights": False}
     assert health["capabilities"] == {"consent_gate": True, "pipeline": True,
-                                      "provenance": False, "verify": False, "generate": False}
+                                      "provenance": True, "verify": False, "generate": True}
+
+
+def test_silent_short_and_overlong_speech_is_refused_before_any_model_loads(
+        tmp_path: Path, portrait: Path) -> None:
+    import wave
+
+    from tests.conftest import write_tone_wav
+
+    silent = tmp_path / "silent.wav"
+    with wave.open(str(silent), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(bytes(2 * 16000))
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[generation]\nmax_audio_seconds = 2\n")
+    strict = SonicService(Settings.from_environment({}, home=tmp_path / "h", policy_path=policy))
+    cases = [(silent, "audio: clip is silent"),
+             (write_tone_wav(tmp_path / "short.wav", seconds=0.3),
+              "audio: clip is 0.30 s long; at least 0.5 s needed"),
+             (write_tone_wav(tmp_path / "long.wav", seconds=2.5),
+              "audio: clip is 2.5 s long; this installation accepts at most 2 s")]
+    for clip, message in cases:
+        with pytest.raises(InputError, match=message):
+            strict.generate(request(portrait, clip, tmp_path / "o.mp4"))
+    assert strict._registry is None  # refused before the registry (or any model) was touched

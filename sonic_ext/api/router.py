@@ -29,6 +29,7 @@ class Health(BaseModel):
     database: str
     policy: Optional[str] = None
     policy_version: str
+    signing: str
     host: str
     models: ModelsSummary
     capabilities: Dict[str, bool]

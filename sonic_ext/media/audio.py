@@ -30,3 +30,21 @@ def decode_mono(path: Path) -> tuple[np.ndarray, int]:
     if samples.size == 0:
         raise InputError("audio", f"no audio samples in {path}")
     return samples.astype(np.float32, copy=False), rate
+
+
+MIN_SECONDS = 0.5  # shorter clips give a video of a few frames: not worth a generation
+SILENCE_PEAK = 1e-4  # about -80 dBFS: nothing a listener (or whisper) would hear
+
+
+def check_speech(path: Path, max_seconds: float, field: str = "audio") -> float:
+    """Decode the clip once and refuse what cannot make a talking head; return its seconds."""
+    samples, rate = decode_mono(path)
+    seconds = len(samples) / rate
+    if seconds < MIN_SECONDS:
+        raise InputError(field, f"clip is {seconds:.2f} s long; at least {MIN_SECONDS} s needed")
+    if seconds > max_seconds:
+        raise InputError(field, f"clip is {seconds:.1f} s long; this installation accepts at "
+                                f"most {max_seconds:g} s", hint="split the speech into parts")
+    if float(np.abs(samples).max()) < SILENCE_PEAK:
+        raise InputError(field, "clip is silent", hint="check the recording: no speech was found")
+    return seconds

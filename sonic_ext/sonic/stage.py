@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from ..errors import NotAvailable
 from ..progress import CancelToken, ProgressCallback
 from ..requests import GenerationParams
 from .loading import load_models
@@ -36,6 +37,10 @@ class Placement:
 
     @classmethod
     def resolve(cls, params: GenerationParams) -> Placement:
+        if params.offload != "none":
+            raise NotAvailable(f"offload mode {params.offload!r} is not available in this "
+                               "version", hint="use --offload none, a smaller --min-resolution, "
+                                               "or a GPU with more memory")
         device = params.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -10,9 +10,10 @@ import gradio as gr
 
 from ..service import SonicService
 
+# The Generate and Consent screens come with the jobs and admin API; both work from the CLI.
 _PENDING = {
-    "Generate": ("Portrait + speech clip to a signed talking-head MP4.", "generate"),
-    # The consent screens come with the admin API; the registry itself works from the CLI.
+    "Generate": ("Portrait + speech clip to a signed talking-head MP4. In this version: "
+                 "`sonic-ext generate --image IMG --audio AUDIO --out OUT.mp4`.", None),
     "Consent": ("Enrol people who consented, list and revoke consents (admins). In this "
                 "version: `sonic-ext consent add | list | show | revoke | audit-verify`.", None),
     "Verify": ("Drop any file to learn where it came from.", "verify"),
