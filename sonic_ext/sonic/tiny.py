@@ -19,20 +19,16 @@ from transformers import (CLIPVisionConfig, CLIPVisionModelWithProjection, Whisp
 
 from ..errors import InputError
 from .audio_adapters import Audio2Bucket, Audio2Token
-from .components import SVD_XT_SCHEDULER_CONFIG
+from .components import SVD_XT_SCHEDULER_CONFIG, SVD_XT_UNET_CONFIG
 from .layout import SONIC_CONFIG, SVD
 from .rife import IFNet
 from .unet import SonicUNet
 
 AUDIO_TOKENS = 4
-UNET: dict[str, Any] = {
-    "sample_size": 8, "in_channels": 8, "out_channels": 4,
-    "down_block_types": ["CrossAttnDownBlockSpatioTemporal"] * 3 + ["DownBlockSpatioTemporal"],
-    "up_block_types": ["UpBlockSpatioTemporal"] + ["CrossAttnUpBlockSpatioTemporal"] * 3,
-    "block_out_channels": [32, 32, 64, 64], "layers_per_block": 2,
-    "transformer_layers_per_block": 1, "num_attention_heads": [2, 2, 4, 4],
-    "cross_attention_dim": 32, "addition_time_embed_dim": 8,
-    "projection_class_embeddings_input_dim": 24, "num_frames": 25,
+UNET: dict[str, Any] = {  # SVD-xt's UNet with every width shrunk, head dim 16
+    **SVD_XT_UNET_CONFIG, "sample_size": 8, "block_out_channels": [32, 32, 64, 64],
+    "num_attention_heads": [2, 2, 4, 4], "cross_attention_dim": 32,
+    "addition_time_embed_dim": 8, "projection_class_embeddings_input_dim": 24,
 }
 VAE: dict[str, Any] = {
     "block_out_channels": [32, 32, 32, 32], "down_block_types": ["DownEncoderBlock2D"] * 4,
