@@ -17,6 +17,7 @@ receives every intermediate tensor under the golden fixtures' names (`stage/key`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,21 @@ class PipelineSettings:
     guidance: Guidance = field(default_factory=Guidance)
 
 
+@contextmanager
+def on_device(module: torch.nn.Module, device: torch.device) -> Iterator[None]:
+    """Run `module` on `device`, then park it in CPU memory when that device is a GPU: whisper
+    and CLIP are needed for a few seconds per video, the GPU memory for the UNet all along."""
+    if device.type == "cpu":
+        yield
+        return
+    module.to(device)
+    try:
+        yield
+    finally:
+        module.to("cpu")
+        torch.cuda.empty_cache()
+
+
 def draw_noise(seed: int, image_shape: Sequence[int], latent_shape: Sequence[int]
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """The official order of random draws: an (unused) image-noise draw, then the latent noise.
@@ -100,12 +116,15 @@ def generate_frames(models: SonicModels, image: Image.Image, face_box_xywh: Sequ
     for key in ("ref_img", "face_mask", "clip_pixel_values"):
         rec(f"preprocess/{key}", getattr(prepared, key))
 
-    # 2. CLIP embedding of the portrait
-    clip = image_embeds(models.image_encoder, prepared.clip_pixel_values)
+    # 2. CLIP embedding of the portrait (the encoder leaves the GPU once it has served)
+    with on_device(models.image_encoder, device):
+        clip = image_embeds(models.image_encoder, prepared.clip_pixel_values)
     rec("audio_cond/clip_image_embeds", clip)
 
-    # 3. Audio features
-    features = extract_audio_features(audio, models.whisper, frame_limit=settings.frame_limit)
+    # 3. Audio features (likewise whisper)
+    with on_device(models.whisper.encoder, device):
+        features = extract_audio_features(audio, models.whisper,
+                                          frame_limit=settings.frame_limit)
     for key, value in (("whisper_input_features", features.input_features),
                        ("whisper_hidden_states", features.hidden_states),
                        ("audio_prompts", features.prompts),
