@@ -45,6 +45,7 @@ def test_a_consented_face_becomes_a_signed_watermarked_mp4(studio: SonicService,
     result = studio.generate(GenerateRequest(FACES / "obama2.jpg", speech, out, "education",
                                              FAST), progress=events.append)
     assert result.out == out and out.is_file()
+    assert out.stat().st_mode & 0o777 == 0o644  # readable like any output, unlike the temp files
     assert result.credentials == "development credentials"
     info = probe(out)
     assert abs(info["video_s"] - 3.3) <= 1 / 25  # as long as the speech, to one frame

@@ -109,6 +109,7 @@ def publish_signed_mp4(final_path: Path, unsigned: Path | UnsignedWriter, facts:
             parameters=dict(facts.parameters), created_at=created_at, output_path=final_path,
             output_sha256=sha256, manifest_json=manifest_json, signer=signed.signer)
         record(published)
+        os.chmod(signed_tmp, 0o644)  # temp files are created private; the output is not
         os.replace(signed_tmp, final_path)
     except BaseException as exc:
         error = exc if isinstance(exc, SonicError) or not isinstance(exc, Exception) else \
