@@ -501,6 +501,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:  # an optional extra is not installed
+        log.info("missing package %s", exc.name)
+        return _fail(NotAvailable(f"this command needs the Python package {exc.name!r}, which "
+                                  "is not installed",
+                                  hint="pip install 'sd-webui-sonic[ml,identity,provenance]'"),
+                     want_json)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 1
         log.exception("internal error")
         if args.debug:

@@ -202,3 +202,16 @@ def test_an_invalid_policy_stops_every_command_with_exit_2(capsys: pytest.Captur
     code, _, err = run(capsys, tmp_path, "models", "status")
     assert code == 2
     assert "generation.max_audio_seconds" in err and "less than or equal to the minimum" in err
+
+
+def test_a_missing_optional_package_is_named_with_the_extra_to_install(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def without_c2pa(_service: object) -> None:
+        raise ModuleNotFoundError("No module named 'c2pa'", name="c2pa")
+
+    monkeypatch.setattr(cli.SonicService, "credentials", without_c2pa)
+    code, _, err = run(capsys, tmp_path, "keys", "show")
+    assert code == 1
+    assert err.strip() == ("error: this command needs the Python package 'c2pa', which is not "
+                           "installed (pip install 'sd-webui-sonic[ml,identity,provenance]')")
