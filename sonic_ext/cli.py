@@ -275,7 +275,8 @@ def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
         device=getattr(args, "device", "auto"), offload=args.offload,
         decode_chunk_size=args.decode_chunk_size)
     request = GenerateRequest(image=args.image, audio=args.audio, out=args.out,
-                              purpose=args.purpose, params=params, overwrite=args.overwrite)
+                              purpose=args.purpose, params=params, overwrite=args.overwrite,
+                              requested_by=_actor())
     try:
         result = service.generate(request, progress=_print_progress)
     except InputError as exc:
