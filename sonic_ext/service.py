@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +47,20 @@ if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch, c2pa) load on first
 log = logging.getLogger(__name__)
 
 VERIFIABLE_SUFFIXES = (".mp4", ".mov", ".m4v", ".jpg", ".jpeg", ".png", ".wav", ".mp3")
+
+
+_PREPARED = object()  # only `prepare` holds it: a PreparedGeneration cannot be forged by hand
+
+
+@dataclass(frozen=True)
+class PreparedGeneration:
+    """A request whose inputs were checked and whose faces passed the consent gate."""
+
+    request: GenerateRequest
+    purpose: str
+    decision: GateDecision
+    started: float
+    _token: object = field(repr=False, compare=False, default=None)
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,12 @@ class SonicService:
 
     def generate(self, request: GenerateRequest, progress: ProgressCallback = ignore_progress,
                  cancel: CancelToken | None = None) -> GenerateResult:
+        """The whole generation: `prepare` (inputs + consent gate), then `run` the rest."""
+        return self.run(self.prepare(request, progress, cancel), progress, cancel)
+
+    def prepare(self, request: GenerateRequest, progress: ProgressCallback = ignore_progress,
+                cancel: CancelToken | None = None) -> PreparedGeneration:
+        """Steps 1-2, quick: a caller (the API) can answer a refusal before queueing a job."""
         cancel = cancel or CancelToken()
         cancel.raise_if_cancelled()
         started = time.monotonic()
@@ -115,7 +135,16 @@ class SonicService:
         # 2. Consent gate: refuse unless every face matches a consented subject for `purpose`.
         self._require(self.capabilities.generate, "generation")
         decision = self.check_consent(request.image, purpose, request.requested_by)
+        return PreparedGeneration(request, purpose, decision, started, _token=_PREPARED)
+
+    def run(self, prepared: PreparedGeneration, progress: ProgressCallback = ignore_progress,
+            cancel: CancelToken | None = None) -> GenerateResult:
+        """Steps 3-8 for a request that passed the gate in `prepare` (and only such a one)."""
+        if prepared._token is not _PREPARED:
+            raise ConsentRefused("this generation did not pass the consent gate")
+        cancel = cancel or CancelToken()
         cancel.raise_if_cancelled()
+        request, decision = prepared.request, prepared.decision
 
         # 3. Sonic pipeline, on the face the gate matched (frames stream, nothing held whole)
         from .manifest_store import GenerationRecorder
@@ -124,7 +153,7 @@ class SonicService:
         from .provenance.watermark import FrameWatermarker
         from .sonic.stage import output_fps
 
-        facts = self._generation_facts(request, decision, purpose)
+        facts = self._generation_facts(request, decision, prepared.purpose)
         portrait = self._verified_portrait(request.image, decision, facts)
         params = request.params
         frames = self.sonic.frames(portrait, decision.face_box, request.audio, params,
@@ -144,7 +173,7 @@ class SonicService:
                               watermark_id=published.watermark_id,
                               consent_id=decision.consent_id, sha256=published.sha256,
                               credentials=published.credentials,
-                              seconds=round(time.monotonic() - started, 3))
+                              seconds=round(time.monotonic() - prepared.started, 3))
 
     def check_generate_request(self, request: GenerateRequest) -> str:
         """Step 1 on its own: validate every field, return the normalised purpose."""

@@ -7,8 +7,10 @@ from typing import Any, Dict, List, Optional
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
+from ..jobs import JobManager
 from ..service import SonicService
 from .auth import ApiAuth
+from .generate import add_generate_routes
 
 
 class ModelsSummary(BaseModel):
@@ -51,6 +53,7 @@ class ModelsReport(ModelsSummary):
 def create_router(service: SonicService, auth: ApiAuth) -> APIRouter:
     router = APIRouter(tags=["sonic"])
     require_user = auth.user_dependency()
+    add_generate_routes(router, service, JobManager(service), require_user)
 
     @router.get("/health", response_model=Health, summary="Version, home and models status")
     def health() -> Dict[str, Any]:

@@ -6,14 +6,18 @@ Written against the gradio subset common to 3.41 (A1111) and 4.x (Forge, standal
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
+from typing import Any
+
 import gradio as gr
 
+from ..errors import SonicError
+from ..requests import DEFAULT_PURPOSE, GenerateRequest, GenerationParams
 from ..service import SonicService
 
-# The Generate and Consent screens come with the jobs and admin API; both work from the CLI.
+# The Consent screens come with the admin API; the registry works from the CLI meanwhile.
 _PENDING = {
-    "Generate": ("Portrait + speech clip to a signed talking-head MP4. In this version: "
-                 "`sonic-ext generate --image IMG --audio AUDIO --out OUT.mp4`.", None),
     "Consent": ("Enrol people who consented, list and revoke consents (admins). In this "
                 "version: `sonic-ext consent add | list | show | revoke | audit-verify`.", None),
     "Verify": ("Drop any file to learn where it came from.", "verify"),
@@ -29,13 +33,54 @@ def models_table(service: SonicService) -> tuple[list[list[object]], str]:
     return rows, f"Models folder `{status.models_dir}`: {ready}."
 
 
+def generate_video(service: SonicService, image: str | None, audio: str | None, purpose: str,
+                   seed: float, steps: float, min_resolution: float
+                   ) -> tuple[str, dict[str, Any]]:
+    """The Generate button: the same service call as the CLI and API, consent gate included.
+
+    The check runs here, in Python, so a direct call through gradio's own API is refused too.
+    """
+    if not image or not audio:
+        raise gr.Error("Upload a portrait and a speech clip first.")
+    out = service.settings.outputs_dir / f"ui-{uuid.uuid4().hex[:12]}.mp4"
+    params = GenerationParams(seed=int(seed), steps=int(steps), min_resolution=int(min_resolution))
+    request = GenerateRequest(Path(image), Path(audio), out, purpose or DEFAULT_PURPOSE, params,
+                              requested_by="ui")
+    try:
+        result = service.generate(request)
+    except SonicError as exc:
+        raise gr.Error(str(exc)) from None
+    return str(result.out), result.to_dict()
+
+
 def build_ui(service: SonicService) -> gr.Blocks:
     capabilities = service.capabilities.to_dict()
+    defaults = GenerationParams()
     with gr.Blocks(analytics_enabled=False, title="Sonic") as ui:
         gr.Markdown("## Sonic: consent-gated, signed talking heads")
-        for title, (purpose, capability) in _PENDING.items():
+        with gr.Tab("Generate", elem_id="sonic_tab_generate"):
+            gr.Markdown("Portrait + speech clip to a signed talking-head MP4. Only people whose "
+                        "consent is recorded can be animated.")
+            with gr.Row():
+                portrait = gr.Image(type="filepath", label="Portrait",
+                                    elem_id="sonic_portrait")
+                speech = gr.Audio(type="filepath", label="Speech", elem_id="sonic_speech")
+            with gr.Row():
+                purpose = gr.Textbox(value=DEFAULT_PURPOSE, label="Purpose",
+                                     elem_id="sonic_purpose")
+                seed = gr.Number(value=defaults.seed, label="Seed", precision=0)
+                steps = gr.Slider(1, 50, value=defaults.steps, step=1, label="Steps")
+                resolution = gr.Slider(256, 1024, value=defaults.min_resolution, step=64,
+                                       label="Minimum resolution")
+            run = gr.Button("Generate", variant="primary", elem_id="sonic_generate")
+            video = gr.Video(label="Signed video", elem_id="sonic_video")
+            summary = gr.JSON(label="Provenance", elem_id="sonic_provenance")
+            run.click(lambda *args: generate_video(service, *args),
+                      inputs=[portrait, speech, purpose, seed, steps, resolution],
+                      outputs=[video, summary], api_name="generate")
+        for title, (purpose_text, capability) in _PENDING.items():
             with gr.Tab(title, elem_id=f"sonic_tab_{title.lower()}"):
-                gr.Markdown(purpose)
+                gr.Markdown(purpose_text)
                 if capability is None or not capabilities[capability]:
                     gr.Markdown("*Not available in this installation yet.*",
                                 elem_id=f"sonic_{title.lower()}_unavailable")

@@ -20,7 +20,8 @@ def test_tabs_render_and_the_models_tab_checks_the_folder(service: SonicService,
         page.goto(base + "/")
         for tab in ("Generate", "Consent", "Verify", "Models"):
             expect(page.get_by_role("tab", name=tab)).to_be_visible(timeout=20_000)
-        expect(page.locator("#sonic_generate_unavailable")).to_be_visible()
+        expect(page.locator("#sonic_generate")).to_be_visible()
+        expect(page.locator("#sonic_consent_unavailable")).to_be_attached()
 
         page.get_by_role("tab", name="Models").click()
         summary = page.locator("#sonic_models_summary")

@@ -1,0 +1,108 @@
+"""No surface reaches the pipeline without a passing gate: the UI's handler, gradio's own API
+(a direct call), the HTTP API and the CLI all refuse a face without consent; a consented face
+goes all the way through the HTTP API's job to a signed video."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import gradio as gr
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+
+from sonic_ext import Settings, SonicService, cli
+from sonic_ext.api.auth import ApiAuth
+from sonic_ext.app import create_app
+from sonic_ext.ui.blocks import generate_video
+from tests.conftest import write_tone_wav
+from tests.servers import serve_in_thread
+
+FACES = Path(__file__).resolve().parent / "fixtures" / "faces"
+REFUSAL = "matches nobody with recorded consent"
+
+
+@pytest.fixture
+def installation(tmp_path: Path, tiny_models: Path) -> SonicService:
+    settings = Settings.from_environment({}, home=tmp_path / "home", models_dir=tiny_models)
+    settings.ensure_dirs()
+    service = SonicService(settings)
+    evidence = tmp_path / "release.txt"
+    evidence.write_text("signed release")
+    service.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence, ["education"], None,
+                        "operator")
+    return service
+
+
+@pytest.fixture
+def served(installation: SonicService) -> Iterator[str]:
+    with serve_in_thread(create_app(installation, ApiAuth(users={"ops": "pw"}))) as base:
+        yield base
+
+
+@pytest.fixture
+def speech(tmp_path: Path) -> Path:
+    return write_tone_wav(tmp_path / "speech.wav", seconds=1.5)
+
+
+def test_every_surface_refuses_a_face_without_consent(installation: SonicService, served: str,
+                                                      speech: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    biden = FACES / "biden.jpg"
+    events_before = installation.verify_audit_chain().events_checked
+
+    with pytest.raises(gr.Error, match=REFUSAL):  # the UI's Generate button
+        generate_video(installation, str(biden), str(speech), "education", 0, 1, 256)
+
+    client = Client(served, auth=("ops", "pw"), verbose=False)  # gradio's own API, directly
+    with pytest.raises(Exception, match=REFUSAL):
+        client.predict(handle_file(str(biden)), handle_file(str(speech)), "education", 0, 1, 256,
+                       api_name="/generate")
+
+    with biden.open("rb") as image, speech.open("rb") as audio:  # the HTTP API
+        response = httpx.post(f"{served}/sonic/v1/generate", auth=("ops", "pw"),
+                              files={"image": image, "audio": audio},
+                              data={"purpose": "education", "params": '{"steps": 1}'})
+    assert response.status_code == 403
+    assert response.json()["detail"]["code"] == "consent_refused"
+    assert REFUSAL in response.json()["detail"]["message"]
+
+    code = cli.main(["--home", str(installation.settings.home), "generate", "--image",
+                     str(biden), "--audio", str(speech), "--out", str(tmp_path / "cli.mp4"),
+                     "--purpose", "education"])
+    assert code == 3 and REFUSAL in capsys.readouterr().err
+
+    assert list(installation.settings.outputs_dir.glob("*.mp4")) == []
+    assert not (tmp_path / "cli.mp4").exists()
+    audit = installation.verify_audit_chain()
+    assert audit.ok and audit.events_checked == events_before + 4  # one refusal per surface
+
+
+def test_the_api_needs_a_user_before_anything_else(served: str, speech: Path) -> None:
+    with (FACES / "obama2.jpg").open("rb") as image, speech.open("rb") as audio:
+        response = httpx.post(f"{served}/sonic/v1/generate",
+                              files={"image": image, "audio": audio})
+    assert response.status_code == 401
+
+
+def test_a_consented_face_goes_through_an_api_job_to_a_signed_video(served: str,
+                                                                     speech: Path) -> None:
+    with (FACES / "obama2.jpg").open("rb") as image, speech.open("rb") as audio:
+        response = httpx.post(f"{served}/sonic/v1/generate", auth=("ops", "pw"),
+                              files={"image": image, "audio": audio},
+                              data={"purpose": "education",
+                                    "params": '{"steps": 1, "min_resolution": 256}'})
+    assert response.status_code == 202, response.text
+    job_url = f"{served}/sonic/v1/{response.json()['status_url']}"
+    deadline = time.monotonic() + 300
+    while (state := httpx.get(job_url, auth=("ops", "pw")).json())["state"] in ("queued",
+                                                                              "running"):
+        assert time.monotonic() < deadline, state
+        time.sleep(1)
+    assert state["state"] == "done", state
+    assert state["result"]["credentials"] == "development credentials"
+    video = httpx.get(f"{job_url}/video", auth=("ops", "pw"))
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    assert b"c2pa" in video.content[:20_000]  # the manifest box sits before the media data
