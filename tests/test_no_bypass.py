@@ -106,3 +106,42 @@ def test_a_consented_face_goes_through_an_api_job_to_a_signed_video(served: str,
     video = httpx.get(f"{job_url}/video", auth=("ops", "pw"))
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
     assert b"c2pa" in video.content[:20_000]  # the manifest box sits before the media data
+
+
+def test_a_job_can_be_cancelled_and_unknown_jobs_are_404(served: str, speech: Path,
+                                                         installation: SonicService) -> None:
+    auth = ("ops", "pw")
+    assert httpx.get(f"{served}/sonic/v1/jobs/nope", auth=auth).status_code == 404
+    with (FACES / "obama2.jpg").open("rb") as image, speech.open("rb") as audio:
+        started = httpx.post(f"{served}/sonic/v1/generate", auth=auth,
+                             files={"image": image, "audio": audio},
+                             data={"purpose": "education",
+                                   "params": '{"steps": 3, "min_resolution": 256}'}).json()
+    job_url = f"{served}/sonic/v1/{started['status_url']}"
+    assert httpx.delete(job_url, auth=auth).status_code == 200
+    deadline = time.monotonic() + 300
+    while (state := httpx.get(job_url, auth=auth).json())["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.5)
+    assert state["state"] == "cancelled", state
+    assert httpx.get(f"{job_url}/video", auth=auth).status_code == 409
+    assert list(installation.settings.outputs_dir.glob("*.mp4")) == []
+    assert list(installation.settings.outputs_dir.glob(".sonic-publish-*")) == []
+
+
+def test_bad_parameters_and_oversized_uploads_are_refused(served: str, speech: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    from sonic_ext.api import generate as routes
+
+    auth = ("ops", "pw")
+    with (FACES / "obama2.jpg").open("rb") as image, speech.open("rb") as audio:
+        bad = httpx.post(f"{served}/sonic/v1/generate", auth=auth,
+                         files={"image": image, "audio": audio},
+                         data={"params": '{"steps": 0}'})
+    assert bad.status_code == 422 and bad.json()["detail"]["field"] == "steps"
+    monkeypatch.setattr(routes, "MAX_IMAGE_BYTES", 1000)
+    with (FACES / "obama2.jpg").open("rb") as image, speech.open("rb") as audio:
+        big = httpx.post(f"{served}/sonic/v1/generate", auth=auth,
+                         files={"image": image, "audio": audio})
+    assert big.status_code == 413 and big.json()["detail"]["field"] == "image"
