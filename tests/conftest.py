@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import struct
 import wave
 from pathlib import Path
@@ -11,6 +12,16 @@ import pytest
 from PIL import Image
 
 from sonic_ext import Settings, SonicService
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`heavy` tests (long clips, real weights, GPUs) run only with SONIC_TEST_HEAVY=1."""
+    if os.environ.get("SONIC_TEST_HEAVY") == "1":
+        return
+    skip = pytest.mark.skip(reason="heavy: set SONIC_TEST_HEAVY=1 to run")
+    for item in items:
+        if "heavy" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

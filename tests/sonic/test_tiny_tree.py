@@ -65,3 +65,29 @@ def test_portrait_and_speech_become_an_mp4_as_long_as_the_speech(tiny_models: Pa
     assert (video.width, video.height) == (128, 128)
     assert info["frames"] >= 2 * ((52_800 // 640) // 2) - 1  # 2N-1 frames from RIFE, N = 41
     assert abs(info["video_s"] - 3.3) <= 1 / 25
+
+
+def _frames_for(models_dir: Path, seconds: float, tmp_path: Path) -> tuple[int, float]:
+    """Video frames the pipeline yields for a clip of `seconds`, and the MP4's length."""
+    models = load_models(models_dir, device="cpu", dtype=torch.float32)
+    speech = write_tone_wav(tmp_path / f"speech-{seconds}.wav", seconds=seconds)
+    portrait = Image.open(FACES / "obama.jpg").convert("RGB")
+    frames = generate_frames(models, portrait, [300.0, 250.0, 300.0, 380.0], speech,
+                             PipelineSettings(steps=1, min_resolution=128))
+    video = write_mp4(frames, tmp_path / f"clip-{seconds}.mp4", fps=25, audio=speech)
+    return video.frames, probe(video.path)["video_s"]
+
+
+def test_half_a_second_of_speech_works_with_fewer_frames_than_a_window(
+        tiny_models: Path, tmp_path: Path) -> None:
+    # 0.5 s: N = (8000 // 640) // 2 = 6 generated frames, each window repeats them
+    frames, seconds = _frames_for(tiny_models, 0.5, tmp_path)
+    assert frames >= 2 * 6 - 1
+    assert abs(seconds - 0.5) <= 1 / 25
+
+
+@pytest.mark.heavy
+def test_ten_minutes_of_speech_work(tiny_models: Path, tmp_path: Path) -> None:
+    frames, seconds = _frames_for(tiny_models, 600.0, tmp_path)
+    assert frames >= 2 * 3750 - 1
+    assert abs(seconds - 600.0) <= 1 / 25
