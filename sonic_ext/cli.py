@@ -131,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(verify)
     verify.add_argument("--report", type=Path, metavar="OUT.html", help="write an HTML report")
     verify.add_argument("--trust-anchors", type=Path, metavar="PEM",
-                        help="PEM file of trusted roots (default: this installation's root)")
+                        help="PEM file of more trusted roots (this installation's root is "
+                             "always trusted)")
+    verify.add_argument("--strict", action="store_true",
+                        help="exit 1 unless the verdict is 'authentic'")
     verify.set_defaults(handler=_verify)
 
     _add_consent(commands)
@@ -301,11 +304,21 @@ def _print_progress(event: ProgressEvent) -> None:
 def _verify(service: SonicService, args: argparse.Namespace) -> Outcome:
     if args.trust_anchors is not None and not args.trust_anchors.is_file():
         raise InputError("--trust-anchors", f"file not found: {args.trust_anchors}")
+    if args.report is not None:
+        raise NotAvailable("HTML reports are not available in this version yet",
+                           hint="use --json for the full report")
     try:
-        report = service.verify(args.file)
+        report = service.verify(args.file, args.trust_anchors)
     except InputError as exc:
         raise InputError("FILE", exc.problem, hint=exc.hint) from None
-    return Outcome(report.to_dict(), f"{args.file}: {report.verdict}")
+    lines = [f"{args.file}: {report.verdict}"]
+    lines += [f"  - {reason['text']}" for reason in report.reasons]
+    if report.consent:
+        state = "revoked" if report.consent.get("revoked_at") else "not revoked"
+        lines.append(f"  consent {report.consent['id']} ({report.consent['subject_name']}): "
+                     f"{state}")
+    strict_failure = args.strict and report.verdict != "authentic"
+    return Outcome(report.to_dict(), "\n".join(lines), exit_code=1 if strict_failure else 0)
 
 
 def _actor() -> str:

@@ -46,7 +46,6 @@ if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch, c2pa) load on first
 
 log = logging.getLogger(__name__)
 
-VERIFIABLE_SUFFIXES = (".mp4", ".mov", ".m4v", ".jpg", ".jpeg", ".png", ".wav", ".mp3")
 
 
 _PREPARED = object()  # only `prepare` holds it: a PreparedGeneration cannot be forged by hand
@@ -97,7 +96,8 @@ class SonicService:
         self.policy = policy or load_policy(settings.policy_path)
         self.capabilities = Capabilities(
             consent_gate=_installed("dlib"), pipeline=_installed("torch", "diffusers"),
-            provenance=_installed("c2pa", "imwatermark"))
+            provenance=_installed("c2pa", "imwatermark"),
+            verify=_installed("c2pa", "imwatermark"))
         self._lock = threading.Lock()
         self._registry: ConsentRegistry | None = None
         self._sonic: SonicStage | None = None
@@ -286,15 +286,26 @@ class SonicService:
 
     # -- verification -------------------------------------------------------------------------
 
-    def verify(self, path: Path) -> VerifyReport:
+    def verify(self, path: Path, trust_anchors: Path | None = None) -> VerifyReport:
+        """One verdict for any file, under this installation's trust plus `trust_anchors`."""
+        from .provenance.trust import TrustPolicy
+        from .verify import judge, read_evidence
+
         path = Path(path)
         if not path.is_file():
             raise InputError("file", f"file not found: {path}")
-        if path.suffix.lower() not in VERIFIABLE_SUFFIXES:
-            raise InputError("file", f"cannot verify {path.suffix or 'files without a suffix'}",
-                             hint=f"supported: {', '.join(VERIFIABLE_SUFFIXES)}")
-        raise NotAvailable("verification is not available in this installation yet",
-                           hint="C2PA and watermark checks ship with the provenance module")
+        trust = TrustPolicy.for_keys_dir(self.settings.keys_dir)
+        if trust_anchors is not None:
+            trust = trust.with_anchors(trust_anchors.read_bytes())
+        return judge(path, read_evidence(path, trust), self._records_of)
+
+    def _records_of(self, watermark_id: str) -> tuple[dict, dict] | None:
+        """The generation with this watermark and its consent as it stands now."""
+        generation = self.registry.find_generation(watermark_id=watermark_id)
+        if generation is None:
+            return None
+        consent = self.registry.show_consent(generation.consent_id).consent.to_dict()
+        return generation.to_dict(), consent
 
     # -- status -------------------------------------------------------------------------------
 

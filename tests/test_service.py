@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from sonic_ext import (Cancelled, CancelToken, ConsentRefused, GenerateRequest, GenerationParams,
-                       InputError, NotAvailable, ProgressEvent, Settings, SonicService,
+                       InputError, ProgressEvent, Settings, SonicService,
                        __version__)
 
 
@@ -134,8 +134,7 @@ def test_output_must_be_a_new_mp4_in_an_existing_folder(service: SonicService, p
     assert existing.read_bytes() == b"earlier output"
 
 
-def test_verify_checks_its_input_before_saying_it_is_unavailable(service: SonicService,
-                                                                 tmp_path: Path) -> None:
+def test_verify_refuses_what_it_cannot_read(service: SonicService, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="file: file not found"):
         service.verify(tmp_path / "missing.mp4")
     doc = tmp_path / "notes.txt"
@@ -144,7 +143,7 @@ def test_verify_checks_its_input_before_saying_it_is_unavailable(service: SonicS
         service.verify(doc)
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"\x00\x00\x00\x18ftypmp42")
-    with pytest.raises(NotAvailable, match="verification is not available"):
+    with pytest.raises(InputError, match="file: not a readable video"):
         service.verify(clip)
 
 
@@ -155,7 +154,7 @@ def test_health_reports_version_home_models_and_capabilities(service: SonicServi
     assert health["models"] == {"models_dir": str(service.settings.models_dir), "ready": False,
                                 "present": 0, "expected": 13, "test_weights": False}
     assert health["capabilities"] == {"consent_gate": True, "pipeline": True,
-                                      "provenance": True, "verify": False, "generate": True}
+                                      "provenance": True, "verify": True, "generate": True}
 
 
 def test_silent_short_and_overlong_speech_is_refused_before_any_model_loads(

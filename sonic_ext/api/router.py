@@ -11,6 +11,7 @@ from ..jobs import JobManager
 from ..service import SonicService
 from .auth import ApiAuth
 from .generate import add_generate_routes
+from .verify import add_verify_route
 
 
 class ModelsSummary(BaseModel):
@@ -54,6 +55,7 @@ def create_router(service: SonicService, auth: ApiAuth) -> APIRouter:
     router = APIRouter(tags=["sonic"])
     require_user = auth.user_dependency()
     add_generate_routes(router, service, JobManager(service), require_user)
+    add_verify_route(router, service, require_user)
 
     @router.get("/health", response_model=Health, summary="Version, home and models status")
     def health() -> Dict[str, Any]:

@@ -16,13 +16,6 @@ from ..errors import SonicError
 from ..requests import DEFAULT_PURPOSE, GenerateRequest, GenerationParams
 from ..service import SonicService
 
-# The Consent screens come with the admin API; the registry works from the CLI meanwhile.
-_PENDING = {
-    "Consent": ("Enrol people who consented, list and revoke consents (admins). In this "
-                "version: `sonic-ext consent add | list | show | revoke | audit-verify`.", None),
-    "Verify": ("Drop any file to learn where it came from.", "verify"),
-}
-
 
 def models_table(service: SonicService) -> tuple[list[list[object]], str]:
     """Rows for the Models tab and a one-line summary."""
@@ -53,8 +46,19 @@ def generate_video(service: SonicService, image: str | None, audio: str | None, 
     return str(result.out), result.to_dict()
 
 
+def verify_upload(service: SonicService, upload: Any) -> tuple[str, dict[str, Any]]:
+    """The Verify button: `upload` is a path (gradio 4) or a temp-file object (gradio 3)."""
+    if upload is None:
+        raise gr.Error("Drop a file to verify first.")
+    try:
+        report = service.verify(Path(getattr(upload, "name", upload)))
+    except SonicError as exc:
+        raise gr.Error(str(exc)) from None
+    lines = [f"### Verdict: {report.verdict}"] + [f"- {r['text']}" for r in report.reasons]
+    return "\n".join(lines), report.to_dict()
+
+
 def build_ui(service: SonicService) -> gr.Blocks:
-    capabilities = service.capabilities.to_dict()
     defaults = GenerationParams()
     with gr.Blocks(analytics_enabled=False, title="Sonic") as ui:
         gr.Markdown("## Sonic: consent-gated, signed talking heads")
@@ -78,12 +82,19 @@ def build_ui(service: SonicService) -> gr.Blocks:
             run.click(lambda *args: generate_video(service, *args),
                       inputs=[portrait, speech, purpose, seed, steps, resolution],
                       outputs=[video, summary], api_name="generate")
-        for title, (purpose_text, capability) in _PENDING.items():
-            with gr.Tab(title, elem_id=f"sonic_tab_{title.lower()}"):
-                gr.Markdown(purpose_text)
-                if capability is None or not capabilities[capability]:
-                    gr.Markdown("*Not available in this installation yet.*",
-                                elem_id=f"sonic_{title.lower()}_unavailable")
+        with gr.Tab("Consent", elem_id="sonic_tab_consent"):
+            # The consent screens come with the admin API; the registry works from the CLI.
+            gr.Markdown("Enrol people who consented, list and revoke consents (admins). In this "
+                        "version: `sonic-ext consent add | list | show | revoke | "
+                        "audit-verify`.", elem_id="sonic_consent_unavailable")
+        with gr.Tab("Verify", elem_id="sonic_tab_verify"):
+            gr.Markdown("Drop any MP4/MOV, JPEG/PNG or WAV/MP3 to learn where it came from.")
+            upload = gr.File(label="File to verify", elem_id="sonic_verify_file")
+            check = gr.Button("Verify", elem_id="sonic_verify")
+            verdict = gr.Markdown(elem_id="sonic_verdict")
+            details = gr.JSON(label="Report", elem_id="sonic_verify_report")
+            check.click(lambda f: verify_upload(service, f), inputs=upload,
+                        outputs=[verdict, details], api_name="verify")
         with gr.Tab("Models", elem_id="sonic_tab_models"):
             summary = gr.Markdown(elem_id="sonic_models_summary")
             table = gr.Dataframe(headers=["file", "component", "state", "size", "expected size"],

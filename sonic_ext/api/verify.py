@@ -1,0 +1,31 @@
+"""POST /verify: the auditor's verdict for an uploaded file (files only by upload)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Dict
+
+from fastapi import APIRouter, Depends, File, UploadFile
+
+from ..errors import SonicError
+from ..service import SonicService
+from .generate import error_response, save_upload
+
+MAX_VERIFY_BYTES = 2 * 1024 * 1024 * 1024
+
+
+def add_verify_route(router: APIRouter, service: SonicService, require_user: Any) -> None:
+    @router.post("/verify", summary="Verdict, C2PA and watermark findings for one file")
+    def verify(file: UploadFile = File(..., description="MP4/MOV, JPEG/PNG or WAV/MP3"),
+               _user: str = Depends(require_user)) -> Dict[str, Any]:
+        folder = Path(tempfile.mkdtemp(prefix="sonic-verify-"))
+        try:
+            path = save_upload(file, folder / "upload", MAX_VERIFY_BYTES, "file")
+            report = service.verify(path)
+        except SonicError as exc:
+            raise error_response(exc) from None
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return {**report.to_dict(), "path": file.filename}

@@ -1,0 +1,126 @@
+"""Verdicts on real signed files: intact, untrusted, tampered, stripped by a re-encode (known to
+the registry or not), and unmarked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sonic_ext import Settings, SonicService, cli
+from sonic_ext.provenance.keys import init_dev_keys
+from sonic_ext.provenance.publish import PublishedOutput, publish_signed_mp4
+
+from .conftest import MakeFacts, MarkedWriter, moving_frames, reencode, write_mp4
+
+FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+WATERMARK = "0badc0ffee42"
+
+
+@pytest.fixture
+def installation(tmp_path: Path) -> SonicService:
+    service = SonicService(Settings.from_environment({}, home=tmp_path / "home"))
+    service.settings.ensure_dirs()
+    init_dev_keys(service.settings.keys_dir)
+    return service
+
+
+@pytest.fixture
+def signed(installation: SonicService, tmp_path: Path, marked_writer: MarkedWriter,
+           make_facts: MakeFacts) -> PublishedOutput:
+    """Signed with this installation's keys; not yet in its registry."""
+    return publish_signed_mp4(tmp_path / "signed.mp4", marked_writer(WATERMARK, 50, 512),
+                              make_facts(WATERMARK), installation.credentials(),
+                              lambda record: None)
+
+
+def test_an_intact_output_of_this_installation_is_authentic(installation: SonicService,
+                                                           signed: PublishedOutput) -> None:
+    report = installation.verify(signed.path)
+    assert report.verdict == "authentic"
+    assert report.c2pa["validation_state"] == "Trusted"
+    assert report.watermark["watermark_id"] == WATERMARK
+    assert any("development credentials" in r["text"] for r in report.reasons)
+
+
+def test_another_installation_sees_a_valid_but_untrusted_signer(tmp_path: Path,
+                                                                signed: PublishedOutput) -> None:
+    elsewhere = SonicService(Settings.from_environment({}, home=tmp_path / "elsewhere"))
+    assert elsewhere.verify(signed.path).verdict == "valid-untrusted"
+
+
+def test_a_flipped_media_byte_is_tampered(installation: SonicService, signed: PublishedOutput,
+                                          tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    data = bytearray(signed.path.read_bytes())
+    mdat = data.rindex(b"mdat")
+    data[mdat + 5000] ^= 0xFF
+    broken.write_bytes(bytes(data))
+    report = installation.verify(broken)
+    assert report.verdict == "tampered"
+    assert report.reasons[0]["code"] == "c2pa.invalid"
+
+
+def test_a_reencoded_copy_is_recovered_through_the_registry(installation: SonicService,
+                                                            signed: PublishedOutput,
+                                                            tmp_path: Path) -> None:
+    stripped = reencode(signed.path, tmp_path / "stripped.mp4", crf=28)
+    assert installation.verify(stripped).verdict == "watermark-unknown"
+    evidence = tmp_path / "release.txt"
+    evidence.write_text("signed release")
+    consent = installation.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence,
+                                       ["education"], None, "operator")
+    installation.registry.record_generation(consent_id=consent.id, status="published",
+                                            actor="test", output_sha256=signed.sha256,
+                                            watermark_id=WATERMARK)
+    installation.revoke_consent(consent.id, "withdrawn", "operator")
+    report = installation.verify(stripped)
+    assert report.verdict == "stripped-recovered"
+    assert report.generation["output_sha256"] == signed.sha256
+    assert report.consent["id"] == consent.id and report.consent["revoked_at"]
+
+
+def test_an_unmarked_video_has_no_provenance(installation: SonicService, tmp_path: Path) -> None:
+    plain = write_mp4(tmp_path / "plain.mp4", moving_frames(25, 256))
+    report = installation.verify(plain)
+    assert report.verdict == "no-provenance"
+    assert report.watermark["present"] is False
+
+
+def test_cli_verify_reports_in_json_and_strict_mode_fails_the_unsigned(
+        installation: SonicService, signed: PublishedOutput, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    home = str(installation.settings.home)
+    assert cli.main(["--home", home, "verify", str(signed.path), "--json", "--strict"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "authentic"
+    copy = tmp_path / "copy.mp4"
+    shutil.copy(signed.path, copy)
+    plain = write_mp4(tmp_path / "plain.mp4", moving_frames(25, 256))
+    assert cli.main(["--home", home, "verify", str(plain), "--strict"]) == 1
+    assert "no-provenance" in capsys.readouterr().out
+    assert cli.main(["--home", home, "verify", str(tmp_path / "missing.mp4")]) == 2
+
+
+def test_cli_api_and_ui_give_the_same_verdict(installation: SonicService,
+                                              signed: PublishedOutput, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import httpx
+
+    from sonic_ext.api.auth import ApiAuth
+    from sonic_ext.app import create_app
+    from sonic_ext.ui.blocks import verify_upload
+    from tests.servers import serve_in_thread
+
+    stripped = reencode(signed.path, tmp_path / "stripped.mp4", crf=28)
+    for path, expected in ((signed.path, "authentic"), (stripped, "watermark-unknown")):
+        assert cli.main(["--home", str(installation.settings.home), "verify", str(path),
+                         "--json"]) == 0
+        from_cli = json.loads(capsys.readouterr().out)["verdict"]
+        with serve_in_thread(create_app(installation, ApiAuth())) as base, path.open("rb") as fh:
+            answer = httpx.post(f"{base}/sonic/v1/verify", files={"file": fh}, timeout=60)
+        assert answer.status_code == 200
+        text, from_ui = verify_upload(installation, str(path))
+        assert from_cli == answer.json()["verdict"] == from_ui["verdict"] == expected
+        assert f"Verdict: {expected}" in text
