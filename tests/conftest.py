@@ -68,3 +68,17 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from sonic_ext.sonic.tiny import make_tiny_tree
 
     return make_tiny_tree(tmp_path_factory.mktemp("models") / "tiny", seed=0)
+
+
+@pytest.fixture
+def obama_consented(tmp_path: Path, tiny_models: Path) -> SonicService:
+    """An installation with tiny test weights and Barack Obama's consent for education."""
+    settings = Settings.from_environment({}, home=tmp_path / "home", models_dir=tiny_models)
+    settings.ensure_dirs()
+    service = SonicService(settings)
+    evidence = tmp_path / "release.txt"
+    evidence.write_text("signed release, 2026-11-22")
+    faces = Path(__file__).resolve().parent / "fixtures" / "faces"
+    service.add_consent("Barack Obama", [faces / "obama.jpg"], evidence, ["education"], None,
+                        "test operator")
+    return service

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sonic_ext import (ConsentRefused, GenerateRequest, GenerationParams, ProgressEvent,
-                       Settings, SonicService, cli)
+                       SonicService, cli)
 from sonic_ext.media.encode import probe
 from tests.conftest import write_tone_wav
 
@@ -18,16 +18,8 @@ FAST = GenerationParams(steps=1, min_resolution=256, seed=0)
 
 
 @pytest.fixture
-def studio(tmp_path: Path, tiny_models: Path) -> SonicService:
-    """An installation with tiny models and Barack Obama's consent for education."""
-    settings = Settings.from_environment({}, home=tmp_path / "home", models_dir=tiny_models)
-    settings.ensure_dirs()
-    service = SonicService(settings)
-    evidence = tmp_path / "release.txt"
-    evidence.write_text("signed release, 2026-11-22")
-    service.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence, ["education"], None,
-                        "test operator")
-    return service
+def studio(obama_consented: SonicService) -> SonicService:
+    return obama_consented
 
 
 @pytest.fixture(scope="module")

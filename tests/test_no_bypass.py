@@ -13,7 +13,7 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
-from sonic_ext import Settings, SonicService, cli
+from sonic_ext import SonicService, cli
 from sonic_ext.api.auth import ApiAuth
 from sonic_ext.app import create_app
 from sonic_ext.ui.blocks import generate_video
@@ -25,15 +25,8 @@ REFUSAL = "matches nobody with recorded consent"
 
 
 @pytest.fixture
-def installation(tmp_path: Path, tiny_models: Path) -> SonicService:
-    settings = Settings.from_environment({}, home=tmp_path / "home", models_dir=tiny_models)
-    settings.ensure_dirs()
-    service = SonicService(settings)
-    evidence = tmp_path / "release.txt"
-    evidence.write_text("signed release")
-    service.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence, ["education"], None,
-                        "operator")
-    return service
+def installation(obama_consented: SonicService) -> SonicService:
+    return obama_consented
 
 
 @pytest.fixture
