@@ -87,6 +87,7 @@ def test_half_a_second_of_speech_works_with_fewer_frames_than_a_window(
 
 
 @pytest.mark.heavy
+@pytest.mark.timeout(3600)
 def test_ten_minutes_of_speech_work(tiny_models: Path, tmp_path: Path) -> None:
     frames, seconds = _frames_for(tiny_models, 600.0, tmp_path)
     assert frames >= 2 * 3750 - 1
