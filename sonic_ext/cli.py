@@ -304,9 +304,8 @@ def _print_progress(event: ProgressEvent) -> None:
 def _verify(service: SonicService, args: argparse.Namespace) -> Outcome:
     if args.trust_anchors is not None and not args.trust_anchors.is_file():
         raise InputError("--trust-anchors", f"file not found: {args.trust_anchors}")
-    if args.report is not None:
-        raise NotAvailable("HTML reports are not available in this version yet",
-                           hint="use --json for the full report")
+    if args.report is not None and not args.report.absolute().parent.is_dir():
+        raise InputError("--report", f"folder does not exist: {args.report.absolute().parent}")
     try:
         report = service.verify(args.file, args.trust_anchors)
     except InputError as exc:
@@ -317,6 +316,8 @@ def _verify(service: SonicService, args: argparse.Namespace) -> Outcome:
         state = "revoked" if report.consent.get("revoked_at") else "not revoked"
         lines.append(f"  consent {report.consent['id']} ({report.consent['subject_name']}): "
                      f"{state}")
+    if args.report is not None:
+        lines.append(f"  report: {service.write_verify_report(report, args.report)}")
     strict_failure = args.strict and report.verdict != "authentic"
     return Outcome(report.to_dict(), "\n".join(lines), exit_code=1 if strict_failure else 0)
 

@@ -299,6 +299,20 @@ class SonicService:
             trust = trust.with_anchors(trust_anchors.read_bytes())
         return judge(path, read_evidence(path, trust), self._records_of)
 
+    def write_verify_report(self, report: VerifyReport, out: Path) -> Path:
+        """The self-contained HTML report of a verification, with four frames of a video."""
+        from .provenance.video_frames import sample_frames
+        from .report import write_report
+        from .verify import VIDEO_TYPES
+
+        frames = []
+        if report.path.suffix.lower() in VIDEO_TYPES:
+            try:
+                frames = sample_frames(report.path, 4)
+            except InputError:
+                log.info("no frames for the report of %s", report.path)
+        return write_report(report, out, frames)
+
     def _records_of(self, watermark_id: str) -> tuple[dict, dict] | None:
         """The generation with this watermark and its consent as it stands now."""
         generation = self.registry.find_generation(watermark_id=watermark_id)

@@ -81,9 +81,22 @@ def judge(path: Path, evidence: Evidence,
     generation, consent = records if records else (None, None)
     return VerifyReport(path=path, verdict=verdict, reasons=tuple(evidence.reasons),
                         c2pa={"present": manifest is not None,
-                              **(manifest.to_dict() if manifest is not None else {})},
+                              **(_manifest_summary(manifest) if manifest is not None else {})},
                         watermark=mark.to_dict() if mark is not None else {"checked": False},
                         generation=generation, consent=consent)
+
+
+def _manifest_summary(manifest: Any) -> dict[str, Any]:
+    """The reading plus what an auditor reads first: generator, ingredients, assertions."""
+    active = manifest.active
+    return {
+        **manifest.to_dict(),
+        "claim_generator": active.get("claim_generator_info"),
+        "ingredients": [{"title": i.get("title"), "relationship": i.get("relationship"),
+                         "format": i.get("format"), "metadata": i.get("metadata")}
+                        for i in active.get("ingredients", [])],
+        "assertions": {a.get("label"): a.get("data") for a in active.get("assertions", [])},
+    }
 
 
 def _judge_manifest(manifest: Any, found_id: str | None, claimed_id: str | None,

@@ -124,3 +124,30 @@ def test_cli_api_and_ui_give_the_same_verdict(installation: SonicService,
         text, from_ui = verify_upload(installation, str(path))
         assert from_cli == answer.json()["verdict"] == from_ui["verdict"] == expected
         assert f"Verdict: {expected}" in text
+
+
+def test_the_html_report_is_self_contained_and_renders_in_a_browser(
+        installation: SonicService, signed: PublishedOutput, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from playwright.sync_api import expect
+
+    from tests.ui.browser import browser
+
+    out = tmp_path / "report.html"
+    assert cli.main(["--home", str(installation.settings.home), "verify", str(signed.path),
+                     "--report", str(out)]) == 0
+    assert f"report: {out}" in capsys.readouterr().out
+    page_html = out.read_text()
+    assert "<script" not in page_html and "http" not in page_html.split("<body>")[1][:20_000]
+    assert page_html.count("data:image/jpeg;base64,") == 4
+    shot = tmp_path / "report.png"
+    with browser() as chrome:
+        page = chrome.new_page(viewport={"width": 1100, "height": 1400})
+        page.goto(out.as_uri())
+        expect(page.locator("#verdict h2")).to_have_text("Authentic")
+        expect(page.locator("#watermark-plot circle")).to_have_count(
+            installation.verify(signed.path).watermark["frames_checked"])
+        expect(page.locator("summary", has_text="c2pa.soft-binding")).to_be_visible()
+        assert page.evaluate("[...document.images].every(i => i.naturalWidth > 0)")
+        page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
