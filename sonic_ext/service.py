@@ -37,11 +37,12 @@ from .settings import Settings
 from .sonic.layout import ModelsStatus, check_models
 
 if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch, c2pa) load on first use only
-    from .consent import ChainReport, ConsentDetails, ConsentRecord, ConsentRegistry, GateDecision
-    from .provenance.keys import SigningCredentials
     from PIL import Image
 
+    from .consent import ChainReport, ConsentDetails, ConsentRecord, ConsentRegistry, GateDecision
+    from .provenance.keys import SigningCredentials
     from .provenance.manifest import GenerationFacts
+    from .provenance.trust import TrustPolicy
     from .sonic.stage import SonicStage
 
 log = logging.getLogger(__name__)
@@ -288,16 +289,29 @@ class SonicService:
 
     def verify(self, path: Path, trust_anchors: Path | None = None) -> VerifyReport:
         """One verdict for any file, under this installation's trust plus `trust_anchors`."""
-        from .provenance.trust import TrustPolicy
         from .verify import judge, read_evidence
 
         path = Path(path)
         if not path.is_file():
             raise InputError("file", f"file not found: {path}")
-        trust = TrustPolicy.for_keys_dir(self.settings.keys_dir)
-        if trust_anchors is not None:
-            trust = trust.with_anchors(trust_anchors.read_bytes())
-        return judge(path, read_evidence(path, trust), self._records_of)
+        return judge(path, read_evidence(path, self.trust_policy(trust_anchors)),
+                     self._records_of)
+
+    def trust_policy(self, extra_anchors: Path | None = None) -> TrustPolicy:
+        """Whom verification trusts: this installation's root, the configured anchors and
+        `extra_anchors`; signer EKUs from the configured file, else the defaults."""
+        from .provenance.trust import ALLOWED_EKUS, TrustPolicy
+
+        settings = self.settings
+        trust = TrustPolicy.for_keys_dir(settings.keys_dir)
+        for anchors in (settings.trust_anchors, extra_anchors):
+            if anchors is not None:
+                trust = trust.with_anchors(_read_setting_file(anchors, "trust anchors"))
+        if settings.allowed_ekus is not None:
+            text = _read_setting_file(settings.allowed_ekus, "allowed EKUs").decode()
+            ekus = tuple(line.split("#")[0].strip() for line in text.splitlines())
+            trust = TrustPolicy(trust.anchors_pem, tuple(e for e in ekus if e) or ALLOWED_EKUS)
+        return trust
 
     def write_verify_report(self, report: VerifyReport, out: Path) -> Path:
         """The self-contained HTML report of a verification, with four frames of a video."""
@@ -335,6 +349,13 @@ class SonicService:
             "models": self.models_status().summary(),
             "capabilities": self.capabilities.to_dict(),
         }
+
+
+def _read_setting_file(path: Path, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(what, f"cannot read {path}: {exc.strerror}") from None
 
 
 _CHECKSUMS: dict[tuple[str, int, int], str] = {}

@@ -22,6 +22,7 @@ ENV_SIGNING_CHAIN = "SONIC_SIGNING_CHAIN"
 ENV_SIGNING_KEY = "SONIC_SIGNING_KEY"
 ENV_TRUST_ANCHORS = "SONIC_TRUST_ANCHORS"
 ENV_TSA_URL = "SONIC_TSA_URL"
+ENV_ALLOWED_EKUS = "SONIC_ALLOWED_EKUS"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -51,6 +52,7 @@ class Settings:
     signing_chain: Path | None = None
     signing_key: Path | None = None
     trust_anchors: Path | None = None
+    allowed_ekus: Path | None = None  # file of signer EKU OIDs verification accepts, one a line
     tsa_url: str | None = None
     host: str = field(default="standalone", compare=False)
 
@@ -89,6 +91,7 @@ class Settings:
         return cls(
             signing_chain=chain, signing_key=key,
             trust_anchors=_path_or_none(env.get(ENV_TRUST_ANCHORS)),
+            allowed_ekus=_path_or_none(env.get(ENV_ALLOWED_EKUS)),
             tsa_url=env.get(ENV_TSA_URL) or None,
             home=resolved_home.expanduser().absolute(),
             models_dir=resolved_models.expanduser().absolute(),
