@@ -12,6 +12,7 @@ from sonic_ext import (ConsentRefused, GenerateRequest, GenerationParams, Progre
                        SonicService, cli)
 from sonic_ext.media.encode import probe
 from tests.conftest import write_tone_wav
+from tests.provenance.conftest import reencode
 
 FACES = Path(__file__).resolve().parent / "fixtures" / "faces"
 FAST = GenerationParams(steps=1, min_resolution=256, seed=0)
@@ -53,6 +54,14 @@ def test_a_consented_face_becomes_a_signed_watermarked_mp4(studio: SonicService,
     stored = studio.registry.find_generation(watermark_id=result.watermark_id)
     assert stored is not None and stored.status == "published"
     assert stored.output_sha256 == result.sha256
+
+    # what an auditor gets: the output itself, then a re-encoded copy without its manifest
+    assert studio.verify(out).verdict == "authentic"
+    stripped = reencode(out, tmp_path / "reencoded.mp4", crf=28)
+    report = studio.verify(stripped)
+    assert report.verdict == "stripped-recovered"
+    assert report.generation["id"] == result.generation_id
+    assert report.consent["id"] == result.consent_id
     assert studio.verify_audit_chain().ok
     assert list(tmp_path.glob(".sonic-publish-*")) == []
 
