@@ -266,8 +266,12 @@ def _add_models(commands: Any) -> None:
 
 # -- handlers -------------------------------------------------------------------------------------
 
-_FLAG_OF_FIELD = {name: "--" + name.replace("_", "-") for name in
-                  (*GenerationParams.field_names(), "image", "audio", "out", "purpose")}
+# Request fields the service names in its errors, and the flags that set them.
+_GENERATE_FLAGS = {name: "--" + name.replace("_", "-") for name in
+                   (*GenerationParams.field_names(), "image", "audio", "out", "purpose")}
+_CONSENT_FLAGS = {"name": "--name", "portrait": "--portrait", "evidence": "--evidence",
+                  "purposes": "--purpose", "expires": "--expires", "id": "ID",
+                  "reason": "--reason"}
 
 
 def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
@@ -283,15 +287,15 @@ def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
     try:
         result = service.generate(request, progress=_print_progress)
     except InputError as exc:
-        raise _as_flag_error(exc) from None
+        raise _as_flag_error(exc, _GENERATE_FLAGS) from None
     return Outcome(result.to_dict(), f"wrote {result.out}: signed with {result.credentials}, "
                                      f"consent {result.consent_id}, watermark "
                                      f"{result.watermark_id}, {result.seconds:.0f} s")
 
 
-def _as_flag_error(exc: InputError) -> InputError:
+def _as_flag_error(exc: InputError, flags: dict[str, str]) -> InputError:
     """Name the command-line flag rather than the request field."""
-    flag = _FLAG_OF_FIELD.get(exc.field)
+    flag = flags.get(exc.field)
     return InputError(flag, exc.problem, hint=exc.hint) if flag else exc
 
 
@@ -327,16 +331,6 @@ def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-_FLAG_OF_CONSENT_FIELD = {"name": "--name", "portrait": "--portrait", "evidence": "--evidence",
-                          "purposes": "--purpose", "expires": "--expires", "id": "ID",
-                          "reason": "--reason"}
-
-
-def _consent_error(exc: InputError) -> InputError:
-    flag = _FLAG_OF_CONSENT_FIELD.get(exc.field)
-    return InputError(flag, exc.problem, hint=exc.hint) if flag else exc
-
-
 def _consent_text(record: dict[str, Any]) -> str:
     until = record.get("valid_until") or "no expiry"
     state = f"revoked {record['revoked_at']}" if record.get("revoked_at") else "active"
@@ -349,7 +343,7 @@ def _consent_add(service: SonicService, args: argparse.Namespace) -> Outcome:
         record = service.add_consent(args.name, args.portrait, args.evidence,
                                      args.purpose or [DEFAULT_PURPOSE], args.expires, _actor())
     except InputError as exc:
-        raise _consent_error(exc) from None
+        raise _as_flag_error(exc, _CONSENT_FLAGS) from None
     return Outcome(record.to_dict(), "recorded " + _consent_text(record.to_dict()))
 
 
@@ -363,7 +357,7 @@ def _consent_show(service: SonicService, args: argparse.Namespace) -> Outcome:
     try:
         details = service.show_consent(args.id).to_dict()
     except InputError as exc:
-        raise _consent_error(exc) from None
+        raise _as_flag_error(exc, _CONSENT_FLAGS) from None
     history = [f"  {e['seq']:>5}  {e['at']}  {e['actor']}  {e['action']}"
                for e in details["history"]]
     return Outcome(details, "\n".join([_consent_text(details), "history:", *history]))
@@ -373,7 +367,7 @@ def _consent_revoke(service: SonicService, args: argparse.Namespace) -> Outcome:
     try:
         record = service.revoke_consent(args.id, args.reason, _actor())
     except InputError as exc:
-        raise _consent_error(exc) from None
+        raise _as_flag_error(exc, _CONSENT_FLAGS) from None
     return Outcome(record.to_dict(), "revoked " + _consent_text(record.to_dict()))
 
 

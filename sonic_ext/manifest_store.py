@@ -13,8 +13,9 @@ from .consent import ConsentRegistry
 from .provenance.publish import GenerationRecord
 
 
-class GenerationRecorder:
-    """Callable handed to `publish_signed_mp4`; remembers the id of what it recorded."""
+class RegistryRecorder:
+    """The `GenerationRecorder` handed to `publish_signed_mp4`, writing to the registry;
+    remembers the id of what it recorded."""
 
     def __init__(self, registry: ConsentRegistry, consent_id: str, actor: str) -> None:
         self.registry = registry

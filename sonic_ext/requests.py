@@ -101,10 +101,6 @@ class GenerateResult:
         return {**asdict(self), "out": str(self.out)}
 
 
-VERDICTS = ("authentic", "valid-untrusted", "tampered", "stripped-recovered",
-            "watermark-unknown", "no-provenance")
-
-
 @dataclass(frozen=True)
 class VerifyReport:
     """One verdict for one file (design §4); the sections are filled by the provenance module."""

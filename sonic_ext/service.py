@@ -148,7 +148,7 @@ class SonicService:
         request, decision = prepared.request, prepared.decision
 
         # 3. Sonic pipeline, on the face the gate matched (frames stream, nothing held whole)
-        from .manifest_store import GenerationRecorder
+        from .manifest_store import RegistryRecorder
         from .media.encode import write_mp4
         from .provenance.publish import publish_signed_mp4
         from .provenance.watermark import FrameWatermarker
@@ -167,7 +167,7 @@ class SonicService:
                       frame_hook=marker.embed)
 
         # 6.-8. sign, read back, record, then rename into place (or nothing at all)
-        recorder = GenerationRecorder(self.registry, decision.consent_id, request.requested_by)
+        recorder = RegistryRecorder(self.registry, decision.consent_id, request.requested_by)
         published = publish_signed_mp4(request.out, write_unsigned, facts, self.credentials(),
                                        recorder)
         return GenerateResult(out=published.path, generation_id=recorder.generation_id or "",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
@@ -117,9 +117,6 @@ class Settings:
             host="webui",
             **explicit,  # type: ignore[arg-type]
         )
-
-    def with_overrides(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
     # -- derived locations --------------------------------------------------------------------
 

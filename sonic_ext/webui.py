@@ -82,7 +82,8 @@ def on_ui_tabs() -> list[tuple[gr.Blocks, str, str]]:
 def on_app_started(_demo: gr.Blocks | None, app: FastAPI) -> None:
     """Mount the API on the host's app; the host's `--api-auth` users guard it (it does not)."""
     try:
-        auth = ApiAuth(users=parse_api_auth(_cmd_opt("api_auth")) if _cmd_opt("api_auth") else {},
+        users = _cmd_opt("api_auth")
+        auth = ApiAuth(users=parse_api_auth(users) if users else {},
                        admin_token=_cmd_opt("sonic_admin_token"))
         app.include_router(create_router(make_service(), auth), prefix=API_PREFIX)
     except Exception as exc:  # noqa: BLE001 - report through the API instead of killing the host
