@@ -5,7 +5,7 @@ The public surface is small: build `Settings`, hand them to `SonicService`, call
 """
 
 from ._version import __version__
-from .errors import (Cancelled, ConsentRefused, InputError, ModelsMissing, NotAvailable,
+from .errors import (AdminRequired, Cancelled, ConsentRefused, InputError, ModelsMissing, NotAvailable,
                      SigningError, SonicError)
 from .progress import CancelToken, ProgressEvent
 from .requests import GenerateRequest, GenerateResult, GenerationParams, VerifyReport
@@ -13,7 +13,7 @@ from .service import SonicService
 from .settings import Settings
 
 __all__ = [
-    "__version__", "Cancelled", "CancelToken", "ConsentRefused", "GenerateRequest",
+    "__version__", "AdminRequired", "Cancelled", "CancelToken", "ConsentRefused", "GenerateRequest",
     "GenerateResult", "GenerationParams", "InputError", "ModelsMissing", "NotAvailable",
     "ProgressEvent", "SigningError", "Settings", "SonicError", "SonicService", "VerifyReport",
 ]

@@ -54,6 +54,14 @@ class ConsentRefused(SonicError):
     code = "consent_refused"
 
 
+class AdminRequired(SonicError):
+    """A consent change through the API or UI without the installation's admin token."""
+
+    exit_code = 3
+    http_status = 403
+    code = "admin_required"
+
+
 class NotAvailable(SonicError):
     """A capability this build or installation does not have (missing component or models)."""
 

@@ -17,6 +17,7 @@ refused after step 1, because nothing may be generated without it.
 
 from __future__ import annotations
 
+import hmac
 import importlib.util
 import logging
 import threading
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._version import __version__
-from .errors import ConsentRefused, InputError, NotAvailable
+from .errors import AdminRequired, ConsentRefused, InputError, NotAvailable
 from .media.inputs import check_audio, check_image, check_output_path
 from .policy import Policy, load_policy
 from .progress import CancelToken, ProgressCallback, StageTimer, ignore_progress
@@ -266,6 +267,17 @@ class SonicService:
         from .consent import ConsentGate
 
         return ConsentGate(self.registry).check(image, purpose, actor)
+
+    def require_admin(self, token: str | None) -> None:
+        """Consent changes from the API and UI need the admin token (compared in constant time);
+        with none configured, those surfaces cannot change consent at all."""
+        expected = self.settings.admin_token
+        if not expected:
+            raise AdminRequired("consent changes are disabled here: no admin token is configured",
+                                hint="start with --admin-token (WebUI: --sonic-admin-token) or "
+                                     "set SONIC_ADMIN_TOKEN, or use `sonic-ext consent` locally")
+        if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+            raise AdminRequired("a valid admin token is required for consent changes")
 
     def add_consent(self, name: str, portraits: Sequence[Path], evidence: Path,
                     purposes: Sequence[str], expires: datetime | None,

@@ -23,6 +23,7 @@ ENV_SIGNING_KEY = "SONIC_SIGNING_KEY"
 ENV_TRUST_ANCHORS = "SONIC_TRUST_ANCHORS"
 ENV_TSA_URL = "SONIC_TSA_URL"
 ENV_ALLOWED_EKUS = "SONIC_ALLOWED_EKUS"
+ENV_ADMIN_TOKEN = "SONIC_ADMIN_TOKEN"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -54,6 +55,9 @@ class Settings:
     trust_anchors: Path | None = None
     allowed_ekus: Path | None = None  # file of signer EKU OIDs verification accepts, one a line
     tsa_url: str | None = None
+    # Consent changes through the API and UI need this token; without one they are refused there
+    # (the CLI, run by whoever owns the home folder, needs none).
+    admin_token: str | None = field(default=None, repr=False, compare=False)
     host: str = field(default="standalone", compare=False)
 
     # -- construction -------------------------------------------------------------------------
@@ -67,6 +71,7 @@ class Settings:
         models_dir: str | os.PathLike[str] | None = None,
         policy_path: str | os.PathLike[str] | None = None,
         log_level: str | None = None,
+        admin_token: str | None = None,
         default_home: Path | None = None,
         default_models_dir: Path | None = None,
         host: str = "standalone",
@@ -98,6 +103,7 @@ class Settings:
             db_url=env.get(ENV_DB_URL) or None,
             policy_path=_path_or_none(policy_path) or _path_or_none(env.get(ENV_POLICY)),
             log_level=level,
+            admin_token=admin_token or env.get(ENV_ADMIN_TOKEN) or None,
             host=host,
         )
 
@@ -167,6 +173,7 @@ class Settings:
             "signing": "production credentials" if self.signing_chain else
                        "development credentials",
             "host": self.host,
+            "consent_admin": "enabled" if self.admin_token else "disabled (no admin token)",
         }
 
 
