@@ -24,8 +24,8 @@ from .api.users import parse_api_auth
 from .errors import InputError, NotAvailable, SonicError
 from .logging_setup import configure_logging
 from .progress import ProgressEvent
-from .requests import (DEFAULT_PURPOSE, DEVICES, DTYPES, OFFLOAD_MODES, GenerateRequest,
-                       GenerationParams)
+from .requests import (DEFAULT_PURPOSE, DEVICES, DTYPES, OFFLOAD_MODES, PARAM_HELP,
+                       GenerateRequest, GenerationParams)
 from .service import SonicService
 from .settings import LOG_LEVELS, Settings
 
@@ -177,36 +177,37 @@ def _add_generate(commands: Any) -> None:
                      help=f"what the video is for; the consent must cover it "
                           f"(default: {DEFAULT_PURPOSE})")
     gen.add_argument("--seed", type=int, default=defaults.seed, metavar="N",
-                     help=f"random seed, 0 included (default: {defaults.seed})")
+                     help=_param_help("seed", defaults))
     gen.add_argument("--steps", type=int, default=defaults.steps, metavar="N",
-                     help=f"denoising steps (default: {defaults.steps})")
+                     help=_param_help("steps", defaults))
     gen.add_argument("--dynamic-scale", type=float, default=defaults.dynamic_scale, metavar="F",
-                     help=f"motion strength (default: {defaults.dynamic_scale})")
+                     help=_param_help("dynamic_scale", defaults))
     gen.add_argument("--min-resolution", type=int, default=defaults.min_resolution, metavar="N",
-                     help=f"short side in pixels, a multiple of 64 (default: "
-                          f"{defaults.min_resolution})")
+                     help=_param_help("min_resolution", defaults))
     gen.add_argument("--expand-ratio", type=float, default=defaults.expand_ratio, metavar="F",
-                     help=f"margin around the face when cropping (default: {defaults.expand_ratio})")
+                     help=_param_help("expand_ratio", defaults))
     gen.add_argument("--no-crop", dest="crop", action="store_false",
                      help="animate the whole portrait instead of a square crop around the face")
     gen.add_argument("--keep-resolution", action="store_true",
-                     help="write the video at the portrait's own resolution")
+                     help=PARAM_HELP["keep_resolution"])
     gen.add_argument("--no-interpolate", dest="interpolate", action="store_false",
                      help="skip RIFE frame doubling (12.5 fps output)")
     gen.add_argument("--models-dir", type=Path, metavar="DIR", default=argparse.SUPPRESS,
                      help="model weights in the official layout")
     gen.add_argument("--device", choices=DEVICES[1:], default=argparse.SUPPRESS,
-                     help="compute device (default: cuda when available, else cpu)")
+                     help=PARAM_HELP["device"])
     gen.add_argument("--dtype", choices=DTYPES, default=defaults.dtype,
-                     help=f"weights precision (default: {defaults.dtype}; fp32 on the CPU)")
+                     help=_param_help("dtype", defaults))
     gen.add_argument("--offload", choices=OFFLOAD_MODES, default=defaults.offload,
-                     help="move models between CPU and GPU to save GPU memory "
-                          f"(default: {defaults.offload})")
+                     help=_param_help("offload", defaults))
     gen.add_argument("--decode-chunk-size", type=int, default=defaults.decode_chunk_size,
-                     metavar="N", help="frames the VAE decodes at once: lower saves memory "
-                                       f"(default: {defaults.decode_chunk_size})")
+                     metavar="N", help=_param_help("decode_chunk_size", defaults))
     _add_json(gen)
     gen.set_defaults(handler=_generate)
+
+
+def _param_help(name: str, defaults: GenerationParams) -> str:
+    return f"{PARAM_HELP[name]} (default: {getattr(defaults, name)})"
 
 
 def _add_consent(commands: Any) -> None:

@@ -16,6 +16,23 @@ OFFLOAD_MODES = ("none", "model", "sequential")
 DEFAULT_PURPOSE = "general"
 MAX_SEED = 2**32 - 1
 
+# What each parameter does, once: CLI help, API schema descriptions and UI tooltips show these.
+PARAM_HELP: dict[str, str] = {
+    "seed": "random seed; 0 is a seed like any other",
+    "steps": "denoising steps: more is slower and smoother",
+    "dynamic_scale": "motion strength: above 1 moves the head and face more",
+    "min_resolution": "short side of the generated video in pixels, a multiple of 64",
+    "expand_ratio": "margin around the face when cropping, as a fraction of the face size",
+    "crop": "animate a square crop around the face rather than the whole portrait",
+    "keep_resolution": "rescale the finished video to the portrait's own size",
+    "interpolate": "double the frame rate (12.5 to 25 fps) with RIFE",
+    "dtype": "weights precision; the CPU always uses fp32",
+    "device": "compute device; auto picks cuda when available",
+    "offload": "save GPU memory: model moves each model to the GPU only while it runs, "
+               "sequential moves each layer (slowest, least memory)",
+    "decode_chunk_size": "frames the VAE decodes at once: lower saves memory",
+}
+
 
 @dataclass(frozen=True)
 class GenerationParams:
