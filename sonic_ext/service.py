@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .errors import AdminRequired, ConsentRefused, InputError, NotAvailable
+from .hosting import GenerationHost, StandaloneHost, tee
 from .media.inputs import check_audio, check_image, check_output_path
 from .policy import Policy, load_policy
 from .progress import CancelToken, ProgressCallback, StageTimer, ignore_progress
@@ -90,10 +91,13 @@ class SonicService:
     """
 
     def __init__(self, settings: Settings, policy: Policy | None = None,
-                 credentials: SigningCredentials | None = None) -> None:
+                 credentials: SigningCredentials | None = None,
+                 host: GenerationHost | None = None) -> None:
         """`credentials` overrides the configured signer, e.g. a KMS/HSM callback signer
-        (`provenance.keys.callback_credentials`)."""
+        (`provenance.keys.callback_credentials`); `host` wraps each generation (a WebUI's
+        queue lock, progress bar and Interrupt button)."""
         self.settings = settings
+        self.host = host or StandaloneHost()
         self._credentials = credentials
         self.policy = policy or load_policy(settings.policy_path)
         self.capabilities = Capabilities(
@@ -145,6 +149,11 @@ class SonicService:
         if prepared._token is not _PREPARED:
             raise ConsentRefused("this generation did not pass the consent gate")
         cancel = cancel or CancelToken()
+        with self.host.generation(cancel) as host_progress:
+            return self._run(prepared, tee(progress, host_progress), cancel)
+
+    def _run(self, prepared: PreparedGeneration, progress: ProgressCallback,
+             cancel: CancelToken) -> GenerateResult:
         cancel.raise_if_cancelled()
         request, decision = prepared.request, prepared.decision
 
