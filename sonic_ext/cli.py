@@ -412,12 +412,12 @@ def _keys_show(service: SonicService, _args: argparse.Namespace) -> Outcome:
 
 
 def _models_download(service: SonicService, args: argparse.Namespace) -> Outcome:
-    from .sonic.download import download_models
+    def on_file(event: ProgressEvent) -> None:
+        if event.step < event.total:
+            print(f"[download] {event.step + 1}/{event.total} {event.message}", file=sys.stderr,
+                  flush=True)
 
-    def on_file(number: int, total: int, path: str) -> None:
-        print(f"[download] {number}/{total} {path}", file=sys.stderr, flush=True)
-
-    fetched = download_models(service.settings.models_dir, token=args.hf_token, on_file=on_file)
+    fetched = service.download_models(token=args.hf_token, progress=on_file)
     status = service.models_status()
     return Outcome({"fetched": fetched, **status.summary()},
                    f"downloaded {len(fetched)} file(s) into {status.models_dir}; "

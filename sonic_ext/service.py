@@ -361,6 +361,24 @@ class SonicService:
     def models_status(self) -> ModelsStatus:
         return check_models(self.settings.models_dir)
 
+    def download_models(self, token: str | None = None,
+                        progress: ProgressCallback = ignore_progress) -> list[str]:
+        """Fetch the missing or wrong model files (one progress step per file); return their
+        paths. Offline, ModelsMissing names each file, its URL and where to put it."""
+        from .sonic.download import download_models
+
+        timer: list[StageTimer] = []
+
+        def on_file(number: int, total: int, path: str) -> None:
+            if not timer:
+                timer.append(StageTimer("download models", total, progress))
+            timer[0].report(number - 1, path)
+
+        fetched = download_models(self.settings.models_dir, token=token, on_file=on_file)
+        if timer:
+            timer[0].report(timer[0].total, "done")
+        return fetched
+
     def health(self) -> dict[str, object]:
         return {
             "status": "ok",
