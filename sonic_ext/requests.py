@@ -15,6 +15,8 @@ DTYPES = ("fp16", "bf16", "fp32")
 OFFLOAD_MODES = ("none", "model", "sequential")
 DEFAULT_PURPOSE = "general"
 MAX_SEED = 2**32 - 1
+MIN_VIDEO_SIDE = 256  # the watermark works in a 256 px view (provenance/watermark.py)
+MAX_VIDEO_SIDE = 4096
 
 # What each parameter does, once: CLI help, API schema descriptions and UI tooltips show these.
 PARAM_HELP: dict[str, str] = {
@@ -56,7 +58,7 @@ class GenerationParams:
         _int_in("seed", self.seed, 0, MAX_SEED, "0 is a valid seed")
         _int_in("steps", self.steps, 1, 100)
         _float_in("dynamic_scale", self.dynamic_scale, 0.0, 10.0, low_open=True)
-        _int_in("min_resolution", self.min_resolution, 256, 2048,
+        _int_in("min_resolution", self.min_resolution, MIN_VIDEO_SIDE, 2048,
                 "the watermark needs at least 256 pixels")
         if self.min_resolution % 64:
             raise InputError("min_resolution", f"must be a multiple of 64, got {self.min_resolution}")

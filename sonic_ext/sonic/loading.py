@@ -19,6 +19,7 @@ from .audio_features import load_whisper
 from .clip import load_image_encoder
 from .components import SONIC_AUDIO_TOKENS
 from .layout import SONIC_CONFIG, SVD, check_models
+from .offload import Residency
 from .pipeline import SonicModels
 from .rife import load_ifnet
 from .unet import load_sonic_unet
@@ -31,8 +32,9 @@ def read_sonic_config(models_dir: Path) -> dict[str, Any]:
 
 
 def load_models(models_dir: Path, *, device: torch.device | str, dtype: torch.dtype,
-                interpolate: bool = True) -> SonicModels:
-    """All components, the big ones in `dtype` on `device`; audio models and RIFE in float32."""
+                interpolate: bool = True, offload: str = "none") -> SonicModels:
+    """All components, the big ones in `dtype`, audio models and RIFE in float32, each loaded
+    where `offload` rests it (offload.py) to run on `device`."""
     status = check_models(models_dir)
     if not status.ready:
         listing = ", ".join(f"{f.file.path} ({f.state})" for f in status.problems)
@@ -40,19 +42,28 @@ def load_models(models_dir: Path, *, device: torch.device | str, dtype: torch.dt
                             hint="run `sonic-ext models download`, or place the files there "
                                  "(see README, Models)")
     extra = read_sonic_config(models_dir)
+    residency = Residency.for_device(device, offload)
+    home = residency.home_of
     f32 = torch.float32
     svd = models_dir / SVD
-    return SonicModels(
-        whisper=load_whisper(models_dir / "whisper-tiny", device=device, dtype=f32),
+    models = SonicModels(
+        whisper=load_whisper(models_dir / "whisper-tiny", device=home("whisper"), dtype=f32),
         audio2token=load_adapter(Audio2Token, models_dir / "Sonic" / "audio2token.pth",
-                                 kwargs=extra.get("audio2token"), device=device, dtype=f32),
+                                 kwargs=extra.get("audio2token"), device=home("audio2token"),
+                                 dtype=f32),
         audio2bucket=load_adapter(Audio2Bucket, models_dir / "Sonic" / "audio2bucket.pth",
-                                  kwargs=extra.get("audio2bucket"), device=device, dtype=f32),
-        image_encoder=load_image_encoder(svd / "image_encoder", device=device, dtype=dtype),
-        vae=load_vae(svd / "vae", device=device, dtype=dtype),
+                                  kwargs=extra.get("audio2bucket"), device=home("audio2bucket"),
+                                  dtype=f32),
+        image_encoder=load_image_encoder(svd / "image_encoder", device=home("image_encoder"),
+                                         dtype=dtype),
+        vae=load_vae(svd / "vae", device=home("vae"), dtype=dtype),
         unet=load_sonic_unet(json.loads((svd / "unet" / "config.json").read_text()),
                              extra.get("audio_tokens", SONIC_AUDIO_TOKENS),
-                             models_dir / "Sonic" / "unet.pth", device=device, dtype=dtype),
-        rife=load_ifnet(models_dir / "RIFE" / "flownet.pkl", device=device) if interpolate
-        else None,
-        scheduler_config=json.loads((svd / "scheduler" / "scheduler_config.json").read_text()))
+                             models_dir / "Sonic" / "unet.pth", device=home("unet"), dtype=dtype),
+        rife=load_ifnet(models_dir / "RIFE" / "flownet.pkl", device=home("rife"))
+        if interpolate else None,
+        scheduler_config=json.loads((svd / "scheduler" / "scheduler_config.json").read_text()),
+        residency=residency)
+    residency.prepare([models.whisper.encoder, models.audio2token, models.audio2bucket,
+                       models.image_encoder, models.vae, models.unet, models.rife], models.unet)
+    return models

@@ -17,7 +17,6 @@ receives every intermediate tensor under the golden fixtures' names (`stage/key`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,8 @@ from ..progress import CancelToken, ProgressCallback
 from .audio_adapters import Audio2Bucket, Audio2Token
 from .audio_features import Whisper, audio_conditioning, extract_audio_features
 from .clip import image_embeds
-from .preprocess import prepare_image
+from .offload import Residency
+from .preprocess import kept_size, prepare_image, rescale_frames
 from .rife import IFNet, decoded_to_unit, interpolate_stream
 from .sampling import (Conditioning, Guidance, Schedule, WindowSchedule, denoise,
                        initial_latents)
@@ -53,6 +53,7 @@ class SonicModels:
     unet: SonicUNet
     rife: IFNet | None
     scheduler_config: Mapping[str, Any]
+    residency: Residency = field(default_factory=lambda: Residency(torch.device("cpu")))
 
 
 @dataclass(frozen=True)
@@ -75,21 +76,6 @@ class PipelineSettings:
     guidance: Guidance = field(default_factory=Guidance)
 
 
-@contextmanager
-def on_device(module: torch.nn.Module, device: torch.device) -> Iterator[None]:
-    """Run `module` on `device`, then park it in CPU memory when that device is a GPU: whisper
-    and CLIP are needed for a few seconds per video, the GPU memory for the UNet all along."""
-    if device.type == "cpu":
-        yield
-        return
-    module.to(device)
-    try:
-        yield
-    finally:
-        module.to("cpu")
-        torch.cuda.empty_cache()
-
-
 def draw_noise(seed: int, image_shape: Sequence[int], latent_shape: Sequence[int]
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """The official order of random draws: an (unused) image-noise draw, then the latent noise.
@@ -107,22 +93,22 @@ def generate_frames(models: SonicModels, image: Image.Image, face_box_xywh: Sequ
                     record: Recorder | None = None) -> Iterator[torch.Tensor]:
     """Yield (k, 3, H, W) float frames in [0, 1] at 25 fps (12.5 fps without interpolation)."""
     rec = record or (lambda _name, _tensor: None)
-    unet_param = next(models.unet.parameters())
-    device, dtype = unet_param.device, unet_param.dtype
+    stage = models.residency.stage  # each model is on the device for its stage (offload.py)
+    device, dtype = models.residency.device, next(models.unet.parameters()).dtype
 
     # 1. Prepare the image
     prepared = prepare_image(image, face_box_xywh, min_resolution=settings.min_resolution,
-                             area=settings.area, keep_resolution=settings.keep_resolution)
+                             area=settings.area)
     for key in ("ref_img", "face_mask", "clip_pixel_values"):
         rec(f"preprocess/{key}", getattr(prepared, key))
 
     # 2. CLIP embedding of the portrait (the encoder leaves the GPU once it has served)
-    with on_device(models.image_encoder, device):
+    with stage(models.image_encoder):
         clip = image_embeds(models.image_encoder, prepared.clip_pixel_values)
     rec("audio_cond/clip_image_embeds", clip)
 
     # 3. Audio features (likewise whisper)
-    with on_device(models.whisper.encoder, device):
+    with stage(models.whisper.encoder):
         features = extract_audio_features(audio, models.whisper,
                                           frame_limit=settings.frame_limit)
     for key, value in (("whisper_input_features", features.input_features),
@@ -132,8 +118,9 @@ def generate_frames(models: SonicModels, image: Image.Image, face_box_xywh: Sequ
         rec(f"audio/{key}", value)
 
     # 4. Audio conditioning, stacked in CFG order: [uncond | image only | image + audio]
-    audio_cond = audio_conditioning(features, models.audio2token, models.audio2bucket, clip,
-                                    step=settings.audio_step)
+    with stage(models.audio2token, models.audio2bucket):
+        audio_cond = audio_conditioning(features, models.audio2token, models.audio2bucket, clip,
+                                        step=settings.audio_step)
     for key, value in (("audio_tokens_cond", audio_cond.tokens_cond),
                        ("audio_tokens_uncond", audio_cond.tokens_uncond),
                        ("audio2bucket_raw", audio_cond.bucket_raw),
@@ -150,7 +137,8 @@ def generate_frames(models: SonicModels, image: Image.Image, face_box_xywh: Sequ
     rec("pipeline_cond/motion_buckets_scaled", buckets.reshape(1, frames, 1, 2, 1))
 
     # 5. Reference latents and noise
-    reference = encode_reference(models.vae, prepared.ref_img)
+    with stage(models.vae):
+        reference = encode_reference(models.vae, prepared.ref_img)
     rec("vae_encode/ref_latents", reference.ref_latents)
     rec("vae_encode/image_latents", reference.image_latents)
     height, width = prepared.height, prepared.width
@@ -192,19 +180,26 @@ def generate_frames(models: SonicModels, image: Image.Image, face_box_xywh: Sequ
     def record_loop(name: str, tensor: torch.Tensor) -> None:  # "s0_w1_prev", "step0", ...
         rec(("latents/" if name.startswith("step") else "windows/") + name, tensor)
 
-    latents = denoise(latents, cond, unet, schedule, settings.guidance, settings.windows,
-                      progress=progress, cancel=cancel, record=record_loop)
+    with stage(models.unet):
+        latents = denoise(latents, cond, unet, schedule, settings.guidance, settings.windows,
+                          progress=progress, cancel=cancel, record=record_loop)
     rec("latents/final", latents)
 
     # 7. Decode and interpolate, chunk by chunk
-    decoded = _recorded_chunks(decode_chunks(models.vae, latents, settings.decode_chunk_size),
-                               "decode/decoded_frames", rec if record else None)
-    if models.rife is not None and settings.interpolate:
-        stream = interpolate_stream(models.rife, decoded, settings.rife_scales)
-    else:
-        stream = (decoded_to_unit(chunk, device=chunk.device, dtype=torch.float32)
-                  for chunk in decoded)
-    yield from _recorded_chunks(stream, "rife/output_frames", rec if record else None)
+    rife = models.rife if settings.interpolate else None
+    with stage(models.vae, rife):
+        decoded = _recorded_chunks(decode_chunks(models.vae, latents, settings.decode_chunk_size),
+                                   "decode/decoded_frames", rec if record else None)
+        if rife is not None:
+            stream = interpolate_stream(rife, decoded, settings.rife_scales)
+        else:
+            stream = (decoded_to_unit(chunk, device=chunk.device, dtype=torch.float32)
+                      for chunk in decoded)
+        stream = _recorded_chunks(stream, "rife/output_frames", rec if record else None)
+        if settings.keep_resolution:  # the official code rescales the finished video
+            size = kept_size(*image.size)
+            stream = (rescale_frames(chunk, size) for chunk in stream)
+        yield from stream
 
 
 def _recorded_chunks(chunks: Iterator[torch.Tensor], name: str,

@@ -73,21 +73,30 @@ def square_crop_box(box_xyxy: Sequence[float], expand_ratio: float,
     return (round(mx - side / 2), round(my - side / 2), round(mx + side / 2), round(my + side / 2))
 
 
-def generation_size(width: int, height: int, min_resolution: int,
-                    keep_resolution: bool = False) -> tuple[int, int]:
-    """(W, H) the video is generated at, both multiples of 64.
-
-    Default (official rule): scale so the short side is `min_resolution`, then round each side to
-    the nearest multiple of 64 (Python `round`, ties to even). With `keep_resolution` the portrait
-    keeps its own size, each side rounded to the nearest multiple of 64 and at least 64; the
-    official code instead only rescales the finished video, so that option is ours.
-    """
-    if keep_resolution:
-        return (max(SIZE_MULTIPLE, round(width / SIZE_MULTIPLE) * SIZE_MULTIPLE),
-                max(SIZE_MULTIPLE, round(height / SIZE_MULTIPLE) * SIZE_MULTIPLE))
+def generation_size(width: int, height: int, min_resolution: int) -> tuple[int, int]:
+    """(W, H) the video is generated at, both multiples of 64 (the official rule): scale so the
+    short side is `min_resolution`, then round each side to the nearest multiple of 64 (Python
+    `round`, ties to even)."""
     scale = min_resolution / min(width, height)
     return (round(width * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE,
             round(height * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE)
+
+
+def kept_size(width: int, height: int) -> tuple[int, int]:
+    """The size `keep_resolution` writes: the portrait's own, rounded down to even (H.264 4:2:0
+    needs even sides), as the official `ffmpeg -s` does."""
+    return width // 2 * 2, height // 2 * 2
+
+
+def rescale_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(k, 3, H, W) frames in [0, 1] to `size` (W, H): bicubic like ffmpeg's default scaler,
+    antialiased when shrinking."""
+    if (frames.shape[-1], frames.shape[-2]) == size:
+        return frames
+    width, height = size
+    resized = torch.nn.functional.interpolate(frames.float(), size=(height, width), mode="bicubic",
+                                              align_corners=False, antialias=True)
+    return resized.clamp(0, 1).to(frames.dtype)
 
 
 def face_mask_image(size: tuple[int, int], box_xywh: Sequence[float], area: float) -> Image.Image:
@@ -115,7 +124,7 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
 
 
 def prepare_image(image: Image.Image, box_xywh: Sequence[float], *, min_resolution: int,
-                  area: float = 1.1, keep_resolution: bool = False) -> PreparedImage:
+                  area: float = 1.1) -> PreparedImage:
     """Resize the portrait to the generation size and build ref image, face mask and CLIP input.
 
     `box_xywh` is the face box [x, y, w, h] in the pixel coordinates of `image`. Both image and
@@ -124,7 +133,7 @@ def prepare_image(image: Image.Image, box_xywh: Sequence[float], *, min_resoluti
     """
     image = image.convert("RGB")
     mask = face_mask_image(image.size, box_xywh, area)
-    size = generation_size(*image.size, min_resolution, keep_resolution)
+    size = generation_size(*image.size, min_resolution)
     if size != image.size:
         image = image.resize(size, Image.LANCZOS)
         mask = mask.resize(size, Image.LANCZOS)

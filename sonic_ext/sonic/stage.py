@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ..errors import NotAvailable
+from ..errors import InputError, NotAvailable
 from ..progress import CancelToken, ProgressCallback
-from ..requests import GenerationParams
+from ..requests import MAX_VIDEO_SIDE, MIN_VIDEO_SIDE, GenerationParams
 from .loading import load_models
 from .pipeline import PipelineSettings, SonicModels, generate_frames
-from .preprocess import square_crop_box
+from .preprocess import kept_size, square_crop_box
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,10 @@ class Placement:
 
     device: str
     dtype: torch.dtype
+    offload: str = "none"
 
     @classmethod
     def resolve(cls, params: GenerationParams) -> Placement:
-        if params.offload != "none":
-            raise NotAvailable(f"offload mode {params.offload!r} is not available in this "
-                               "version", hint="use --offload none, a smaller --min-resolution, "
-                                               "or a GPU with more memory")
         device = params.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -49,7 +46,10 @@ class Placement:
             log.info("running on the CPU: %s is slow or unsupported there, using fp32",
                      params.dtype)
             dtype = torch.float32
-        return cls(device, dtype)
+        if device == "cuda" and not torch.cuda.is_available():
+            raise NotAvailable("device cuda was asked for, but this machine has no usable CUDA "
+                               "GPU", hint="use --device auto or cpu")
+        return cls(device, dtype, params.offload if device != "cpu" else "none")
 
 
 def crop_to_face(image: Image.Image, box_xywh: Sequence[float], expand_ratio: float
@@ -67,17 +67,18 @@ class SonicStage:
     def __init__(self, models_dir: Path) -> None:
         self.models_dir = models_dir
         self._lock = threading.Lock()
-        self._loaded: tuple[tuple[str, torch.dtype, bool], SonicModels] | None = None
+        self._loaded: tuple[tuple[Placement, bool], SonicModels] | None = None
 
     def models(self, placement: Placement, interpolate: bool) -> SonicModels:
-        key = (placement.device, placement.dtype, interpolate)
+        key = (placement, interpolate)
         with self._lock:
             if self._loaded is None or self._loaded[0] != key:
                 self._loaded = None  # drop the old set before loading another
-                log.info("loading Sonic models from %s on %s (%s)", self.models_dir,
-                         placement.device, placement.dtype)
+                log.info("loading Sonic models from %s for %s (%s, offload %s)",
+                         self.models_dir, placement.device, placement.dtype, placement.offload)
                 self._loaded = (key, load_models(self.models_dir, device=placement.device,
-                                                 dtype=placement.dtype, interpolate=interpolate))
+                                                 dtype=placement.dtype, interpolate=interpolate,
+                                                 offload=placement.offload))
             return self._loaded[1]
 
     def frames(self, image: Image.Image, face_box_xywh: Sequence[float], audio: Path,
@@ -90,9 +91,26 @@ class SonicStage:
         """
         if params.crop:
             image, face_box_xywh = crop_to_face(image, face_box_xywh, params.expand_ratio)
+        if params.keep_resolution:
+            check_kept_size(*image.size, cropped=params.crop)
         models = self.models(Placement.resolve(params), params.interpolate)
         return generate_frames(models, image, face_box_xywh, audio, pipeline_settings(params),
                                progress=progress, cancel=cancel)
+
+
+def check_kept_size(width: int, height: int, *, cropped: bool) -> None:
+    """`keep_resolution` writes the portrait's own size: it must hold the watermark and stay
+    within what players decode."""
+    out_w, out_h = kept_size(width, height)
+    what = "the crop around the face" if cropped else "the portrait"
+    if min(out_w, out_h) < MIN_VIDEO_SIDE:
+        raise InputError("keep_resolution", f"{what} is {out_w}x{out_h}; the watermark needs at "
+                         f"least {MIN_VIDEO_SIDE} pixels on the short side",
+                         hint="turn keep_resolution off, or use a larger portrait")
+    if max(out_w, out_h) > MAX_VIDEO_SIDE:
+        raise InputError("keep_resolution", f"{what} is {out_w}x{out_h}; videos are written up "
+                         f"to {MAX_VIDEO_SIDE} pixels on the long side",
+                         hint="turn keep_resolution off, or use a smaller portrait")
 
 
 def pipeline_settings(params: GenerationParams) -> PipelineSettings:

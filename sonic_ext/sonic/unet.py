@@ -168,6 +168,8 @@ class SonicUNet(UNetSpatioTemporalConditionModel):
     """
 
     num_audio_tokens: int
+    # Set by layer-by-layer offload (offload.py), whose weights rest in CPU memory between layers.
+    execution_device: torch.device | None = None
 
     @classmethod
     def from_unet_config(cls, config: Mapping[str, Any], num_audio_tokens: int, *,
@@ -208,7 +210,8 @@ class SonicUNet(UNetSpatioTemporalConditionModel):
         """
         self._check_inputs(sample, clip_embeds, audio_tokens, added_time_ids, face_mask)
         batch, frames = sample.shape[:2]
-        dtype, device = self.conv_in.weight.dtype, self.conv_in.weight.device
+        dtype = self.conv_in.weight.dtype
+        device = self.execution_device or self.conv_in.weight.device
 
         # 1. Time and micro-condition embedding, one per frame
         timesteps = torch.as_tensor(timestep, dtype=torch.float32, device=device).reshape(-1)

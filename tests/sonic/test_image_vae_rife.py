@@ -19,7 +19,8 @@ from safetensors.torch import load_file, save_file
 
 from sonic_ext.errors import ModelsMissing
 from sonic_ext.sonic.golden import GoldenCase
-from sonic_ext.sonic.preprocess import generation_size, prepare_image, square_crop_box
+from sonic_ext.sonic.preprocess import (generation_size, kept_size, prepare_image, rescale_frames,
+                                        square_crop_box)
 from sonic_ext.sonic.rife import (
     IFNet,
     decoded_to_unit,
@@ -81,8 +82,17 @@ def test_generation_size_rules() -> None:
     assert generation_size(1024, 1024, 512) == (512, 512)
     assert generation_size(1920, 1080, 512) == (896, 512)
     assert generation_size(96, 150, 64) == (64, 128)
-    assert generation_size(1920, 1080, 512, keep_resolution=True) == (1920, 1088)
-    assert generation_size(40, 100, 512, keep_resolution=True) == (64, 128)
+    assert kept_size(1921, 1080) == (1920, 1080)  # keep_resolution: even sides for H.264
+
+
+def test_rescaled_frames_keep_their_range_and_take_the_size() -> None:
+    frames = torch.rand(3, 3, 64, 64)
+    out = rescale_frames(frames, (101 // 2 * 2, 70))
+    assert tuple(out.shape) == (3, 3, 70, 100)
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert rescale_frames(frames, (64, 64)) is frames
+    flat = torch.full((1, 3, 64, 64), 0.25)
+    torch.testing.assert_close(rescale_frames(flat, (30, 40)), torch.full((1, 3, 40, 30), 0.25))
 
 
 def test_resize_is_skipped_when_the_size_already_fits() -> None:

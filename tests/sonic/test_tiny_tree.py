@@ -92,3 +92,31 @@ def test_ten_minutes_of_speech_work(tiny_models: Path, tmp_path: Path) -> None:
     frames, seconds = _frames_for(tiny_models, 600.0, tmp_path)
     assert frames >= 2 * 3750 - 1
     assert abs(seconds - 600.0) <= 1 / 25
+
+
+def test_keep_resolution_writes_the_portraits_own_size(tiny_models: Path, tmp_path: Path) -> None:
+    """Generated at the min_resolution rule, rescaled at the end, as the official code does."""
+    models = load_models(tiny_models, device="cpu", dtype=torch.float32)
+    speech = write_tone_wav(tmp_path / "speech.wav", seconds=0.5)
+    portrait = Image.open(FACES / "obama.jpg").convert("RGB").resize((301, 257))
+    chunks = list(generate_frames(models, portrait, [100.0, 60.0, 100.0, 130.0], speech,
+                                  PipelineSettings(steps=1, min_resolution=128,
+                                                   keep_resolution=True)))
+    assert {tuple(c.shape[-2:]) for c in chunks} == {(256, 300)}
+    assert all(0.0 <= float(c.min()) and float(c.max()) <= 1.0 for c in chunks)
+
+
+@pytest.mark.parametrize(("size", "problem"), [((200, 300), "at least 256 pixels"),
+                                                ((5000, 400), "up to 4096 pixels")])
+def test_keep_resolution_refuses_sizes_it_cannot_write(tiny_models: Path, tmp_path: Path,
+                                                       size: tuple[int, int], problem: str) -> None:
+    from sonic_ext import GenerationParams, InputError
+    from sonic_ext.sonic.stage import SonicStage
+
+    stage = SonicStage(tiny_models)
+    params = GenerationParams(keep_resolution=True, crop=False, device="cpu")
+    with pytest.raises(InputError, match=problem) as refused:
+        stage.frames(Image.new("RGB", size), [10.0, 10.0, 50.0, 50.0],
+                     write_tone_wav(tmp_path / "s.wav", seconds=0.5), params)
+    assert refused.value.field == "keep_resolution"
+    assert stage._loaded is None  # refused before any model was loaded
