@@ -6,7 +6,13 @@ whole video decoded and interpolated at once, kept in memory; ours streams decod
 interpolate -> consumer chunk by chunk. Prints seconds per second of video, UNet calls per
 second and peak memory (CUDA: allocated; CPU: resident set growth), and the ratios.
 
+With `--offload`, ours also runs with each listed offload mode (GPU only: on the CPU offload is
+a no-op). `--full-size` writes random weights at the official sizes (about 8 GB) once, for a GPU
+run of the real architecture when the real weights cannot be had.
+
     .venv/bin/python bench/pipeline.py                       # tiny weights on CPU
+    .venv/bin/python bench/pipeline.py --full-size --device cuda --seconds 10 --steps 25 \
+        --min-resolution 512 --offload model,sequential
     .venv/bin/python bench/pipeline.py --models DIR --device cuda --dtype fp16 --seconds 10
 """
 
@@ -66,7 +72,7 @@ def run(models, audio: Path, settings: PipelineSettings, consume: Callable) -> d
         if event.stage == "denoise":
             calls.append(time.perf_counter())
 
-    cuda = next(models.unet.parameters()).device.type == "cuda"
+    cuda = models.residency.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
@@ -76,7 +82,8 @@ def run(models, audio: Path, settings: PipelineSettings, consume: Callable) -> d
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "frames": frames, "unet_calls": len(calls),
-            "unet_calls_per_s": (len(calls) - 1) / (calls[-1] - calls[0]),
+            "unet_calls_per_s": (len(calls) - 1) / (calls[-1] - calls[0]) if len(calls) > 1
+            else float("nan"),
             "peak_bytes": torch.cuda.max_memory_allocated() if cuda else None}
 
 
@@ -92,21 +99,24 @@ def whole_video(chunks) -> int:
     return video.shape[0]
 
 
-VARIANTS = {
-    "baseline (whole-video decode)": (10_000, whole_video),
-    "ours (streamed)": (None, streamed),
+BASELINE = "baseline (whole-video decode)"
+VARIANTS = {  # name: (decode chunk size, consumer, offload mode)
+    BASELINE: (10_000, whole_video, "none"),
+    "ours (streamed)": (None, streamed, "none"),
+    "ours, offload model": (None, streamed, "model"),
+    "ours, offload sequential": (None, streamed, "sequential"),
 }
 
 
 def measure(args: argparse.Namespace, variant: str) -> dict[str, float]:
     """One variant in this process: load, warm up, then the measured run."""
     dtype = DTYPES[args.dtype]
-    chunk, consume = VARIANTS[variant]
+    chunk, consume, offload = VARIANTS[variant]
     settings = PipelineSettings(steps=args.steps, min_resolution=args.min_resolution,
                                 **({"decode_chunk_size": chunk} if chunk else {}))
     with tempfile.TemporaryDirectory() as scratch:
         models_dir = args.models or make_tiny_tree(Path(scratch) / "tiny", seed=0)
-        models = load_models(models_dir, device=args.device, dtype=dtype)
+        models = load_models(models_dir, device=args.device, dtype=dtype, offload=offload)
         audio = speech(Path(scratch) / "speech.wav", args.seconds)
         loaded = rss_bytes()
         run(models, audio, settings, consume)  # warm-up: kernels, allocator, caches
@@ -124,22 +134,33 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--min-resolution", type=int, default=128)
+    parser.add_argument("--offload", default="", metavar="MODES",
+                        help="also run ours with these offload modes, e.g. model,sequential")
+    parser.add_argument("--full-size", action="store_true",
+                        help="random weights at the official sizes instead of the tiny tree")
     parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.dtype = args.dtype or ("fp16" if args.device.startswith("cuda") else "fp32")
     if args.variant:  # child process: one variant, JSON on stdout
         print(json.dumps(measure(args, args.variant)))
         return
-    # Each variant in a fresh process, so neither inherits the other's memory peak.
-    results = {}
-    for variant in VARIANTS:
-        child = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--variant", variant],
-                               capture_output=True, text=True, check=True)
-        results[variant] = json.loads(child.stdout.strip().splitlines()[-1])
-    base = results["baseline (whole-video decode)"]
+    offloads = [m for m in args.offload.split(",") if m]
+    chosen = [v for v, (_, _, mode) in VARIANTS.items() if mode == "none" or mode in offloads]
+    with tempfile.TemporaryDirectory() as scratch:
+        argv = [a for a in sys.argv[1:] if a != "--full-size"]
+        if args.full_size and not args.models:
+            print("writing full-size random weights ...", file=sys.stderr, flush=True)
+            argv += ["--models", str(make_tiny_tree(Path(scratch) / "full", full_size=True))]
+        # Each variant in a fresh process, so none inherits another's memory peak.
+        results = {}
+        for variant in chosen:
+            child = subprocess.run([sys.executable, __file__, *argv, "--variant", variant],
+                                   capture_output=True, text=True, check=True)
+            results[variant] = json.loads(child.stdout.strip().splitlines()[-1])
+    base = results[BASELINE]
     print(f"device {args.device}, {args.dtype}, {args.seconds:g} s of audio, {args.steps} steps, "
           f"min resolution {args.min_resolution}, "
-          f"models {args.models or 'tiny test tree'}")
+          f"models {args.models or ('full-size random' if args.full_size else 'tiny test tree')}")
     print(f"{'run':<30} {'s per s of video':>17} {'UNet calls/s':>13} {'peak MiB':>9} "
           f"{'speed x':>8} {'memory x':>9}")
     for name, r in results.items():

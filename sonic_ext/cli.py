@@ -257,6 +257,8 @@ def _add_models(commands: Any) -> None:
     tiny = models.add_parser("make-tiny", help="write a seeded random-weight tree for tests")
     tiny.add_argument("dir", type=Path, metavar="DIR")
     tiny.add_argument("--seed", type=int, default=0, metavar="N")
+    tiny.add_argument("--full-size", action="store_true",
+                      help="official widths and depths (about 8 GB; for GPU benchmarks)")
     _add_json(tiny)
     tiny.set_defaults(handler=_make_tiny)
     keys = models.add_parser("keys", help="state-dict keys and shapes of a full-size component")
@@ -428,9 +430,9 @@ def _make_tiny(_service: SonicService, args: argparse.Namespace) -> Outcome:
     from .sonic.layout import check_models
     from .sonic.tiny import make_tiny_tree
 
-    root = make_tiny_tree(args.dir.absolute(), seed=args.seed)
+    root = make_tiny_tree(args.dir.absolute(), seed=args.seed, full_size=args.full_size)
     status = check_models(root)
-    return Outcome({**status.summary(), "seed": args.seed},
+    return Outcome({**status.summary(), "seed": args.seed, "full_size": args.full_size},
                    f"wrote seeded test weights (seed {args.seed}) to {root}: "
                    f"{status.summary()['present']} of {len(status.files)} files; "
                    "not a real model, for tests and smoke runs only")
@@ -472,7 +474,7 @@ def _serve(service: SonicService, args: argparse.Namespace) -> Outcome:
     except ImportError as exc:
         raise NotAvailable(f"the standalone app needs its web packages ({exc.name} is missing)",
                            hint="pip install 'sd-webui-sonic[app]'") from None
-    auth = ApiAuth(users=args.api_auth or {}, admin_token=args.admin_token)
+    auth = ApiAuth(users=args.api_auth or {})
     if args.host not in ("127.0.0.1", "localhost", "::1") and not auth.users:
         log.warning("serving on %s without --api-auth: anyone who can reach it can use the API",
                     args.host)
@@ -498,7 +500,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     want_json = bool(getattr(args, "json", False))
     try:
         settings = Settings.from_environment(home=args.home, models_dir=args.models_dir,
-                                             log_level=args.log_level)
+                                             log_level=args.log_level,
+                                             admin_token=getattr(args, "admin_token", None))
         settings.ensure_dirs()
         configure_logging(settings)
         log.info("command %s", " ".join(_command_path(args)))
