@@ -62,6 +62,7 @@ class PreparedGeneration:
     purpose: str
     decision: GateDecision
     started: float
+    audio_seconds: float
     _token: object = field(repr=False, compare=False, default=None)
 
 
@@ -134,14 +135,15 @@ class SonicService:
 
         # 1. Check inputs: cheap checks first, so a typo costs no model load.
         checking = StageTimer("check inputs", 1, progress)
-        purpose = self.check_generate_request(request)
+        purpose, audio_seconds = self.check_generate_request(request)
         checking.report(1, "inputs are readable")
         cancel.raise_if_cancelled()
 
         # 2. Consent gate: refuse unless every face matches a consented subject for `purpose`.
         self._require(self.capabilities.generate, "generation")
         decision = self.check_consent(request.image, purpose, request.requested_by)
-        return PreparedGeneration(request, purpose, decision, started, _token=_PREPARED)
+        return PreparedGeneration(request, purpose, decision, started, audio_seconds,
+                                  _token=_PREPARED)
 
     def run(self, prepared: PreparedGeneration, progress: ProgressCallback = ignore_progress,
             cancel: CancelToken | None = None) -> GenerateResult:
@@ -174,7 +176,7 @@ class SonicService:
 
         def write_unsigned(path: Path) -> None:
             write_mp4(frames, path, fps=output_fps(params), audio=request.audio,
-                      frame_hook=marker.embed)
+                      audio_seconds=prepared.audio_seconds, frame_hook=marker.embed)
 
         # 6.-8. sign, read back, record, then rename into place (or nothing at all)
         recorder = RegistryRecorder(self.registry, decision.consent_id, request.requested_by)
@@ -186,8 +188,9 @@ class SonicService:
                               credentials=published.credentials,
                               seconds=round(time.monotonic() - prepared.started, 3))
 
-    def check_generate_request(self, request: GenerateRequest) -> str:
-        """Step 1 on its own: validate every field, return the normalised purpose."""
+    def check_generate_request(self, request: GenerateRequest) -> tuple[str, float]:
+        """Step 1 on its own: validate every field; return the normalised purpose and the
+        speech's length in seconds."""
         request.params.validate()
         purpose = request.validate_purpose()
         allowed = self.policy.allowed_purposes
@@ -199,8 +202,7 @@ class SonicService:
         check_output_path(request.out, "out", overwrite=request.overwrite)
         from .media.audio import check_speech  # PyAV: loaded only once the cheap checks passed
 
-        check_speech(request.audio, self.policy.max_audio_seconds)
-        return purpose
+        return purpose, check_speech(request.audio, self.policy.max_audio_seconds)
 
     def _require(self, available: bool, what: str) -> None:
         if not available:

@@ -62,10 +62,13 @@ def audio_duration(path: Path) -> float:
 
 
 def write_mp4(chunks: Iterable[torch.Tensor | np.ndarray], out: Path, *, fps: float,
-              audio: Path | None = None, crf: int = 18, frame_hook: FrameHook | None = None
-              ) -> EncodedVideo:
-    """Encode frame chunks to `out`; with `audio`, mux it as AAC and match the durations."""
-    target_seconds = audio_duration(audio) if audio is not None else None
+              audio: Path | None = None, audio_seconds: float | None = None, crf: int = 18,
+              frame_hook: FrameHook | None = None) -> EncodedVideo:
+    """Encode frame chunks to `out`; with `audio`, mux it as AAC and match the durations
+    (`audio_seconds`, when the caller already decoded the clip, saves decoding it again)."""
+    target_seconds = None
+    if audio is not None:
+        target_seconds = audio_seconds if audio_seconds is not None else audio_duration(audio)
     rate = Fraction(fps).limit_denominator(1000)
     frames_written, last, width, height = 0, None, 0, 0
     with av.open(str(out), mode="w", format="mp4") as container:
