@@ -7,15 +7,25 @@ from fastapi import FastAPI
 
 from ._version import __version__
 from .api.auth import ApiAuth
-from .api.router import create_router
+from .api.router import API_PREFIX, create_router
 from .service import SonicService
 from .ui import build_ui
 
-API_PREFIX = "/sonic/v1"
+__all__ = ["API_PREFIX", "create_app"]
+
+_TAGS = [
+    {"name": "generate", "description": "Start a consent-gated generation; it runs as a job."},
+    {"name": "jobs", "description": "Your jobs: progress, cancel, the signed video, its "
+                                    "verify report. They survive a restart."},
+    {"name": "verify", "description": "Where a file came from: C2PA, watermark, records."},
+    {"name": "consent", "description": "Consent administration; needs the admin token "
+                                       "(`X-Sonic-Admin-Token`)."},
+    {"name": "status", "description": "Health and model files."},
+]
 
 
 def create_app(service: SonicService, auth: ApiAuth) -> FastAPI:
-    app = FastAPI(title="Sonic", version=__version__,
+    app = FastAPI(title="Sonic", version=__version__, openapi_tags=_TAGS,
                   description="Consent-gated, signed talking-head videos.")
     # The API first: the UI is mounted at "/" and would otherwise shadow these routes.
     app.include_router(create_router(service, auth), prefix=API_PREFIX)

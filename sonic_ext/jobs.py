@@ -1,18 +1,31 @@
 """Generation jobs for the HTTP API: one worker runs prepared generations in order.
 
 A job is created only from a `PreparedGeneration` (inputs checked, consent gate passed), so a
-refusal is answered at once and never queued. Progress, result and error stay readable until
-the process ends; cancelling sets the job's token, which the pipeline checks between windows.
+refusal is answered at once and never queued. Each job is a small JSON file under
+`<home>/jobs/`, rewritten on every change: a restarted server still lists its jobs and serves
+their videos, and a job that was queued or running when the process died reads `interrupted`.
+Cancelling sets the job's token, which the pipeline checks between windows.
+
+One manager per service (`JobManager.for_service`): a WebUI's "Reload UI" builds the routes
+again but must not start a second worker or mistake its own running jobs for dead ones.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
+import shutil
+import tempfile
 import threading
-import time
 import uuid
+import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, ClassVar
 
 from .errors import Cancelled, InputError, SonicError
 from .progress import CancelToken, ProgressEvent
@@ -21,59 +34,176 @@ from .service import PreparedGeneration, SonicService
 
 log = logging.getLogger(__name__)
 
+ACTIVE_STATES = ("queued", "running")
+FINAL_STATES = ("done", "failed", "cancelled", "interrupted")
+_JOB_ID = re.compile(r"[0-9a-f]{16}")
+
 
 def new_job_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+def _now() -> str:
+    """ISO-8601 UTC with microseconds, the registry's time format; sorts as text."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class UnknownJob(InputError):
+    """No such job, or one of another user (the answer is the same, so ids cannot be probed)."""
+
+    http_status = 404
+    code = "not_found"
+
+
+class JobFinished(SonicError):
+    """Cancelling a job that has ended already."""
+
+    http_status = 409
+    code = "conflict"
+
+
 @dataclass
 class Job:
     id: str
-    state: str = "queued"  # queued | running | done | failed | cancelled
-    created_at: float = field(default_factory=time.time)
+    owner: str
+    purpose: str
+    state: str = "queued"
+    created_at: str = field(default_factory=_now)
+    updated_at: str = ""
     progress: ProgressEvent | None = None
     result: GenerateResult | None = None
-    error: dict[str, object] | None = None
-    cancel: CancelToken = field(default_factory=CancelToken, repr=False)
+    error: dict[str, Any] | None = None
+    cancel: CancelToken = field(default_factory=CancelToken, repr=False, compare=False)
 
-    def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "state": self.state, "created_at": self.created_at,
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form (the result keeps its server path; the API leaves it out)."""
+        return {"id": self.id, "owner": self.owner, "purpose": self.purpose,
+                "state": self.state, "created_at": self.created_at,
+                "updated_at": self.updated_at or self.created_at,
                 "progress": self.progress.to_dict() if self.progress else None,
                 "result": self.result.to_dict() if self.result else None,
                 "error": self.error}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        progress = data.get("progress")
+        result = data.get("result")
+        event_fields = {f.name for f in fields(ProgressEvent)}
+        return cls(
+            id=data["id"], owner=data["owner"], purpose=data["purpose"], state=data["state"],
+            created_at=data["created_at"], updated_at=data.get("updated_at", ""),
+            progress=ProgressEvent(**{k: v for k, v in progress.items() if k in event_fields})
+            if progress else None,
+            result=GenerateResult(**{**result, "out": Path(result["out"])}) if result else None,
+            error=data.get("error"))
+
+
+class JobStore:
+    """One JSON file per job, replaced atomically, so a reader never sees half a record."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def save(self, job: Job) -> None:
+        job.updated_at = _now()
+        handle, temp = tempfile.mkstemp(dir=self.folder, prefix=f".{job.id}-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump({"schema": 1, **job.to_dict()}, out)
+            os.replace(temp, self.folder / f"{job.id}.json")
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+    def load(self) -> list[Job]:
+        """Every readable record; half-written temporaries of a dead process are removed."""
+        for stale in self.folder.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+        jobs = []
+        for path in sorted(self.folder.glob("*.json")):
+            if not _JOB_ID.fullmatch(path.stem):
+                continue
+            try:
+                jobs.append(Job.from_dict(json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("skipping unreadable job record %s: %s", path, exc)
+        return jobs
+
 
 class JobManager:
+    # Weak values: a manager lives as long as routes or queued work use it, and is shared by
+    # every router built for the same service meanwhile.
+    _managers: ClassVar[weakref.WeakValueDictionary[int, JobManager]] = \
+        weakref.WeakValueDictionary()
+    _managers_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def for_service(cls, service: SonicService) -> JobManager:
+        with cls._managers_lock:
+            manager = cls._managers.get(id(service))
+            if manager is None or manager.service is not service:
+                manager = cls._managers[id(service)] = cls(service)
+            return manager
+
     def __init__(self, service: SonicService, workers: int = 1) -> None:
+        """Load the jobs of earlier runs. Those that were active then are `interrupted` now,
+        and uploads left by them (or by requests that never became jobs) are removed: one
+        server runs the API for a home at a time."""
         self.service = service
-        self._jobs: dict[str, Job] = {}
+        self.store = JobStore(service.settings.home / "jobs")
+        self.uploads_dir = service.settings.home / "uploads"
         self._lock = threading.Lock()
+        self._jobs = {job.id: job for job in self.store.load()}
+        for job in self._jobs.values():
+            if job.state in ACTIVE_STATES:
+                job.error = {"code": "interrupted", "http_status": 500,
+                             "message": f"the server stopped while this job was {job.state}; "
+                                        "nothing was published", "hint": "submit it again"}
+                job.state = "interrupted"
+                self.store.save(job)
+        shutil.rmtree(self.uploads_dir, ignore_errors=True)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sonic-job")
 
-    def submit(self, job_id: str, prepared: PreparedGeneration) -> Job:
-        job = Job(job_id)
+    def uploads_for(self, job_id: str) -> Path:
+        """Where the API puts a job's uploaded files; removed when the job ends."""
+        return self.uploads_dir / job_id
+
+    def submit(self, job_id: str, prepared: PreparedGeneration, owner: str) -> Job:
+        job = Job(job_id, owner=owner, purpose=prepared.purpose)
         with self._lock:
             self._jobs[job.id] = job
+        self.store.save(job)
         self._pool.submit(self._run, job, prepared)
         return job
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, owner: str) -> Job:
         with self._lock:
-            if job_id not in self._jobs:
-                raise InputError("job_id", f"no job {job_id!r}")
-            return self._jobs[job_id]
+            job = self._jobs.get(job_id)
+        if job is None or job.owner != owner:
+            raise UnknownJob("job_id", f"no job {job_id!r}")
+        return job
 
-    def cancel(self, job_id: str) -> Job:
-        job = self.get(job_id)
+    def of_owner(self, owner: str) -> list[Job]:
+        """The owner's jobs, newest first."""
+        with self._lock:
+            jobs = [job for job in self._jobs.values() if job.owner == owner]
+        return sorted(jobs, key=lambda job: job.created_at, reverse=True)
+
+    def cancel(self, job_id: str, owner: str) -> Job:
+        job = self.get(job_id, owner)
+        if job.state not in ACTIVE_STATES:
+            raise JobFinished(f"job {job.id} is {job.state} already; there is nothing to cancel")
         job.cancel.cancel("cancelled through the API")
         return job
 
     def _run(self, job: Job, prepared: PreparedGeneration) -> None:
-        if job.cancel.cancelled:
-            job.state = "cancelled"
-            return
-        job.state = "running"
         try:
+            if job.cancel.cancelled:
+                job.state = "cancelled"
+                return
+            job.state = "running"
+            self.store.save(job)
             job.result = self.service.run(prepared, progress=self._progress(job),
                                           cancel=job.cancel)
             job.state = "done"
@@ -86,10 +216,13 @@ class JobManager:
             job.state = "failed"
             job.error = {"code": "error", "message": f"{type(exc).__name__}: {exc}",
                          "http_status": 500}
+        finally:
+            shutil.rmtree(self.uploads_for(job.id), ignore_errors=True)
+            self.store.save(job)
 
-    @staticmethod
-    def _progress(job: Job):  # noqa: ANN205 - a ProgressCallback bound to this job
+    def _progress(self, job: Job):  # noqa: ANN202 - a ProgressCallback bound to this job
         def report(event: ProgressEvent) -> None:
             job.progress = event
+            self.store.save(job)
 
         return report

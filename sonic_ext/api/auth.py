@@ -1,26 +1,38 @@
-"""Who may call the API: HTTP Basic users (the host's `--api-auth` list) and an admin token.
+"""Who may call the API: HTTP Basic users (the host's `--api-auth` list) and, for consent
+changes, the installation's admin token in the `X-Sonic-Admin-Token` header.
 
 The WebUI protects none of an extension's routes (research/webui.md §0), so we do it ourselves,
-as FastAPI dependencies rather than `if`s inside handlers.
+as FastAPI dependencies rather than `if`s inside handlers. The admin token is the service's
+(`Settings.admin_token`), checked by `SonicService.require_admin` as in the UI.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Optional
 
 from fastapi import Depends, HTTPException, status
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
+
+from ..errors import AdminRequired
+from .errors import error_response
+
+if TYPE_CHECKING:
+    from ..service import SonicService
+
+ADMIN_HEADER = "X-Sonic-Admin-Token"
 
 _basic = HTTPBasic(auto_error=False, realm="sonic")
+_admin_header = APIKeyHeader(name=ADMIN_HEADER, auto_error=False,
+                             description="the installation's admin token, for consent routes")
 
 
 @dataclass(frozen=True)
 class ApiAuth:
-    """API credentials. No users configured means the API is open (loopback-only default)."""
+    """API users. No users configured means the API is open (loopback-only default)."""
 
     users: dict[str, str] = field(default_factory=dict, repr=False)
-    admin_token: str | None = field(default=None, repr=False)
 
     def check_user(self, credentials: HTTPBasicCredentials | None) -> str:
         if not self.users:
@@ -34,7 +46,19 @@ class ApiAuth:
                             headers={"WWW-Authenticate": 'Basic realm="sonic"'})
 
     def user_dependency(self):  # noqa: ANN201 - FastAPI reads the signature of what this returns
-        def require_user(credentials: HTTPBasicCredentials | None = Depends(_basic)) -> str:
+        def require_user(credentials: Optional[HTTPBasicCredentials] = Depends(_basic)) -> str:
             return self.check_user(credentials)
 
         return require_user
+
+
+def admin_dependency(service: SonicService):  # noqa: ANN201 - a FastAPI dependency
+    """403 unless the request carries the admin token (and one is configured at all)."""
+
+    def require_admin(token: Optional[str] = Depends(_admin_header)) -> None:
+        try:
+            service.require_admin(token)
+        except AdminRequired as exc:
+            raise error_response(exc) from None
+
+    return require_admin

@@ -1,4 +1,4 @@
-"""POST /generate and the job routes: uploads in, a job out, the signed video when done.
+"""POST /generate: two uploads in, a job out; GET /params: the parameters and their defaults.
 
 Files arrive only as uploads (never as server paths). The inputs and the consent gate are
 checked before the job is queued, so a refusal is a 403 at once and nothing is queued for it.
@@ -8,39 +8,28 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 from typing import Any, Dict
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from ..errors import InputError, SonicError
 from ..jobs import JobManager, new_job_id
 from ..requests import GenerateRequest, GenerationParams
 from ..service import SonicService
+from .errors import error_response
+from .job_routes import job_view
+from .models import JOB_EXAMPLE, GenerationParamsSchema, Job, error_responses, example
+from .uploads import (
+    FORM_SLACK_BYTES,
+    MAX_AUDIO_BYTES,
+    MAX_IMAGE_BYTES,
+    SMALL_BODY_BYTES,
+    body_limited,
+    save_upload,
+)
 
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
-MAX_AUDIO_BYTES = 200 * 1024 * 1024
-_CHUNK = 1024 * 1024
-
-
-def error_response(exc: SonicError) -> HTTPException:
-    return HTTPException(exc.http_status, detail=exc.to_dict())
-
-
-def save_upload(upload: UploadFile, target: Path, limit: int, field: str) -> Path:
-    """Copy an upload to `target`, refusing (413) anything over `limit` bytes."""
-    suffix = Path(upload.filename or "").suffix.lower()[:8]
-    path = target.with_suffix(suffix)
-    written = 0
-    with path.open("wb") as out:
-        while chunk := upload.file.read(_CHUNK):
-            written += len(chunk)
-            if written > limit:
-                raise HTTPException(413, detail={"code": "too_large", "field": field,
-                                                 "message": f"{field}: over {limit:,} bytes"})
-            out.write(chunk)
-    return path
+_PARAMS_TEXT = ("a JSON object of generation parameters; omitted ones keep their defaults "
+                "(the GenerationParams schema, GET /params)")
 
 
 def parse_params(text: str) -> GenerationParams:
@@ -56,15 +45,30 @@ def parse_params(text: str) -> GenerationParams:
 
 def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManager,
                         require_user: Any) -> None:
-    @router.post("/generate", status_code=202, summary="Start a generation (upload both files)")
-    def generate(image: UploadFile = File(..., description="portrait (JPEG, PNG, WEBP, BMP)"),
-                 audio: UploadFile = File(..., description="speech (WAV, MP3, FLAC, M4A)"),
-                 purpose: str = Form("general"),
-                 params: str = Form("{}", description='e.g. {"seed": 0, "steps": 25}'),
+    uploads = APIRouter(route_class=body_limited(MAX_IMAGE_BYTES + MAX_AUDIO_BYTES +
+                                                 FORM_SLACK_BYTES), tags=["generate"])
+    small = APIRouter(route_class=body_limited(SMALL_BODY_BYTES), tags=["generate"])
+
+    @uploads.post(
+        "/generate", status_code=202, response_model=Job,
+        summary="Start a generation (upload a portrait and a speech clip)",
+        description="Checks the inputs and the consent gate at once (403 when the face has no "
+                    "consent for the purpose), then queues a job; poll `status_url`.",
+        responses={202: example(Job, JOB_EXAMPLE, "the job, queued"),
+                   **error_responses(401, 403, 413, 422)},
+        openapi_extra={"requestBody": {"content": {"multipart/form-data": {"example": {
+            "purpose": "education", "params": '{"seed": 0, "steps": 25}'}}}}})
+    def generate(image: UploadFile = File(..., description="portrait (JPEG, PNG, WEBP, BMP), "
+                                                           "at most 20 MB"),
+                 audio: UploadFile = File(..., description="speech (WAV, MP3, FLAC, M4A), "
+                                                           "at most 200 MB"),
+                 purpose: str = Form("general", description="what the video is for; the "
+                                                            "consent must cover it"),
+                 params: str = Form("{}", description=_PARAMS_TEXT),
                  user: str = Depends(require_user)) -> Dict[str, Any]:
         job_id = new_job_id()
-        folder = service.settings.home / "uploads" / job_id
-        folder.mkdir(parents=True)
+        folder = jobs.uploads_for(job_id)
+        folder.mkdir(mode=0o700, parents=True)
         try:
             request = GenerateRequest(
                 image=save_upload(image, folder / "portrait", MAX_IMAGE_BYTES, "image"),
@@ -72,37 +76,20 @@ def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManag
                 out=service.settings.outputs_dir / f"{job_id}.mp4", purpose=purpose,
                 params=parse_params(params), requested_by=f"api:{user}")
             prepared = service.prepare(request)
-        except SonicError as exc:
+        except BaseException as exc:
             shutil.rmtree(folder, ignore_errors=True)
-            raise error_response(exc) from None
-        except HTTPException:
-            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(exc, SonicError):
+                raise error_response(exc) from None
             raise
-        job = jobs.submit(job_id, prepared)
-        return {**job.to_dict(), "status_url": f"jobs/{job.id}"}
+        return job_view(jobs.submit(job_id, prepared, owner=user))
 
-    @router.get("/jobs/{job_id}", summary="State, progress and result of a job")
-    def job_state(job_id: str, _user: str = Depends(require_user)) -> Dict[str, Any]:
-        return _job(jobs, job_id).to_dict()
+    @small.get("/params", response_model=GenerationParamsSchema,
+               summary="Generation parameters with their defaults",
+               description="The `params` of POST /generate; each field's description says "
+                           "what it does.", dependencies=[Depends(require_user)],
+               responses=error_responses(401))
+    def params() -> Dict[str, Any]:
+        return GenerationParams().to_dict()
 
-    @router.delete("/jobs/{job_id}", summary="Cancel a job")
-    def cancel(job_id: str, _user: str = Depends(require_user)) -> Dict[str, Any]:
-        _job(jobs, job_id)
-        return jobs.cancel(job_id).to_dict()
-
-    @router.get("/jobs/{job_id}/video", summary="The signed MP4 of a finished job",
-                response_class=FileResponse)
-    def video(job_id: str, _user: str = Depends(require_user)) -> Any:
-        job = _job(jobs, job_id)
-        if job.state != "done" or job.result is None:
-            return JSONResponse({"error": {"code": "not_ready", "state": job.state}}, 409)
-        return FileResponse(job.result.out, media_type="video/mp4",
-                            filename=job.result.out.name)
-
-
-def _job(jobs: JobManager, job_id: str):  # noqa: ANN202 - Job
-    try:
-        return jobs.get(job_id)
-    except InputError:
-        raise HTTPException(404, detail={"code": "not_found",
-                                         "message": f"no job {job_id!r}"}) from None
+    router.include_router(uploads)
+    router.include_router(small)

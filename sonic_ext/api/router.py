@@ -1,69 +1,45 @@
-"""Routes of /sonic/v1. More resources (jobs, verify, consents) join as their stages land."""
+"""Routes of /sonic/v1, one router for the standalone app and the WebUI hosts alike."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
 
 from ..jobs import JobManager
 from ..service import SonicService
 from .auth import ApiAuth
+from .consent import add_consent_routes
 from .generate import add_generate_routes
+from .job_routes import add_job_routes
+from .models import Health, ModelsReport, error_responses
+from .uploads import SMALL_BODY_BYTES, body_limited
 from .verify import add_verify_route
 
-
-class ModelsSummary(BaseModel):
-    models_dir: str
-    ready: bool
-    present: int
-    expected: int
-    test_weights: bool
-
-
-class Health(BaseModel):
-    """Typing with `typing` generics keeps these models valid under pydantic 1 (A1111) and 2."""
-
-    status: str
-    version: str
-    home: str
-    models_dir: str
-    database: str
-    policy: Optional[str] = None
-    policy_version: str
-    signing: str
-    host: str
-    models: ModelsSummary
-    capabilities: Dict[str, bool]
-
-
-class ModelFileState(BaseModel):
-    path: str
-    component: str
-    state: str
-    expected_size: Optional[int] = None
-    found_size: Optional[int] = None
-    source: str
-
-
-class ModelsReport(ModelsSummary):
-    files: List[ModelFileState]
+API_PREFIX = "/sonic/v1"
 
 
 def create_router(service: SonicService, auth: ApiAuth) -> APIRouter:
-    router = APIRouter(tags=["sonic"])
+    """Every route of the API; mount it with `prefix=API_PREFIX`."""
+    router = APIRouter()
     require_user = auth.user_dependency()
-    add_generate_routes(router, service, JobManager(service), require_user)
+    jobs = JobManager.for_service(service)
+    add_generate_routes(router, service, jobs, require_user)
+    add_job_routes(router, service, jobs, require_user)
     add_verify_route(router, service, require_user)
+    add_consent_routes(router, service, require_user)
 
-    @router.get("/health", response_model=Health, summary="Version, home and models status")
+    status = APIRouter(route_class=body_limited(SMALL_BODY_BYTES), tags=["status"])
+
+    @status.get("/health", response_model=Health, summary="Version, home and models status",
+                description="Open to probes, also when API users are configured.")
     def health() -> Dict[str, Any]:
         return service.health()
 
-    @router.get("/models", response_model=ModelsReport, summary="Each expected model file",
-                dependencies=[Depends(require_user)])
+    @status.get("/models", response_model=ModelsReport, summary="Each expected model file",
+                dependencies=[Depends(require_user)], responses=error_responses(401))
     def models() -> Dict[str, Any]:
         return service.models_status().to_dict()
 
+    router.include_router(status)
     return router

@@ -11,14 +11,25 @@ from fastapi import APIRouter, Depends, File, UploadFile
 
 from ..errors import SonicError
 from ..service import SonicService
-from .generate import error_response, save_upload
+from .errors import error_response
+from .models import VERIFY_EXAMPLE, VerifyResult, error_responses, example
+from .uploads import FORM_SLACK_BYTES, body_limited, save_upload
 
 MAX_VERIFY_BYTES = 2 * 1024 * 1024 * 1024
 
 
 def add_verify_route(router: APIRouter, service: SonicService, require_user: Any) -> None:
-    @router.post("/verify", summary="Verdict, C2PA and watermark findings for one file")
-    def verify(file: UploadFile = File(..., description="MP4/MOV, JPEG/PNG or WAV/MP3"),
+    routes = APIRouter(route_class=body_limited(MAX_VERIFY_BYTES + FORM_SLACK_BYTES),
+                       tags=["verify"])
+
+    @routes.post("/verify", response_model=VerifyResult,
+                 summary="Verdict, C2PA and watermark findings for one file",
+                 description="For a watermarked file whose manifest was stripped, the "
+                             "watermark leads to the generation and consent on record.",
+                 responses={200: example(VerifyResult, VERIFY_EXAMPLE, "the verdict"),
+                            **error_responses(401, 413, 422)})
+    def verify(file: UploadFile = File(..., description="MP4/MOV, JPEG/PNG or WAV/MP3, at "
+                                                        "most 2 GB"),
                _user: str = Depends(require_user)) -> Dict[str, Any]:
         folder = Path(tempfile.mkdtemp(prefix="sonic-verify-"))
         try:
@@ -28,4 +39,6 @@ def add_verify_route(router: APIRouter, service: SonicService, require_user: Any
             raise error_response(exc) from None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        return {**report.to_dict(), "path": file.filename}
+        return {**report.to_dict(), "path": file.filename or "upload"}
+
+    router.include_router(routes)

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gradio_client import Client
 
-from sonic_ext import SonicService, __version__
-from sonic_ext.api.auth import ApiAuth
-from sonic_ext.app import create_app
-from tests.servers import free_port, serve_in_thread, wait_until_up
+pytest.importorskip("gradio", minversion="4.0", reason="the standalone app is gradio 4; hosts "
+                    "with gradio 3 mount only the router (tests/api/router_app.py)")
+from gradio_client import Client  # noqa: E402 - after the skip
+
+from sonic_ext import SonicService, __version__  # noqa: E402
+from sonic_ext.api.auth import ApiAuth  # noqa: E402
+from sonic_ext.app import create_app  # noqa: E402
+from tests.servers import free_port, serve_in_thread, wait_until_up  # noqa: E402
 
 
 @pytest.fixture
@@ -25,7 +28,7 @@ def open_app(service: SonicService) -> Iterator[str]:
 
 @pytest.fixture
 def locked_app(service: SonicService) -> Iterator[str]:
-    auth = ApiAuth(users={"alice": "wonder:land"}, admin_token="t0k3n")
+    auth = ApiAuth(users={"alice": "wonder:land"})
     with serve_in_thread(create_app(service, auth)) as base:
         yield base
 
@@ -43,8 +46,10 @@ def test_health_answers_with_version_home_and_models(open_app: str,
 
 def test_openapi_documents_the_api(open_app: str) -> None:
     spec = httpx.get(f"{open_app}/openapi.json").json()
-    assert {"/sonic/v1/health", "/sonic/v1/models"} <= set(spec["paths"])
+    assert {"/sonic/v1/health", "/sonic/v1/models", "/sonic/v1/consents"} <= set(spec["paths"])
     assert spec["info"]["version"] == __version__
+    assert [tag["name"] for tag in spec["tags"]] == ["generate", "jobs", "verify", "consent",
+                                                     "status"]
 
 
 def test_ui_has_the_four_tabs(open_app: str) -> None:
@@ -92,11 +97,17 @@ def test_cli_serve_starts_the_app_on_loopback(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "sonic_ext", "--home", str(tmp_path / "home"), "serve",
-         "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--port", str(port), "--admin-token", "s3cret"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    api = f"http://127.0.0.1:{port}/sonic/v1"
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/sonic/v1/health", process=process)
-        health = httpx.get(f"http://127.0.0.1:{port}/sonic/v1/health").json()
+        wait_until_up(f"{api}/health", process=process)
+        health = httpx.get(f"{api}/health").json()
         assert health["home"] == str(tmp_path / "home")
+        assert health["consent_admin"] == "enabled"  # --admin-token reached the settings
+        assert httpx.get(f"{api}/consents").status_code == 403
+        assert httpx.get(f"{api}/consents", headers={"X-Sonic-Admin-Token": "s3cret"}
+                         ).json() == {"consents": []}
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)

@@ -1,0 +1,23 @@
+"""One error body for every route: `{"detail": {"code", "message", "hint"?, "field"?}}`.
+
+Raised as `HTTPException`, so the WebUI hosts' own exception handlers (A1111's
+`api_middleware`, Forge's handler) keep `detail` as it is and only add keys around it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException
+
+from ..errors import SonicError
+
+
+def error_response(exc: SonicError) -> HTTPException:
+    """The HTTP form of a service error: its status and its machine-readable body."""
+    return HTTPException(exc.http_status, detail=exc.to_dict())
+
+
+def http_error(status: int, code: str, message: str, **extra: Any) -> HTTPException:
+    """An error the API itself raises (not found, conflict, too large) in the same body."""
+    return HTTPException(status, detail={"code": code, "message": message, **extra})

@@ -1,0 +1,258 @@
+"""Schemas of /sonic/v1: what OpenAPI documents and what responses are filtered through.
+
+Only what pydantic 1 (A1111) and 2 (Forge, standalone) read alike: `BaseModel`, `Field` with a
+description or `examples`, `typing` generics, `create_model`. Examples sit in the routes'
+`responses` (plain OpenAPI), not in model config, whose spelling differs between the versions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Dict, List, Optional
+
+from pydantic import BaseModel, Field, create_model
+
+from ..requests import PARAM_HELP, GenerationParams
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(..., description="machine-readable, e.g. consent_refused, bad_input")
+    message: str = Field(..., description="what is wrong, in words")
+    hint: Optional[str] = Field(None, description="what would make it work")
+    field: Optional[str] = Field(None, description="the input at fault, for bad_input")
+
+
+class ErrorBody(BaseModel):
+    detail: ErrorDetail
+
+
+class ModelsSummary(BaseModel):
+    models_dir: str
+    ready: bool
+    present: int
+    expected: int
+    test_weights: bool
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    home: str
+    models_dir: str
+    database: str
+    policy: Optional[str] = None
+    policy_version: str
+    signing: str
+    host: str
+    consent_admin: Optional[str] = None
+    models: ModelsSummary
+    capabilities: Dict[str, bool]
+
+
+class ModelFileState(BaseModel):
+    path: str
+    component: str
+    state: str
+    expected_size: Optional[int] = None
+    found_size: Optional[int] = None
+    source: str
+
+
+class ModelsReport(ModelsSummary):
+    files: List[ModelFileState]
+
+
+def _params_schema() -> type[BaseModel]:
+    """GenerationParams as a schema: each field's type, default and PARAM_HELP text."""
+    hints = typing.get_type_hints(GenerationParams)
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "GenerationParams", __module__=__name__,
+        **{f.name: (hints[f.name], Field(f.default, description=PARAM_HELP[f.name]))
+           for f in dataclasses.fields(GenerationParams)})
+
+
+GenerationParamsSchema = _params_schema()
+
+
+class Progress(BaseModel):
+    stage: str = Field(..., description="e.g. check inputs, sonic, encode")
+    step: int
+    total: int
+    fraction: float
+    message: str
+    elapsed_s: float
+    eta_s: Optional[float] = Field(None, description="seconds left in this stage, once known")
+
+
+class JobResult(BaseModel):
+    generation_id: str
+    watermark_id: str
+    consent_id: str
+    sha256: str = Field(..., description="sha256 of the signed MP4")
+    credentials: str = Field(..., description="development or production credentials")
+    seconds: float
+    file_name: str
+
+
+class Job(BaseModel):
+    id: str
+    state: str = Field(..., description="queued, running, done, failed, cancelled, or "
+                                         "interrupted (the server stopped while it ran)")
+    owner: str = Field(..., description="the API user who created it; only they see it")
+    purpose: str
+    created_at: str
+    updated_at: str
+    progress: Optional[Progress] = None
+    result: Optional[JobResult] = None
+    error: Optional[Dict[str, Any]] = Field(None, description="the error body of a failed job")
+    status_url: str = Field(..., description="relative to /sonic/v1/")
+    video_url: Optional[str] = Field(None, description="when done: the signed MP4")
+    report_url: Optional[str] = Field(None, description="when done: the HTML verify report")
+
+
+class JobList(BaseModel):
+    jobs: List[Job]
+
+
+class VerifyResult(BaseModel):
+    path: str = Field(..., description="the uploaded file's name")
+    verdict: str = Field(..., description="authentic, valid-untrusted, tampered, "
+                                           "stripped-recovered, watermark-unknown or "
+                                           "no-provenance")
+    reasons: List[Dict[str, str]]
+    c2pa: Dict[str, Any]
+    watermark: Dict[str, Any]
+    generation: Optional[Dict[str, Any]] = None
+    consent: Optional[Dict[str, Any]] = None
+
+
+class Consent(BaseModel):
+    id: str
+    subject_id: str
+    subject_name: str
+    purposes: List[str]
+    valid_from: str
+    valid_until: Optional[str] = None
+    recorded_by: str
+    recorded_at: str
+    evidence_sha256: str
+    revoked_at: Optional[str] = None
+    revoked_by: Optional[str] = None
+    revoke_reason: Optional[str] = None
+    status: str = Field(..., description="active, revoked, expired or not-yet-valid")
+    reference_models: List[str]
+
+
+class ConsentList(BaseModel):
+    consents: List[Consent]
+
+
+class AuditEvent(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    payload: Dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class ConsentDetails(Consent):
+    history: List[AuditEvent] = Field(..., description="every audit event naming it, oldest "
+                                                        "first")
+
+
+class RevokeRequest(BaseModel):
+    reason: str = Field(..., description="why, for the audit log",
+                        examples=["the subject withdrew consent by e-mail on 2026-12-01"])
+
+
+class ChainReport(BaseModel):
+    ok: bool
+    events_checked: int
+    broken_seq: Optional[int] = None
+    problem: Optional[str] = None
+
+
+# -- examples for OpenAPI ---------------------------------------------------------------------
+
+JOB_EXAMPLE: Dict[str, Any] = {
+    "id": "3f9c2a7d51e04b6a", "state": "running", "owner": "ops", "purpose": "education",
+    "created_at": "2026-12-01T10:00:00.000000Z", "updated_at": "2026-12-01T10:00:41.250000Z",
+    "progress": {"stage": "sonic", "step": 12, "total": 25, "fraction": 0.48,
+                 "message": "denoising", "elapsed_s": 38.2, "eta_s": 41.4},
+    "result": None, "error": None, "status_url": "jobs/3f9c2a7d51e04b6a",
+    "video_url": None, "report_url": None,
+}
+DONE_JOB_EXAMPLE: Dict[str, Any] = {
+    **JOB_EXAMPLE, "state": "done", "progress": None,
+    "result": {"generation_id": "gen_5d1e8a0c2b7f", "watermark_id": "a41c09e2b7d3",
+               "consent_id": "con_8b2e4f6a1c3d", "sha256": "9d5e" + "0" * 60,
+               "credentials": "production credentials", "seconds": 92.4,
+               "file_name": "3f9c2a7d51e04b6a.mp4"},
+    "video_url": "jobs/3f9c2a7d51e04b6a/video", "report_url": "jobs/3f9c2a7d51e04b6a/report",
+}
+VERIFY_EXAMPLE: Dict[str, Any] = {
+    "path": "talk.mp4", "verdict": "authentic",
+    "reasons": [{"code": "c2pa.trusted",
+                 "text": "the manifest is intact and signed by a trusted signer"}],
+    "c2pa": {"present": True, "validation_state": "Trusted", "development_credentials": False,
+             "watermark_id": "a41c09e2b7d3", "failures": []},
+    "watermark": {"present": True, "watermark_id": "a41c09e2b7d3", "confidence": 0.97,
+                  "frames_checked": 8},
+    "generation": {"id": "gen_5d1e8a0c2b7f", "consent_id": "con_8b2e4f6a1c3d",
+                   "status": "published"},
+    "consent": {"id": "con_8b2e4f6a1c3d", "status": "active"},
+}
+CONSENT_EXAMPLE: Dict[str, Any] = {
+    "id": "con_8b2e4f6a1c3d", "subject_id": "sub_1a2b3c4d5e6f", "subject_name": "Ada Example",
+    "purposes": ["education"], "valid_from": "2026-12-01T09:00:00.000000Z",
+    "valid_until": "2027-12-01T00:00:00.000000Z", "recorded_by": "api:ops",
+    "recorded_at": "2026-12-01T09:00:00.000000Z", "evidence_sha256": "4c1f" + "0" * 60,
+    "revoked_at": None, "revoked_by": None, "revoke_reason": None, "status": "active",
+    "reference_models": ["dlib-resnet-v1"],
+}
+CONSENT_DETAILS_EXAMPLE: Dict[str, Any] = {
+    **CONSENT_EXAMPLE,
+    "history": [{"seq": 7, "at": "2026-12-01T09:00:00.000000Z", "actor": "api:ops",
+                 "action": "consent.add", "payload": {"consent_id": "con_8b2e4f6a1c3d"},
+                 "prev_hash": "77ab" + "0" * 60, "hash": "e01c" + "0" * 60}],
+}
+CHAIN_EXAMPLE: Dict[str, Any] = {"ok": True, "events_checked": 42, "broken_seq": None,
+                                 "problem": None}
+ERROR_EXAMPLES: Dict[int, Dict[str, Any]] = {
+    401: {"detail": "valid HTTP Basic credentials required"},
+    403: {"detail": {"code": "consent_refused", "message": "the face matches nobody with "
+                     "recorded consent", "hint": "record consent first (POST /consents)"}},
+    404: {"detail": {"code": "not_found", "message": "job_id: no job '3f9c2a7d51e04b6a'"}},
+    409: {"detail": {"code": "not_ready", "message": "job 3f9c2a7d51e04b6a is running"}},
+    413: {"detail": {"code": "too_large", "message": "image: over 20,971,520 bytes",
+                     "field": "image"}},
+    422: {"detail": {"code": "bad_input", "message": "steps: must be between 1 and 100, got 0",
+                     "field": "steps"}},
+}
+_ERROR_WORDS = {
+    401: "no or wrong HTTP Basic credentials (when the host has API users)",
+    403: "refused: no consent for this face and purpose, or a consent change without a valid "
+         "admin token",
+    404: "no such job or consent (or not yours)",
+    409: "conflict: not finished yet, finished already, or revoked already",
+    413: "an upload or the whole request is over its size limit",
+    422: "bad input; `field` names it (FastAPI's own checks answer with a list as `detail`)",
+}
+
+
+def example(model: type[BaseModel] | None, value: Any, description: str) -> Dict[str, Any]:
+    """One entry of a route's `responses`: the schema plus an example body."""
+    entry: Dict[str, Any] = {"description": description,
+                             "content": {"application/json": {"example": value}}}
+    if model is not None:
+        entry["model"] = model
+    return entry
+
+
+def error_responses(*statuses: int) -> Dict[int | str, Dict[str, Any]]:
+    """The error responses a route can give, each with an example body."""
+    return {status: example(None if status == 401 else ErrorBody, ERROR_EXAMPLES[status],
+                            _ERROR_WORDS[status]) for status in statuses}

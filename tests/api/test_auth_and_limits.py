@@ -1,0 +1,167 @@
+"""Who may call what, and what is refused before anything is stored: 401, 403, 404, 413, 422.
+
+No weights are needed here: every request is refused (or answered) before a generation starts.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sonic_ext import SonicService
+from sonic_ext.api import consent as consent_routes
+from sonic_ext.requests import GenerationParams
+from tests.api.conftest import ADMIN, FACES, OPS, Serve, make_service
+
+
+def _consent_form(evidence: Path, **fields: str) -> dict:
+    data = {"name": "Barack Obama", "purposes": "education", **fields}
+    files = [("portraits", ("obama.jpg", (FACES / "obama.jpg").read_bytes(), "image/jpeg")),
+             ("evidence", ("release.txt", evidence.read_bytes(), "text/plain"))]
+    return {"data": data, "files": files}
+
+
+def _temp_folders() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("sonic-consent-*")}
+
+
+def test_consent_routes_need_a_user_and_then_the_admin_token(admin_api: str,
+                                                             evidence: Path) -> None:
+    url = f"{admin_api}/consents"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, auth=("ops", "wrong")).status_code == 401
+    assert httpx.get(url, headers=ADMIN).status_code == 401  # the token is no user
+    assert httpx.post(url, headers=ADMIN, **_consent_form(evidence)).status_code == 401
+
+    for headers in ({}, {"X-Sonic-Admin-Token": "guess"}, {"X-Sonic-Admin-Token": ""}):
+        refused = httpx.get(url, auth=OPS, headers=headers)
+        assert refused.status_code == 403, headers
+        assert refused.json()["detail"]["code"] == "admin_required"
+        assert refused.json()["detail"]["message"] == ("a valid admin token is required for "
+                                                       "consent changes")
+    assert httpx.post(url, auth=OPS, **_consent_form(evidence)).status_code == 403
+    assert httpx.post(f"{url}/con_0/revoke", auth=OPS, json={"reason": "x"}).status_code == 403
+    assert httpx.get(f"{admin_api}/audit/verify", auth=OPS).status_code == 403
+
+    assert httpx.get(url, auth=OPS, headers=ADMIN).json() == {"consents": []}
+    chain = httpx.get(f"{admin_api}/audit/verify", auth=OPS, headers=ADMIN)
+    assert chain.status_code == 200 and chain.json()["ok"] is True
+
+
+def test_without_a_configured_admin_token_consent_changes_are_refused(
+        tmp_path: Path, serve: Serve, evidence: Path) -> None:
+    service = make_service(tmp_path / "home", admin_token=None)
+    with serve(service) as base:
+        for headers in ({}, ADMIN):
+            refused = httpx.post(f"{base}/sonic/v1/consents", auth=OPS, headers=headers,
+                                 **_consent_form(evidence))
+            assert refused.status_code == 403
+            detail = refused.json()["detail"]
+            assert detail["code"] == "admin_required"
+            assert "no admin token is configured" in detail["message"]
+            assert "--admin-token" in detail["hint"]
+    assert service.list_consents() == []
+
+
+@pytest.mark.parametrize(("fields", "field", "words"), [
+    ({"purposes": "edu cation!"}, "purposes", "is not a label"),
+    ({"purposes": " , "}, "purposes", "at least one purpose"),
+    ({"expires": "next tuesday"}, "expires", "not an ISO-8601"),
+    ({"expires": "2001-01-01"}, "expires", "is not in the future"),
+    ({"name": "  "}, "name", "must not be empty"),
+])
+def test_bad_consent_fields_are_422_naming_the_field(admin_api: str, evidence: Path,
+                                                     admin_service: SonicService,
+                                                     fields: dict[str, str], field: str,
+                                                     words: str) -> None:
+    before = _temp_folders()
+    response = httpx.post(f"{admin_api}/consents", auth=OPS, headers=ADMIN,
+                          **_consent_form(evidence, **fields))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"]["field"] == field
+    assert words in response.json()["detail"]["message"]
+    assert admin_service.list_consents() == []
+    assert list(admin_service.settings.evidence_dir.iterdir()) == []
+    assert _temp_folders() == before  # the uploads went with the request
+
+
+def test_oversize_uploads_and_bodies_are_413(admin_api: str, evidence: Path,
+                                             admin_service: SonicService,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(consent_routes, "MAX_IMAGE_BYTES", 1000)
+    big_portrait = httpx.post(f"{admin_api}/consents", auth=OPS, headers=ADMIN,
+                              **_consent_form(evidence))
+    assert big_portrait.status_code == 413
+    assert big_portrait.json()["detail"]["field"] == "portraits"
+    monkeypatch.undo()
+    monkeypatch.setattr(consent_routes, "MAX_EVIDENCE_BYTES", 10)
+    big_evidence = httpx.post(f"{admin_api}/consents", auth=OPS, headers=ADMIN,
+                              **_consent_form(evidence))
+    assert big_evidence.status_code == 413
+    assert big_evidence.json()["detail"]["field"] == "evidence"
+    assert admin_service.list_consents() == []
+
+    reason = {"reason": "x" * 100_000}  # over the 64 KiB of a route without uploads
+    declared = httpx.post(f"{admin_api}/consents/con_0/revoke", auth=OPS, headers=ADMIN,
+                          json=reason)
+    assert declared.status_code == 413
+    assert declared.json()["detail"]["code"] == "too_large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"reason": "'
+        for _ in range(100):
+            yield b"x" * 1000
+        yield b'"}'
+
+    streamed = httpx.post(f"{admin_api}/consents/con_0/revoke", auth=OPS,
+                          headers={**ADMIN, "Content-Type": "application/json"},
+                          content=chunks())
+    assert streamed.status_code == 413
+    assert streamed.json()["detail"]["message"] == "request body over 65,536 bytes"
+
+
+def test_unknown_jobs_and_consents_are_404(admin_api: str) -> None:
+    for method, path in [("GET", "/jobs/0123456789abcdef"), ("DELETE", "/jobs/0123456789abcdef"),
+                         ("GET", "/jobs/nope/video"),
+                         ("GET", "/jobs/nope/report")]:
+        response = httpx.request(method, f"{admin_api}{path}", auth=OPS)
+        assert response.status_code == 404, (method, path)
+    assert httpx.get(f"{admin_api}/jobs/nope", auth=OPS).json()["detail"]["code"] == "not_found"
+    assert httpx.get(f"{admin_api}/jobs", auth=OPS).json() == {"jobs": []}
+    missing = httpx.get(f"{admin_api}/consents/con_nope", auth=OPS, headers=ADMIN)
+    assert missing.status_code == 404 and missing.json()["detail"]["code"] == "not_found"
+    revoke = httpx.post(f"{admin_api}/consents/con_nope/revoke", auth=OPS, headers=ADMIN,
+                        json={"reason": "gone"})
+    assert revoke.status_code == 404
+
+
+@pytest.mark.parametrize(("form", "field"), [
+    ({"purpose": "no way!"}, "purpose"),
+    ({"params": '{"steps": 0}'}, "steps"),
+    ({"params": '{"min_resolution": 300}'}, "min_resolution"),
+    ({"params": '{"stepz": 3}'}, "params"),
+    ({"params": "[1, 2]"}, "params"),
+    ({"params": "{steps: 3"}, "params"),
+])
+def test_bad_generation_input_is_422_and_queues_nothing(admin_api: str, speech: Path,
+                                                        admin_service: SonicService,
+                                                        form: dict[str, str], field: str
+                                                        ) -> None:
+    with (FACES / "obama2.jpg").open("rb") as image, speech.open("rb") as audio:
+        response = httpx.post(f"{admin_api}/generate", auth=OPS, data=form,
+                              files={"image": image, "audio": audio})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"]["field"] == field
+    assert httpx.get(f"{admin_api}/jobs", auth=OPS).json() == {"jobs": []}
+    assert list((admin_service.settings.home / "uploads").iterdir()) == []
+
+
+def test_params_lists_every_parameter_with_its_default(admin_api: str) -> None:
+    assert httpx.get(f"{admin_api}/params").status_code == 401
+    params = httpx.get(f"{admin_api}/params", auth=OPS)
+    assert params.status_code == 200
+    assert params.json() == GenerationParams().to_dict()

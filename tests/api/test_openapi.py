@@ -1,0 +1,84 @@
+"""The served OpenAPI document: every route tagged, examples for requests, responses and errors,
+and the generation parameters described with the same texts as the CLI and the UI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+import httpx
+import pytest
+
+from sonic_ext import SonicService
+from sonic_ext.api.models import CONSENT_EXAMPLE, ERROR_EXAMPLES
+from sonic_ext.requests import PARAM_HELP, GenerationParams
+from tests.api.conftest import Serve
+
+
+@pytest.fixture
+def spec(serve: Serve, admin_service: SonicService) -> Iterator[dict[str, Any]]:
+    with serve(admin_service) as base:
+        yield httpx.get(f"{base}/openapi.json").json()
+
+
+def _example(operation: dict[str, Any], status: str, media: str = "application/json") -> Any:
+    return operation["responses"][status]["content"][media]["example"]
+
+
+def test_every_route_is_tagged_and_summarised(spec: dict[str, Any]) -> None:
+    operations = {(method.upper(), path): op for path, item in spec["paths"].items()
+                  for method, op in item.items()}
+    assert set(operations) == {
+        ("POST", "/sonic/v1/generate"), ("GET", "/sonic/v1/params"), ("GET", "/sonic/v1/jobs"),
+        ("GET", "/sonic/v1/jobs/{job_id}"), ("DELETE", "/sonic/v1/jobs/{job_id}"),
+        ("GET", "/sonic/v1/jobs/{job_id}/video"), ("GET", "/sonic/v1/jobs/{job_id}/report"),
+        ("POST", "/sonic/v1/verify"), ("GET", "/sonic/v1/consents"),
+        ("POST", "/sonic/v1/consents"), ("GET", "/sonic/v1/consents/{consent_id}"),
+        ("POST", "/sonic/v1/consents/{consent_id}/revoke"), ("GET", "/sonic/v1/audit/verify"),
+        ("GET", "/sonic/v1/health"), ("GET", "/sonic/v1/models")}
+    for key, op in operations.items():
+        assert len(op["tags"]) == 1 and op["summary"], key
+    assert operations[("POST", "/sonic/v1/consents")]["tags"] == ["consent"]
+
+
+def test_generate_job_verify_and_consent_routes_carry_examples(spec: dict[str, Any]) -> None:
+    paths = spec["paths"]
+    generate = paths["/sonic/v1/generate"]["post"]
+    assert generate["requestBody"]["content"]["multipart/form-data"]["example"]["purpose"] == \
+        "education"
+    assert _example(generate, "202")["status_url"] == "jobs/3f9c2a7d51e04b6a"
+    assert _example(generate, "403") == ERROR_EXAMPLES[403]
+    assert _example(generate, "413")["detail"]["code"] == "too_large"
+    assert _example(generate, "422")["detail"]["field"] == "steps"
+    assert _example(paths["/sonic/v1/jobs/{job_id}"]["get"], "200")["progress"]["eta_s"] == 41.4
+    assert _example(paths["/sonic/v1/jobs"]["get"], "200")["jobs"][0]["state"] == "done"
+    assert _example(paths["/sonic/v1/verify"]["post"], "200")["verdict"] == "authentic"
+    assert _example(paths["/sonic/v1/consents"]["post"], "201")["id"] == CONSENT_EXAMPLE["id"]
+    assert _example(paths["/sonic/v1/consents/{consent_id}"]["get"], "200")["history"]
+    assert _example(paths["/sonic/v1/audit/verify"]["get"], "200")["ok"] is True
+    revoke = paths["/sonic/v1/consents/{consent_id}/revoke"]["post"]
+    assert _example(revoke, "200")["status"] == "revoked"
+    assert _example(revoke, "409")["detail"]["code"]
+    schemas = spec["components"]["schemas"]
+    assert schemas["RevokeRequest"]["properties"]["reason"]["examples"]
+    assert "video/mp4" in paths["/sonic/v1/jobs/{job_id}/video"]["get"]["responses"]["200"][
+        "content"]
+
+
+def test_generation_parameters_are_described_with_the_shared_help(spec: dict[str, Any]
+                                                                  ) -> None:
+    schema = spec["components"]["schemas"]["GenerationParams"]["properties"]
+    assert {name: field["description"] for name, field in schema.items()} == PARAM_HELP
+    assert {name: field["default"] for name, field in schema.items()} == \
+        asdict(GenerationParams())
+
+
+def test_both_credentials_are_declared(spec: dict[str, Any]) -> None:
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["HTTPBasic"]["scheme"] == "basic"
+    assert {"type": "apiKey", "in": "header", "name": "X-Sonic-Admin-Token"}.items() <= \
+        schemes["APIKeyHeader"].items()
+    consents = spec["paths"]["/sonic/v1/consents"]["get"]
+    assert {"APIKeyHeader": []} in consents["security"] and {"HTTPBasic": []} in \
+        consents["security"]
