@@ -5,15 +5,16 @@ The public surface is small: build `Settings`, hand them to `SonicService`, call
 """
 
 from ._version import __version__
-from .errors import (AdminRequired, Cancelled, ConsentRefused, InputError, ModelsMissing, NotAvailable,
-                     SigningError, SonicError)
+from .errors import (AdminRequired, Cancelled, Conflict, ConsentRefused, InputError,
+                     ModelsMissing, NotAvailable, NotFound, SigningError, SonicError)
 from .progress import CancelToken, ProgressEvent
 from .requests import GenerateRequest, GenerateResult, GenerationParams, VerifyReport
 from .service import SonicService
 from .settings import Settings
 
 __all__ = [
-    "__version__", "AdminRequired", "Cancelled", "CancelToken", "ConsentRefused", "GenerateRequest",
-    "GenerateResult", "GenerationParams", "InputError", "ModelsMissing", "NotAvailable",
-    "ProgressEvent", "SigningError", "Settings", "SonicError", "SonicService", "VerifyReport",
+    "__version__", "AdminRequired", "Cancelled", "CancelToken", "Conflict", "ConsentRefused",
+    "GenerateRequest", "GenerateResult", "GenerationParams", "InputError", "ModelsMissing",
+    "NotAvailable", "NotFound", "ProgressEvent", "SigningError", "Settings", "SonicError",
+    "SonicService", "VerifyReport",
 ]

@@ -46,6 +46,20 @@ class InputError(SonicError):
         return {**super().to_dict(), "field": self.field}
 
 
+class NotFound(InputError):
+    """An id that names nothing (or nothing the caller may see: the answer is the same)."""
+
+    http_status = 404
+    code = "not_found"
+
+
+class Conflict(InputError):
+    """A change the record's current state does not allow, e.g. revoking twice."""
+
+    http_status = 409
+    code = "conflict"
+
+
 class ConsentRefused(SonicError):
     """The consent gate said no; the message says why and what would make it pass."""
 

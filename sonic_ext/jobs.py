@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .errors import Cancelled, InputError, SonicError
+from .errors import Cancelled, Conflict, NotFound, SonicError
 from .progress import CancelToken, ProgressEvent
 from .requests import GenerateResult
 from .service import PreparedGeneration, SonicService
@@ -48,18 +48,12 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class UnknownJob(InputError):
+class UnknownJob(NotFound):
     """No such job, or one of another user (the answer is the same, so ids cannot be probed)."""
 
-    http_status = 404
-    code = "not_found"
 
-
-class JobFinished(SonicError):
+class JobFinished(Conflict):
     """Cancelling a job that has ended already."""
-
-    http_status = 409
-    code = "conflict"
 
 
 @dataclass
@@ -193,7 +187,8 @@ class JobManager:
     def cancel(self, job_id: str, owner: str) -> Job:
         job = self.get(job_id, owner)
         if job.state not in ACTIVE_STATES:
-            raise JobFinished(f"job {job.id} is {job.state} already; there is nothing to cancel")
+            raise JobFinished("job_id", f"job {job.id} is {job.state} already; there is "
+                                        "nothing to cancel")
         job.cancel.cancel("cancelled through the API")
         return job
 

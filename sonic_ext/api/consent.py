@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from ..errors import InputError, SonicError
 from ..service import SonicService
 from .auth import admin_dependency
-from .errors import error_response, http_error
+from .errors import error_response
 from .models import (
     CHAIN_EXAMPLE,
     CONSENT_DETAILS_EXAMPLE,
@@ -69,9 +69,7 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
     def existing(consent_id: str) -> Dict[str, Any]:
         try:
             return service.show_consent(consent_id).to_dict()
-        except InputError:  # the id is the only input: it names no consent
-            raise http_error(404, "not_found", f"no consent with id {consent_id!r}") from None
-        except SonicError as exc:
+        except SonicError as exc:  # NotFound: 404
             raise error_response(exc) from None
 
     @uploads.post(
@@ -145,9 +143,7 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
     def revoke_consent(consent_id: str, body: RevokeRequest,
                        user: str = Depends(require_user),
                        _admin: None = Depends(require_admin)) -> Dict[str, Any]:
-        if existing(consent_id)["status"] == "revoked":
-            raise http_error(409, "conflict", f"consent {consent_id} is revoked already")
-        try:
+        try:  # an unknown id is NotFound (404), a revoked one Conflict (409)
             return service.revoke_consent(consent_id, body.reason, f"api:{user}").to_dict()
         except SonicError as exc:
             raise error_response(exc) from None

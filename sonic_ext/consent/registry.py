@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import ConsentRefused, InputError
+from ..errors import Conflict, ConsentRefused, InputError, NotFound
 from ..identity import DetectedFace, FaceBackend, FaceBackends, Portrait, load_portrait
 from ..policy import Policy
 from ..settings import Settings
@@ -149,7 +149,7 @@ class ConsentRegistry:
         with self.database.write() as (session, head):
             consent, subject = self._consent(session, consent_id)
             if consent.revoked_at is not None:
-                raise InputError("id", f"consent {consent.id} was revoked already on "
+                raise Conflict("id", f"consent {consent.id} was revoked already on "
                                        f"{iso(consent.revoked_at)}")
             now = self.clock()
             consent.revoked_at, consent.revoked_by, consent.revoke_reason = now, actor, reason
@@ -324,7 +324,7 @@ class ConsentRegistry:
         row = session.execute(select(Consent, Subject).join(Subject)
                               .where(Consent.id == (consent_id or "").strip())).first()
         if row is None:
-            raise InputError(field, f"no consent with id {consent_id!r}",
+            raise NotFound(field, f"no consent with id {consent_id!r}",
                              hint="`consent list` shows the ids")
         return row[0], row[1]
 

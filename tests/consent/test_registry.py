@@ -10,7 +10,7 @@ import pytest
 
 from sonic_ext.consent import ConsentRegistry
 from sonic_ext.consent.models import FaceReference
-from sonic_ext.errors import InputError
+from sonic_ext.errors import Conflict, InputError, NotFound
 
 from ..identity.tiny_pack import MODEL_ID as TINY_MODEL_ID
 from .conftest import FACES, enrol
@@ -128,11 +128,11 @@ def test_list_show_and_revoke(registry, evidence, clock):
     assert [e.action for e in details.history] == ["consent.add", "consent.revoke"]
     assert details.history[1].payload["reason"] == "asked to stop"
     assert details.to_dict()["history"][0]["payload"]["consent_id"] == obama.id
-    with pytest.raises(InputError, match="revoked already"):
+    with pytest.raises(Conflict, match="revoked already"):
         registry.revoke_consent(obama.id, "again", actor="admin")
-    with pytest.raises(InputError, match="no consent with id") as info:
+    with pytest.raises(NotFound, match="no consent with id") as info:
         registry.show_consent("con_000000000000")
-    assert info.value.field == "id"
+    assert info.value.field == "id" and info.value.http_status == 404
 
 
 def test_generations_are_recorded_and_found(registry, evidence):
