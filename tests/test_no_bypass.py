@@ -16,7 +16,7 @@ from gradio_client import Client, handle_file
 from sonic_ext import SonicService, cli
 from sonic_ext.api.auth import ApiAuth
 from sonic_ext.app import create_app
-from sonic_ext.ui.blocks import generate_video
+from sonic_ext.ui.generate import generate_video
 from tests.conftest import write_tone_wav
 from tests.servers import serve_in_thread
 

@@ -110,7 +110,7 @@ def test_cli_api_and_ui_give_the_same_verdict(installation: SonicService,
 
     from sonic_ext.api.auth import ApiAuth
     from sonic_ext.app import create_app
-    from sonic_ext.ui.blocks import verify_upload
+    from sonic_ext.ui.verify import VerifyHandlers
     from tests.servers import serve_in_thread
 
     stripped = reencode(signed.path, tmp_path / "stripped.mp4", crf=28)
@@ -121,9 +121,10 @@ def test_cli_api_and_ui_give_the_same_verdict(installation: SonicService,
         with serve_in_thread(create_app(installation, ApiAuth())) as base, path.open("rb") as fh:
             answer = httpx.post(f"{base}/sonic/v1/verify", files={"file": fh}, timeout=60)
         assert answer.status_code == 200
-        text, from_ui = verify_upload(installation, str(path))
-        assert from_cli == answer.json()["verdict"] == from_ui["verdict"] == expected
-        assert f"Verdict: {expected}" in text
+        verdict_html, report_file, _inline = VerifyHandlers(installation).verify(str(path))
+        assert from_cli == answer.json()["verdict"] == expected
+        assert f"sonic-verdict-{expected}'>{expected}<" in verdict_html
+        assert path.name in Path(report_file).read_text(encoding="utf-8")
 
 
 def test_the_html_report_is_self_contained_and_renders_in_a_browser(

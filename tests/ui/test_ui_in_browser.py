@@ -1,39 +1,252 @@
-"""The standalone UI in a real browser (Debian's chromium, headless, driven by Playwright)."""
+"""The UI in a real browser (Debian's chromium, headless, driven by Playwright).
+
+The page is the same gr.Blocks a WebUI shows in its Sonic tab. Under gradio 4 it is served by
+the standalone app; under gradio 3.41 as AUTOMATIC1111 serves it: queued, mounted in FastAPI,
+with `javascript/*.js` injected into the page. Screenshots land in the test's tmp folder, or in
+$SONIC_UI_SCREENSHOTS when set, to be looked at.
+"""
 
 from __future__ import annotations
 
+import base64
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from playwright.sync_api import expect
+import gradio as gr
+import pytest
+from fastapi import FastAPI
+from playwright.sync_api import Locator, Page, expect
 
-from sonic_ext import SonicService
+from sonic_ext import Settings, SonicService
 from sonic_ext.api.auth import ApiAuth
 from sonic_ext.app import create_app
+from sonic_ext.ui import build_ui
+from sonic_ext.ui.assets import EXTENSION_ROOT
+from sonic_ext.ui.compat import GRADIO_MAJOR
+from tests.conftest import write_tone_wav
 from tests.servers import serve_in_thread
 from tests.ui.browser import browser
 
+FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+ADMIN_TOKEN = "browser-admin-token"
+GENERATION_S = 240_000  # ms: a tiny-weights generation takes 15-60 s on a busy 2-core CPU
 
-def test_tabs_render_and_the_models_tab_checks_the_folder(service: SonicService,
-                                                          tmp_path: Path) -> None:
-    with serve_in_thread(create_app(service, ApiAuth())) as base, browser() as chrome:
-        page = chrome.new_page(viewport={"width": 1200, "height": 800})
-        page.goto(base + "/")
-        for tab in ("Generate", "Consent", "Verify", "Models"):
-            expect(page.get_by_role("tab", name=tab)).to_be_visible(timeout=20_000)
-        expect(page.locator("#sonic_generate")).to_be_visible()
-        expect(page.locator("#sonic_consent_unavailable")).to_be_attached()
 
-        page.get_by_role("tab", name="Models").click()
-        summary = page.locator("#sonic_models_summary")
-        summary.get_by_text("13 of 13 files need attention").wait_for(timeout=20_000)
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("SONIC_UI_SCREENSHOTS") or tmp_path / "screenshots") / \
+        f"gradio{GRADIO_MAJOR}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
-        rife = service.settings.models_dir / "RIFE" / "flownet.pkl"
-        rife.parent.mkdir(parents=True)
-        with rife.open("wb") as fh:
-            fh.truncate(12_186_817)
-        page.locator("#sonic_models_refresh").click()
-        summary.get_by_text("12 of 13 files need attention").wait_for(timeout=20_000)
-        row = page.locator("#sonic_models_table tr", has_text="RIFE/flownet.pkl")
-        expect(row).to_contain_text("present")
-        page.screenshot(path=str(tmp_path / "models-tab.png"))
-    assert (tmp_path / "models-tab.png").stat().st_size > 10_000
+
+@pytest.fixture
+def admin_service(tmp_path: Path, tiny_models: Path) -> SonicService:
+    """Tiny weights, nobody enrolled yet, consent admin through the UI enabled."""
+    settings = Settings.from_environment({}, home=tmp_path / "home", models_dir=tiny_models,
+                                         admin_token=ADMIN_TOKEN)
+    settings.ensure_dirs()
+    return SonicService(settings)
+
+
+@contextmanager
+def served(service: SonicService) -> Iterator[tuple[str, str]]:
+    """(base URL, script a host injects): the standalone app on gradio 4; on gradio 3.41 the
+    page as A1111 serves it, its scripts injected by the host."""
+    if GRADIO_MAJOR >= 4:
+        with serve_in_thread(create_app(service, ApiAuth())) as base:
+            yield base, ""
+        return
+    ui = build_ui(service)
+    ui.queue()
+    scripts = "\n".join(p.read_text() for p in sorted((EXTENSION_ROOT / "javascript").glob("*.js")))
+    with serve_in_thread(gr.mount_gradio_app(FastAPI(), ui, path="/"), ready_path="/") as base:
+        yield base, scripts
+
+
+@pytest.fixture
+def open_ui() -> Iterator[Callable[[SonicService], Page]]:
+    """Serve a service's UI and open it in a fresh page."""
+    with browser() as chrome, ExitStack() as servers:
+        def open_page(service: SonicService) -> Page:
+            base, injected = servers.enter_context(served(service))
+            page = chrome.new_page(viewport={"width": 1280, "height": 1000})
+            if injected:
+                page.add_init_script(injected)
+            page.goto(base + "/")
+            expect(by_id(page, "sonic_generate")).to_be_visible(timeout=30_000)
+            page.evaluate(RECORD_STATUS)
+            return page
+
+        yield open_page
+
+
+# Every text the status line shows, kept in the page: steps flash by too fast to poll.
+RECORD_STATUS = """() => {
+  window.sonicStatusLog = [];
+  new MutationObserver(() => {
+    const el = document.querySelector('#sonic_status');
+    const text = el ? el.innerText.trim() : '';
+    if (text && window.sonicStatusLog.at(-1) !== text) window.sonicStatusLog.push(text);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def set_number(page: Page, elem_id: str, value: int) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+    box.blur()
+
+
+def start_generation(page: Page, portrait: Path, speech: Path, purpose: str,
+                     steps: int) -> None:
+    tab_button(page, "Generate").click()
+    page.locator("#sonic_portrait input[type=file]").set_input_files(str(portrait))
+    page.locator("#sonic_speech input[type=file]").set_input_files(str(speech))
+    page.locator("#sonic_purpose textarea").fill(purpose)
+    set_number(page, "sonic_steps", steps)
+    set_number(page, "sonic_min_resolution", 256)
+    set_number(page, "sonic_seed", 0)
+    by_id(page, "sonic_generate").click()
+
+
+def by_id(page: Page, elem_id: str) -> Locator:
+    """The component with this elem_id (gradio 3.41 repeats a Markdown's or HTML's id on its
+    inner element; the first match is the whole component)."""
+    return page.locator(f"#{elem_id}").first
+
+
+def tab_button(page: Page, name: str) -> Locator:
+    """A tab's button (role "tab" on gradio 4, a plain button on 3.41)."""
+    return page.locator("#sonic_tabs .tab-nav button", has_text=re.compile(rf"^\s*{name}\s*$"))
+
+
+def status_log(page: Page) -> list[str]:
+    return page.evaluate("() => window.sonicStatusLog")
+
+
+def test_tabs_render_and_the_models_tab_checks_the_folder(service: SonicService, open_ui,
+                                                          shots: Path) -> None:
+    page = open_ui(service)
+    for tab in ("Generate", "Consent", "Verify", "Models"):
+        expect(tab_button(page, tab)).to_be_visible()
+    expect(by_id(page, "sonic_advanced")).to_contain_text("Advanced parameters")
+    assert page.evaluate("typeof window.sonicUi") == "object"  # javascript/ is loaded
+
+    tab_button(page, "Consent").click()
+    expect(by_id(page, "sonic_consent_disabled")).to_contain_text("no admin token")
+
+    tab_button(page, "Models").click()
+    summary = by_id(page, "sonic_models_summary")
+    expect(summary).to_contain_text("13 of 13 files need attention", timeout=20_000)
+    rife = service.settings.models_dir / "RIFE" / "flownet.pkl"
+    rife.parent.mkdir(parents=True)
+    with rife.open("wb") as fh:
+        fh.truncate(12_186_817)
+    by_id(page, "sonic_models_refresh").click()
+    expect(summary).to_contain_text("12 of 13 files need attention", timeout=20_000)
+    row = page.locator("#sonic_models_table tr", has_text="RIFE/flownet.pkl")
+    expect(row).to_contain_text("present")
+
+    rife.unlink()  # selecting the tab again checks the folder again
+    tab_button(page, "Verify").click()
+    tab_button(page, "Models").click()
+    expect(summary).to_contain_text("13 of 13 files need attention", timeout=20_000)
+    page.screenshot(path=str(shots / "models-tab.png"), full_page=True)
+
+
+def test_enrol_generate_then_verify_the_output(admin_service: SonicService, open_ui,
+                                               tmp_path: Path, shots: Path) -> None:
+    evidence = tmp_path / "release.txt"
+    evidence.write_text("signed release, 2026-11-22")
+    speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.5)
+    page = open_ui(admin_service)
+
+    # 1. Consent tab: a wrong token is refused, the right one enrols Barack Obama.
+    tab_button(page, "Consent").click()
+    page.locator("#sonic_consent_name textarea").fill("Barack Obama")
+    page.locator("#sonic_consent_purposes textarea").fill("education")
+    page.locator("#sonic_consent_portraits input[type=file]").set_input_files(
+        str(FACES / "obama.jpg"))
+    page.locator("#sonic_consent_evidence input[type=file]").set_input_files(str(evidence))
+    page.locator("#sonic_admin_token input").fill("wrong")
+    by_id(page, "sonic_consent_add").click()
+    expect(page.get_by_text("a valid admin token is required").first).to_be_visible(
+        timeout=20_000)
+    assert admin_service.list_consents() == []
+    page.locator("#sonic_admin_token input").fill(ADMIN_TOKEN)
+    by_id(page, "sonic_consent_add").click()
+    expect(by_id(page, "sonic_consent_result")).to_contain_text("Recorded consent",
+                                                                  timeout=60_000)
+    consent_id = admin_service.list_consents()[0].id
+    expect(by_id(page, "sonic_consent_table")).to_contain_text("Barack Obama")
+    page.screenshot(path=str(shots / "consent-enrolled.png"), full_page=True)
+
+    # 2. Generate tab: a signed video, with live progress and its provenance summary.
+    start_generation(page, FACES / "obama2.jpg", speech, "education", steps=1)
+    expect(by_id(page, "sonic_speech_duration")).to_contain_text("1.5 s")
+    summary = by_id(page, "sonic_provenance")
+    expect(summary).to_contain_text("authentic", timeout=GENERATION_S)
+    expect(summary).to_contain_text(consent_id)
+    expect(summary).to_contain_text("development credentials")
+    expect(by_id(page, "sonic_status")).to_contain_text("Done in")
+    log = status_log(page)
+    assert any(text.startswith("Denoising") for text in log), log
+    assert any(text.startswith("Verifying the output") for text in log), log
+    expect(page.locator("#sonic_report_file a[href$='.verify.html']")).to_be_attached()
+    expect(page.locator("#sonic_video video")).to_have_attribute("src", re.compile(r"\.mp4"))
+    page.wait_for_function("() => document.querySelector('#sonic_video video').readyState >= 1")
+    [video] = admin_service.settings.outputs_dir.glob("ui-*.mp4")
+    assert admin_service.registry.find_generation(watermark_id=re.search(
+        r"Watermark\s+(\S+)", summary.inner_text()).group(1)) is not None
+    page.screenshot(path=str(shots / "generate-done.png"), full_page=True)
+
+    # 3. Verify tab: drop the output anywhere on the tab (javascript/ hands it on).
+    tab_button(page, "Verify").click()
+    drop = page.evaluate_handle(
+        """(b64) => { const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                      const dt = new DataTransfer();
+                      dt.items.add(new File([bytes], 'from-ui.mp4', {type: 'video/mp4'}));
+                      return dt; }""", base64.b64encode(video.read_bytes()).decode())
+    by_id(page, "sonic_verify_hint").dispatch_event("drop", {"dataTransfer": drop})
+    verdict = by_id(page, "sonic_verdict")
+    expect(verdict).to_contain_text("authentic", timeout=120_000)
+    expect(verdict).to_contain_text(f"Consent {consent_id} (Barack Obama): in force")
+    expect(page.locator("#sonic_verify_report_file a[href$='.verify.html']")).to_be_attached()
+    report = page.frame_locator("#sonic_verify_report iframe")
+    expect(report.locator("h1")).to_be_visible()
+    expect(report.locator("body")).to_contain_text("Authentic")
+    page.screenshot(path=str(shots / "verify-authentic.png"), full_page=True)
+
+
+def test_cancel_stops_the_generation_and_nothing_is_written(obama_consented: SonicService,
+                                                            open_ui, tmp_path: Path,
+                                                            shots: Path) -> None:
+    speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.5)
+    outputs = obama_consented.settings.outputs_dir
+    page = open_ui(obama_consented)
+    start_generation(page, FACES / "obama2.jpg", speech, "education", steps=60)
+    status = by_id(page, "sonic_status")
+    expect(status).to_contain_text("Denoising: step", timeout=GENERATION_S)
+    page.screenshot(path=str(shots / "generate-progress.png"), full_page=True)
+    by_id(page, "sonic_cancel").click()
+    expect(status).to_contain_text("Cancelled: nothing was written.", timeout=120_000)
+    log = status_log(page)
+    assert any(re.search(r"step \d+ of \d+ · about [0-9a-z ]+ left", t) for t in log), log
+    page.screenshot(path=str(shots / "generate-cancelled.png"), full_page=True)
+    assert list(outputs.glob("*.mp4")) == []
+    assert list(outputs.glob(".sonic-publish-*")) == []
+
+
+def test_a_face_without_consent_is_refused_in_the_page(obama_consented: SonicService,
+                                                       open_ui, tmp_path: Path) -> None:
+    speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.0)
+    page = open_ui(obama_consented)
+    start_generation(page, FACES / "biden.jpg", speech, "education", steps=1)
+    expect(by_id(page, "sonic_status")).to_contain_text(
+        "matches nobody with recorded consent", timeout=GENERATION_S)
+    assert list(obama_consented.settings.outputs_dir.glob("*.mp4")) == []

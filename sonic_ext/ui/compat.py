@@ -1,0 +1,48 @@
+"""The few places where gradio 3.41 (AUTOMATIC1111) and 4.x (Forge, standalone) differ for us.
+
+Everything else in `sonic_ext.ui` uses the subset both accept (research/webui.md §10.2): no
+`.style()`, no `Component.update`, no gradio-4-only keyword arguments, handlers return plain
+values or `gr.update(...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+GRADIO_MAJOR = int(gr.__version__.split(".")[0])
+
+
+def upload_path(value: Any) -> Path | None:
+    """The path of a `gr.File` value: a str on gradio 4, a temp-file object with `.name` on 3."""
+    if value is None or value == "":
+        return None
+    return Path(getattr(value, "name", value))
+
+
+def upload_paths(values: Iterable[Any] | Any | None) -> list[Path]:
+    """The paths of a `gr.File(file_count="multiple")` value (a list on both versions)."""
+    if values is None:
+        return []
+    if isinstance(values, (str, Path)) or hasattr(values, "name"):
+        values = [values]
+    return [path for path in map(upload_path, values) if path is not None]
+
+
+def page_options(css: str, head: str) -> dict[str, str]:
+    """`gr.Blocks` keywords for the standalone page: gradio 3 has no `head`, so no scripts."""
+    return {"css": css, "head": head} if GRADIO_MAJOR >= 4 else {"css": css}
+
+
+def keep_out_of_ui_config(*components: gr.components.Component) -> None:
+    """Stop a WebUI from saving these components' defaults to `ui-config.json`.
+
+    A1111 and Forge record the value of every labelled input of a tab and restore it at the
+    next start (`modules/ui_loadsave.py`), so an edited file could pre-fill a purpose or an
+    admin token. The hosts skip components carrying this attribute (research/webui.md §2.1).
+    """
+    for component in components:
+        component.do_not_save_to_config = True

@@ -1,0 +1,269 @@
+"""The Generate tab: portrait + speech clip to a signed video, with live progress and Cancel.
+
+The consent gate runs inside `service.generate`, called from the Python handler, so a direct
+call through gradio's own API is refused exactly like a click. Progress streams from a generator
+handler (the same under the gradio 3.41 and 4.x queues); Cancel sets the run's CancelToken, which
+the pipeline checks between steps, and the service then writes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..errors import Cancelled, SonicError
+from ..progress import CancelToken, ProgressCallback, ProgressEvent, ignore_progress
+from ..requests import (
+    DEFAULT_PURPOSE,
+    DEVICES,
+    DTYPES,
+    OFFLOAD_MODES,
+    PARAM_HELP,
+    GenerateRequest,
+    GenerateResult,
+    GenerationParams,
+    VerifyReport,
+)
+from ..service import SonicService
+from .background import BackgroundCall
+from .compat import keep_out_of_ui_config, upload_path
+from .render import notice_html, progress_html, provenance_html
+from .runs import RunRegistry
+from .verify import verify_with_report
+
+# The order of the parameter inputs after (portrait, speech, purpose): the first three keep
+# gradio's /generate API callable with (image, audio, purpose, seed, steps, min_resolution).
+PARAM_ORDER = ("seed", "steps", "min_resolution", "dynamic_scale", "expand_ratio", "crop",
+               "keep_resolution", "interpolate", "dtype", "device", "offload",
+               "decode_chunk_size")
+_DEFAULTS = GenerationParams()
+PURPOSE_HELP = "what the video is for; the person's recorded consent must cover it"
+# gr.File, not gr.Image/gr.Audio: those re-encode uploads, so the manifest would record the
+# hashes of gradio's copies instead of the user's files (and MP3 would need ffmpeg).
+IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+AUDIO_TYPES = (".wav", ".mp3", ".flac", ".m4a")
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A published video with the verification the page shows next to it."""
+
+    result: GenerateResult
+    report: VerifyReport
+    report_path: Path
+
+
+def params_from_ui(values: dict[str, Any]) -> GenerationParams:
+    """GenerationParams from widget values (gradio hands over whole numbers as floats);
+    the service's own validation then names any field out of range."""
+    kinds = {f.name: type(getattr(_DEFAULTS, f.name)) for f in fields(GenerationParams)}
+    coerced: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = kinds[name]
+        if kind is int and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        coerced[name] = value
+    return GenerationParams(**coerced)
+
+
+def generate_video(service: SonicService, image: Any, audio: Any, purpose: str | None,
+                   seed: float = _DEFAULTS.seed, steps: float = _DEFAULTS.steps,
+                   min_resolution: float = _DEFAULTS.min_resolution,
+                   dynamic_scale: float = _DEFAULTS.dynamic_scale,
+                   expand_ratio: float = _DEFAULTS.expand_ratio, crop: bool = _DEFAULTS.crop,
+                   keep_resolution: bool = _DEFAULTS.keep_resolution,
+                   interpolate: bool = _DEFAULTS.interpolate, dtype: str = _DEFAULTS.dtype,
+                   device: str = _DEFAULTS.device, offload: str = _DEFAULTS.offload,
+                   decode_chunk_size: float = _DEFAULTS.decode_chunk_size, *,
+                   requested_by: str = "ui", progress: ProgressCallback = ignore_progress,
+                   cancel: CancelToken | None = None) -> Generated:
+    """The Generate button without the streaming: the same `service.generate` as the CLI and
+    API (consent gate included), then a verification of the output for the summary.
+
+    Refusals and bad input raise gr.Error with the service's message; Cancelled passes
+    through unchanged, as the page reports it as a notice rather than an error.
+    """
+    image_path, audio_path = upload_path(image), upload_path(audio)
+    if image_path is None or audio_path is None:
+        raise gr.Error("Upload a portrait and a speech clip first.")
+    values = dict(zip(PARAM_ORDER, (seed, steps, min_resolution, dynamic_scale, expand_ratio,
+                                    crop, keep_resolution, interpolate, dtype, device, offload,
+                                    decode_chunk_size)))
+    try:
+        request = GenerateRequest(image_path, audio_path,
+                                  service.settings.outputs_dir / f"ui-{uuid.uuid4().hex[:12]}.mp4",
+                                  purpose or DEFAULT_PURPOSE, params_from_ui(values),
+                                  requested_by=requested_by)
+        result = service.generate(request, progress, cancel)
+        progress(ProgressEvent("verify", 0, 1, "reading the signed video back"))
+        report, report_path = verify_with_report(service, result.out)
+    except Cancelled:
+        raise
+    except SonicError as exc:
+        raise gr.Error(str(exc)) from None
+    return Generated(result, report, report_path)
+
+
+class GenerateHandlers:
+    def __init__(self, service: SonicService, runs: RunRegistry | None = None) -> None:
+        self.service = service
+        self.runs = runs or RunRegistry()
+
+    def run(self, image: Any, audio: Any, purpose: str | None, seed: float, steps: float,
+            min_resolution: float, dynamic_scale: float, expand_ratio: float, crop: bool,
+            keep_resolution: bool, interpolate: bool, dtype: str, device: str, offload: str,
+            decode_chunk_size: float, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        """Stream (run id, status, video, summary, report file) while the generation runs.
+
+        Every input is a named parameter: gradio places `request` by its position."""
+        params = (seed, steps, min_resolution, dynamic_scale, expand_ratio, crop,
+                  keep_resolution, interpolate, dtype, device, offload, decode_chunk_size)
+        username = getattr(request, "username", None)
+        run_id, token = self.runs.start()
+        call = BackgroundCall(lambda progress: generate_video(
+            self.service, image, audio, purpose, *params,
+            requested_by=f"ui:{username}" if username else "ui", progress=progress,
+            cancel=token), name="sonic-ui-generate")
+        try:
+            yield run_id, progress_html(None), None, "", None
+            for event in call.updates():
+                status = (notice_html("cancelling", "Cancelling after the current step…")
+                          if token.cancelled else progress_html(event))
+                yield run_id, status, gr.update(), gr.update(), gr.update()
+            try:
+                done = call.result()
+            except Cancelled:
+                yield run_id, notice_html("cancelled", "Cancelled: nothing was written."), \
+                    None, "", None
+                return
+            except Exception as exc:  # a refusal (gr.Error) or a bug: the page says so, then
+                yield run_id, notice_html("error", _error_text(exc)), None, "", None
+                raise  # gradio reports it as the call's error
+            yield (run_id, notice_html("done", f"Done in {done.result.seconds:.1f} s: "
+                                               f"{done.result.out.name}"),
+                   str(done.result.out), provenance_html(done.result, done.report),
+                   str(done.report_path))
+        finally:
+            if call.running:  # the page stopped listening (closed, reloaded): stop the job too
+                token.cancel("the page that started this generation went away")
+            self.runs.finish(run_id)
+
+    def cancel(self, run_id: str | None) -> str:
+        if self.runs.cancel(run_id):
+            return notice_html("cancelling", "Cancelling after the current step…")
+        return notice_html("idle", "Nothing is running.")
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, gr.Error):
+        return str(exc.message)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def generate_tab(service: SonicService, runs: RunRegistry) -> None:
+    handlers = GenerateHandlers(service, runs)
+    allowed = service.policy.allowed_purposes
+    purpose_help = PURPOSE_HELP + (f" (allowed here: {', '.join(allowed)})" if allowed else "")
+    with gr.Tab("Generate", elem_id="sonic_tab_generate"):
+        gr.Markdown("A portrait and a speech clip become a lip-synced MP4, watermarked and "
+                    "C2PA-signed. Only people whose consent is recorded for the purpose can be "
+                    "animated.")
+        with gr.Row():
+            with gr.Column(scale=1):
+                with gr.Row():
+                    portrait = gr.File(label="Portrait (JPEG, PNG, WebP)",
+                                       file_types=list(IMAGE_TYPES), elem_id="sonic_portrait")
+                    speech = gr.File(label="Speech (WAV, MP3, FLAC, M4A)",
+                                     file_types=list(AUDIO_TYPES), elem_id="sonic_speech")
+                gr.HTML(f"<span id='sonic_speech_duration' data-max-seconds="
+                        f"'{service.policy.max_audio_seconds:g}'></span>")
+                with gr.Row():
+                    portrait_preview = gr.Image(label="Portrait preview", interactive=False,
+                                                height=220, elem_id="sonic_portrait_preview")
+                    speech_preview = gr.Audio(label="Speech preview", interactive=False,
+                                              elem_id="sonic_speech_preview")
+                purpose = gr.Textbox(value=DEFAULT_PURPOSE, label="Purpose", info=purpose_help,
+                                     elem_id="sonic_purpose")
+                params = _parameter_inputs()
+                with gr.Row():
+                    start = gr.Button("Generate", variant="primary", elem_id="sonic_generate")
+                    stop = gr.Button("Cancel", variant="stop", elem_id="sonic_cancel")
+            with gr.Column(scale=1):
+                status = gr.HTML(elem_id="sonic_status")
+                video = gr.Video(label="Signed video", interactive=False, elem_id="sonic_video")
+                summary = gr.HTML(elem_id="sonic_provenance")
+                report_file = gr.File(label="Verification report (HTML)", interactive=False,
+                                      elem_id="sonic_report_file")
+        run_id = gr.State(None)
+        keep_out_of_ui_config(purpose)
+
+        portrait.change(_preview_of(IMAGE_TYPES), inputs=portrait, outputs=portrait_preview,
+                        api_name=False)
+        speech.change(_preview_of(AUDIO_TYPES), inputs=speech, outputs=speech_preview,
+                      api_name=False)
+        start.click(handlers.run, inputs=[portrait, speech, purpose, *params],
+                    outputs=[run_id, status, video, summary, report_file], api_name="generate",
+                    show_progress="hidden")
+        stop.click(handlers.cancel, inputs=run_id, outputs=status, api_name="cancel",
+                   queue=False, show_progress="hidden")
+
+
+def _preview_of(suffixes: tuple[str, ...]) -> Callable[[Any], str | None]:
+    """A handler showing an upload in its preview when it has one of `suffixes` (a wrong file
+    is reported by the service on Generate, not by a preview that cannot render it)."""
+    def preview(upload: Any) -> str | None:
+        path = upload_path(upload)
+        return str(path) if path is not None and path.suffix.lower() in suffixes else None
+
+    return preview
+
+
+def _parameter_inputs() -> list[gr.components.Component]:
+    """One input per GenerationParams field, in PARAM_ORDER, each with its PARAM_HELP text."""
+    d, h = _DEFAULTS, PARAM_HELP
+    made = {
+        "seed": gr.Number(value=d.seed, label="Seed", precision=0, info=h["seed"],
+                          elem_id="sonic_seed"),
+        "steps": gr.Slider(1, 100, value=d.steps, step=1, label="Steps", info=h["steps"],
+                           elem_id="sonic_steps"),
+        "min_resolution": gr.Slider(256, 2048, value=d.min_resolution, step=64,
+                                    label="Minimum resolution", info=h["min_resolution"],
+                                    elem_id="sonic_min_resolution"),
+    }
+    with gr.Accordion("Advanced parameters", open=False, elem_id="sonic_advanced"):
+        with gr.Row():
+            made["dynamic_scale"] = gr.Slider(0.1, 10.0, value=d.dynamic_scale, step=0.05,
+                                              label="Motion strength", info=h["dynamic_scale"],
+                                              elem_id="sonic_dynamic_scale")
+            made["expand_ratio"] = gr.Slider(0.0, 2.0, value=d.expand_ratio, step=0.05,
+                                             label="Face margin", info=h["expand_ratio"],
+                                             elem_id="sonic_expand_ratio")
+        with gr.Row():
+            made["crop"] = gr.Checkbox(value=d.crop, label="Crop to the face", info=h["crop"],
+                                       elem_id="sonic_crop")
+            made["keep_resolution"] = gr.Checkbox(value=d.keep_resolution,
+                                                  label="Keep the portrait's size",
+                                                  info=h["keep_resolution"],
+                                                  elem_id="sonic_keep_resolution")
+            made["interpolate"] = gr.Checkbox(value=d.interpolate, label="Frame interpolation",
+                                              info=h["interpolate"],
+                                              elem_id="sonic_interpolate")
+        with gr.Row():
+            made["dtype"] = gr.Dropdown(list(DTYPES), value=d.dtype, label="Precision",
+                                        info=h["dtype"], elem_id="sonic_dtype")
+            made["device"] = gr.Dropdown(list(DEVICES), value=d.device, label="Device",
+                                         info=h["device"], elem_id="sonic_device")
+            made["offload"] = gr.Dropdown(list(OFFLOAD_MODES), value=d.offload, label="Offload",
+                                          info=h["offload"], elem_id="sonic_offload")
+        made["decode_chunk_size"] = gr.Slider(1, 64, value=d.decode_chunk_size, step=1,
+                                              label="Decode chunk size",
+                                              info=h["decode_chunk_size"],
+                                              elem_id="sonic_decode_chunk_size")
+    return [made[name] for name in PARAM_ORDER]

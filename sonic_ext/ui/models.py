@@ -1,0 +1,80 @@
+"""The Models tab: what the models folder holds, and a download of what is missing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import gradio as gr
+
+from ..errors import SonicError
+from ..service import SonicService
+from .background import BackgroundCall
+from .compat import keep_out_of_ui_config
+from .render import notice_html, progress_html
+
+HEADERS = ["file", "component", "state", "size", "expected size"]
+
+
+def models_table(service: SonicService) -> tuple[list[list[object]], str]:
+    """Rows for the table and a one-line summary."""
+    status = service.models_status()
+    rows = [[f.file.path, f.file.component, f.state, f.found_size, f.file.size]
+            for f in status.files]
+    if status.ready:
+        state = "ready" + (" (seeded test weights, not the real model)" if status.test_weights
+                           else "")
+    else:
+        state = f"{len(status.problems)} of {len(status.files)} files need attention"
+    return rows, f"Models folder `{status.models_dir}`: {state}."
+
+
+class ModelsHandlers:
+    def __init__(self, service: SonicService) -> None:
+        self.service = service
+
+    def refresh(self) -> tuple[list[list[object]], str]:
+        return models_table(self.service)
+
+    def download(self, hf_token: str | None) -> Iterator[tuple[str, object, object]]:
+        """Fetch what is missing, streaming progress; offline, show which files to fetch
+        by hand and where they go (ModelsMissing's message)."""
+        call = BackgroundCall(lambda progress: self.service.download_models(
+            (hf_token or "").strip() or None, progress), name="sonic-ui-download")
+        for event in call.updates():
+            yield progress_html(event, "Checking the models folder"), gr.update(), gr.update()
+        try:
+            fetched = call.result()
+        except SonicError as exc:
+            notice = notice_html("error", str(exc))
+        except Exception as exc:  # a bug, not a download problem: show it, then let gradio report it
+            yield notice_html("error", f"{type(exc).__name__}: {exc}"), gr.update(), gr.update()
+            raise
+        else:
+            notice = notice_html("done", f"Downloaded {len(fetched)} file(s)." if fetched else
+                                 "Nothing to download: every file is present.")
+        rows, summary = models_table(self.service)
+        yield notice, rows, summary
+
+
+def models_tab(service: SonicService) -> None:
+    handlers = ModelsHandlers(service)
+    rows, summary_text = models_table(service)
+    with gr.Tab("Models", elem_id="sonic_tab_models") as tab:
+        summary = gr.Markdown(summary_text, elem_id="sonic_models_summary")
+        table = gr.Dataframe(value=rows, headers=HEADERS, interactive=False,
+                             elem_id="sonic_models_table")
+        refresh = gr.Button("Check models folder", elem_id="sonic_models_refresh")
+        with gr.Accordion("Download missing files", open=False):
+            gr.Markdown("Fetches only the missing or damaged files from Hugging Face, with "
+                        "resume and checksums. Stable Video Diffusion is gated: accept its "
+                        "licence on huggingface.co and give a token.")
+            hf_token = gr.Textbox(label="Hugging Face token (optional)", type="password",
+                                  elem_id="sonic_hf_token")
+            download = gr.Button("Download", elem_id="sonic_models_download")
+            status = gr.HTML(elem_id="sonic_models_download_status")
+        keep_out_of_ui_config(hf_token)
+        refresh.click(handlers.refresh, inputs=None, outputs=[table, summary],
+                      api_name="models_status")
+        tab.select(handlers.refresh, inputs=None, outputs=[table, summary], api_name=False)
+        download.click(handlers.download, inputs=hf_token, outputs=[status, table, summary],
+                       api_name="models_download", show_progress="hidden")

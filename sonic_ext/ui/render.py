@@ -1,0 +1,99 @@
+"""HTML snippets the tabs show: progress, notices, the provenance summary and verdicts.
+
+gr.HTML rather than gr.Markdown because gradio 4 sanitises Markdown and gradio 3 does not; every
+value from a file or a record is escaped here, and the full report sits in a sandboxed iframe.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from ..progress import ProgressEvent
+from ..requests import GenerateResult, VerifyReport
+
+STAGE_NAMES = {"check inputs": "Checking inputs", "denoise": "Denoising",
+               "download models": "Downloading models", "verify": "Verifying the output"}
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def progress_html(event: ProgressEvent | None, starting: str = "Starting") -> str:
+    """A progress bar with the stage, the step counter and the ETA of the latest event."""
+    if event is None:
+        return (f"<div class='sonic-progress' data-state='running'><progress></progress>"
+                f"<span class='sonic-progress-text'>{_e(starting)}…</span></div>")
+    stage = STAGE_NAMES.get(event.stage, event.stage.capitalize())
+    text = f"{stage}: step {event.step} of {event.total}" if event.total > 1 else stage
+    if event.eta_s is not None and event.step < event.total:
+        text += f" · about {_seconds(event.eta_s)} left"
+    elif event.step >= event.total and event.stage == "denoise":
+        text += " · decoding, watermarking and signing"
+    if event.elapsed_s >= 1:
+        text += f" · {_seconds(event.elapsed_s)} elapsed"
+    if event.message:
+        text += f" · {event.message}"
+    return (f"<div class='sonic-progress' data-state='running' data-step='{event.step}' "
+            f"data-total='{event.total}'><progress value='{event.step}' max='{event.total}'>"
+            f"</progress><span class='sonic-progress-text'>{_e(text)}</span></div>")
+
+
+def notice_html(kind: str, text: str) -> str:
+    """A one-line outcome: kind is done, cancelling, cancelled, idle or error (its CSS class)."""
+    return f"<div class='sonic-notice sonic-notice-{_e(kind)}' data-state='{_e(kind)}'>{_e(text)}</div>"
+
+
+def provenance_html(result: GenerateResult, report: VerifyReport) -> str:
+    """What an operator checks before sharing a video: verdict, records and signer."""
+    rows = [("Verdict", _badge(report.verdict)),
+            ("Consent", _e(result.consent_id)),
+            ("Watermark", _e(result.watermark_id)),
+            ("Generation", _e(result.generation_id)),
+            ("Signer", _e(signer_text(report) or result.credentials)),
+            ("SHA-256", f"<code>{_e(result.sha256)}</code>"),
+            ("Time", _e(f"{result.seconds:.1f} s"))]
+    body = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
+    return f"<table class='sonic-provenance'>{body}</table>"
+
+
+def verdict_html(report: VerifyReport) -> str:
+    """The verdict in words with each reason, and the consent on record when there is one."""
+    from ..report import VERDICT_WORDS
+
+    _, meaning, _ = VERDICT_WORDS.get(report.verdict, (report.verdict, "", ""))
+    reasons = "".join(f"<li>{_e(r['text'])}</li>" for r in report.reasons)
+    consent = ""
+    if report.consent:
+        state = "revoked" if report.consent.get("revoked_at") else "in force"
+        consent = (f"<p>Consent {_e(report.consent.get('id'))} "
+                   f"({_e(report.consent.get('subject_name'))}): {state}.</p>")
+    return (f"<div class='sonic-verdict-block'>{_badge(report.verdict)} {_e(meaning)}"
+            f"<ul class='sonic-reasons'>{reasons}</ul>{consent}</div>")
+
+
+def report_frame_html(report_html: str) -> str:
+    """The full HTML report inline, isolated from the page's styles and scripts."""
+    return (f"<iframe class='sonic-report-frame' sandbox='' title='verification report' "
+            f"srcdoc='{_e(report_html)}'></iframe>")
+
+
+def signer_text(report: VerifyReport) -> str:
+    signature = report.c2pa.get("signature") or {}
+    names = [str(signature[key]) for key in ("common_name", "issuer") if signature.get(key)]
+    text = " · issued by ".join(dict.fromkeys(names))
+    if report.c2pa.get("development_credentials"):
+        text = f"{text} (development credentials)" if text else "development credentials"
+    return text
+
+
+def _badge(verdict: str) -> str:
+    return f"<span class='sonic-verdict sonic-verdict-{_e(verdict)}'>{_e(verdict)}</span>"
+
+
+def _seconds(value: float) -> str:
+    value = max(0.0, value)
+    if value < 90:
+        return f"{value:.0f} s"
+    return f"{value // 60:.0f} min {value % 60:02.0f} s"

@@ -1,0 +1,66 @@
+"""The Verify tab: drop a file, read its verdict and reasons, open or download the full report."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..errors import SonicError
+from ..requests import VerifyReport
+from ..service import SonicService
+from ..verify import OTHER_TYPES, VIDEO_TYPES
+from .compat import upload_path
+from .render import report_frame_html, verdict_html
+
+ACCEPTED = [*VIDEO_TYPES, *OTHER_TYPES]
+
+
+def verify_with_report(service: SonicService, path: Path) -> tuple[VerifyReport, Path]:
+    """Verify `path` and write its HTML report under the outputs folder (`reports/`)."""
+    report = service.verify(path)
+    reports = service.settings.outputs_dir / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    out = reports / f"{Path(path).stem}-{uuid.uuid4().hex[:8]}.verify.html"
+    return report, service.write_verify_report(report, out)
+
+
+class VerifyHandlers:
+    def __init__(self, service: SonicService) -> None:
+        self.service = service
+
+    def verify(self, upload: Any) -> tuple[str, str, str]:
+        """Verdict with reasons, the report file to download and the report inline."""
+        path = upload_path(upload)
+        if path is None:
+            raise gr.Error("Drop a file to verify first.")
+        try:
+            report, report_path = verify_with_report(self.service, path)
+        except SonicError as exc:
+            raise gr.Error(str(exc)) from None
+        return (verdict_html(report), str(report_path),
+                report_frame_html(report_path.read_text(encoding="utf-8")))
+
+
+def verify_tab(service: SonicService) -> None:
+    handlers = VerifyHandlers(service)
+    with gr.Tab("Verify", elem_id="sonic_tab_verify"):
+        gr.Markdown("Drop any MP4/MOV, JPEG/PNG or WAV/MP3 here to learn where it came from: "
+                    "its C2PA manifest, our watermark and the records behind them.",
+                    elem_id="sonic_verify_hint")
+        with gr.Row():
+            with gr.Column(scale=1):
+                upload = gr.File(label="File to verify", file_types=ACCEPTED,
+                                 elem_id="sonic_verify_file")
+                check = gr.Button("Verify", variant="primary", elem_id="sonic_verify")
+            with gr.Column(scale=2):
+                verdict = gr.HTML(elem_id="sonic_verdict")
+                report_file = gr.File(label="Full report (HTML)", interactive=False,
+                                      elem_id="sonic_verify_report_file")
+        with gr.Accordion("Full report", open=True):
+            report_view = gr.HTML(elem_id="sonic_verify_report")
+        outputs = [verdict, report_file, report_view]
+        check.click(handlers.verify, inputs=upload, outputs=outputs, api_name="verify")
+        upload.upload(handlers.verify, inputs=upload, outputs=outputs, api_name=False)

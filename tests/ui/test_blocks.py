@@ -1,0 +1,94 @@
+"""The page as gradio builds it, under whichever gradio is installed (3.41 for A1111, 4.x for Forge
+and the standalone app): tabs, every generation parameter with its help text, the event API,
+the assets, and what a WebUI may save to ui-config.json."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import gradio as gr
+import pytest
+
+from sonic_ext import Settings, SonicService
+from sonic_ext.requests import PARAM_HELP, GenerationParams
+from sonic_ext.ui import build_ui
+from sonic_ext.ui.compat import GRADIO_MAJOR
+from sonic_ext.ui.generate import PARAM_ORDER
+
+# What AUTOMATIC1111 and Forge write to ui-config.json: the value of every labelled input of these
+# types, unless the component says not to (modules/ui_loadsave.py, research/webui.md §2.1).
+SAVED_TYPES = (gr.Slider, gr.Radio, gr.Checkbox, gr.Textbox, gr.Number, gr.Dropdown)
+SAFETY_INPUTS = ("sonic_purpose", "sonic_admin_token", "sonic_consent_name",
+                 "sonic_consent_purposes", "sonic_consent_expires", "sonic_revoke_id",
+                 "sonic_revoke_reason", "sonic_hf_token")
+
+
+def components(ui: gr.Blocks) -> dict[str, gr.components.Component]:
+    return {block.elem_id: block for block in ui.blocks.values() if block.elem_id}
+
+
+def saved_to_ui_config(ui: gr.Blocks) -> set[str]:
+    return {block.elem_id for block in ui.blocks.values()
+            if isinstance(block, SAVED_TYPES) and block.label
+            and not getattr(block, "do_not_save_to_config", False)}
+
+
+@pytest.fixture
+def webui_service(tmp_path) -> SonicService:
+    settings = Settings.from_environment({}, home=tmp_path / "home", host="webui")
+    settings.ensure_dirs()
+    return SonicService(settings)
+
+
+def test_every_tab_and_every_generation_parameter_is_there(service: SonicService) -> None:
+    built = components(build_ui(service))
+    for tab in ("generate", "consent", "verify", "models"):
+        assert f"sonic_tab_{tab}" in built
+    assert set(PARAM_ORDER) == {f.name for f in fields(GenerationParams)}
+    for name in PARAM_ORDER:
+        widget = built[f"sonic_{name}"]
+        assert widget.info == PARAM_HELP[name], name
+        assert widget.value == getattr(GenerationParams(), name), name
+
+
+def test_the_buttons_are_named_endpoints_and_generate_keeps_its_first_arguments(
+        service: SonicService) -> None:
+    ui = build_ui(service)
+    config = ui.get_config_file()
+    named = {d["api_name"]: d for d in config["dependencies"] if d.get("api_name")}
+    assert set(named) == {"generate", "cancel", "verify", "consent_add", "consent_list",
+                          "consent_revoke", "audit_verify", "models_status", "models_download"}
+    ids = {c["id"]: c["props"].get("elem_id") for c in config["components"]}
+    generate_inputs = [ids[i] for i in named["generate"]["inputs"]]
+    assert generate_inputs == ["sonic_portrait", "sonic_speech", "sonic_purpose",
+                               *(f"sonic_{name}" for name in PARAM_ORDER)]
+    assert named["cancel"]["queue"] is False  # answers while the generation holds the queue
+
+
+def test_safety_inputs_are_never_saved_to_the_webui_ui_config(webui_service: SonicService
+                                                              ) -> None:
+    ui = build_ui(webui_service)
+    built = components(ui)
+    for elem_id in SAFETY_INPUTS:
+        assert built[elem_id].do_not_save_to_config is True, elem_id
+    # What is left for ui-config.json is only the generation knobs, which users may preset.
+    assert saved_to_ui_config(ui) == {f"sonic_{name}" for name in PARAM_ORDER}
+
+
+def test_secrets_are_password_boxes(service: SonicService) -> None:
+    built = components(build_ui(service))
+    assert built["sonic_admin_token"].type == "password"
+    assert built["sonic_hf_token"].type == "password"
+
+
+def test_the_standalone_page_carries_the_scripts_and_styles_a_webui_injects_itself(
+        service: SonicService, webui_service: SonicService) -> None:
+    standalone, tab = build_ui(service), build_ui(webui_service)
+    assert "#sonic_root" in standalone.css and not tab.css
+    if GRADIO_MAJOR >= 4:
+        assert "window.sonicUi" in standalone.head and not tab.head
+
+
+def test_the_consent_tab_says_when_consent_changes_are_disabled(service: SonicService) -> None:
+    assert service.settings.admin_token is None
+    assert "sonic_consent_disabled" in components(build_ui(service))

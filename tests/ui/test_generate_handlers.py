@@ -1,0 +1,144 @@
+"""The Generate tab's handlers called as gradio calls them (under gradio 3.41 and 4.x alike):
+a streamed generation to a verified, signed video, refusals, bad input and cancellation."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from sonic_ext import SonicService
+from sonic_ext.requests import GenerationParams
+from sonic_ext.ui.generate import (
+    PARAM_ORDER,
+    GenerateHandlers,
+    generate_video,
+    params_from_ui,
+)
+from sonic_ext.ui.runs import RunRegistry
+from tests.conftest import write_tone_wav
+
+FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+FAST = {**GenerationParams().to_dict(), "seed": 0, "steps": 1, "min_resolution": 256}
+
+
+def inputs(image: Path, audio: Path, purpose: str = "education", **params: object) -> list:
+    """The values gradio hands to the Generate handler, in the order of its inputs."""
+    values = {**FAST, **params}
+    return [str(image), str(audio), purpose, *(values[name] for name in PARAM_ORDER)]
+
+
+def run_all(handlers: GenerateHandlers, values: list) -> list[tuple]:
+    return list(handlers.run(*values, request=gr.Request(username="alice")))
+
+
+@pytest.fixture
+def speech(tmp_path: Path) -> Path:
+    return write_tone_wav(tmp_path / "speech.wav", seconds=1.5)
+
+
+def test_widget_values_become_generation_params() -> None:
+    params = params_from_ui({"seed": 0.0, "steps": 3.0, "min_resolution": 320.0,
+                             "dynamic_scale": 1, "decode_chunk_size": 4.0, "crop": False})
+    assert (params.seed, params.steps, params.min_resolution) == (0, 3, 320)
+    assert params.dynamic_scale == 1.0 and isinstance(params.dynamic_scale, float)
+    assert params.decode_chunk_size == 4 and params.crop is False
+
+
+def test_bad_parameters_are_refused_naming_the_field(service: SonicService, portrait: Path,
+                                                     speech: Path) -> None:
+    with pytest.raises(gr.Error, match="steps: must be a whole number, got 2.5"):
+        generate_video(service, str(portrait), str(speech), "education", 0, 2.5, 256)
+    with pytest.raises(gr.Error, match="min_resolution: must be a multiple of 64, got 300"):
+        generate_video(service, str(portrait), str(speech), "education", 0, 1, 300)
+    with pytest.raises(gr.Error, match="seed: must be a whole number, got None"):
+        generate_video(service, str(portrait), str(speech), "education", None, 1, 256)
+    with pytest.raises(gr.Error, match="Upload a portrait and a speech clip first"):
+        generate_video(service, None, str(speech), "education")
+    assert list(service.settings.outputs_dir.iterdir()) == []
+
+
+def test_a_generation_streams_progress_then_shows_the_signed_video_and_its_provenance(
+        obama_consented: SonicService, speech: Path) -> None:
+    runs = RunRegistry()
+    updates = run_all(GenerateHandlers(obama_consented, runs), inputs(FACES / "obama2.jpg",
+                                                                     speech))
+    statuses = [update[1] for update in updates]
+    assert "Starting" in statuses[0]
+    assert any("Denoising" in status for status in statuses), statuses
+
+    run_id, status, video, summary, report = updates[-1]
+    assert "Done in" in status and len(runs) == 0
+    assert Path(video).parent == obama_consented.settings.outputs_dir and Path(video).is_file()
+    [consent] = obama_consented.list_consents()
+    assert "sonic-verdict-authentic" in summary and consent.id in summary
+    generation = obama_consented.registry.find_generation(output_sha256=_sha256(Path(video)))
+    assert generation is not None and generation.id in summary
+    assert "development credentials" in summary
+    assert Path(report).is_file() and "Authentic" in Path(report).read_text()
+    assert all(update[0] == run_id for update in updates)
+
+
+def test_a_face_without_consent_is_refused_and_the_page_says_why(
+        obama_consented: SonicService, speech: Path) -> None:
+    updates: list[tuple] = []
+    with pytest.raises(gr.Error, match="matches nobody with recorded consent"):
+        updates.extend(GenerateHandlers(obama_consented).run(*inputs(FACES / "biden.jpg", speech),
+                                                             request=gr.Request()))
+    assert "sonic-notice-error" in updates[-1][1]
+    assert "matches nobody with recorded consent" in updates[-1][1]
+    assert list(obama_consented.settings.outputs_dir.glob("*.mp4")) == []
+
+
+def test_cancel_stops_the_run_and_nothing_is_written(obama_consented: SonicService,
+                                                    speech: Path) -> None:
+    handlers = GenerateHandlers(obama_consented)
+    stream = handlers.run(*inputs(FACES / "obama2.jpg", speech, steps=5), request=gr.Request())
+    run_id = next(stream)[0]
+    next(stream)  # the generation is under way
+    assert "Cancelling" in handlers.cancel(run_id)
+    rest = list(stream)
+    cancelled = ("<div class='sonic-notice sonic-notice-cancelled' data-state='cancelled'>"
+                 "Cancelled: nothing was written.</div>")
+    assert rest[-1][1:] == (cancelled, None, "", None)
+    assert "Nothing is running" in handlers.cancel(run_id)
+    assert list(obama_consented.settings.outputs_dir.iterdir()) == []
+
+
+def test_a_page_that_stops_listening_cancels_its_run(obama_consented: SonicService,
+                                                     speech: Path) -> None:
+    runs = RunRegistry()
+    stream = GenerateHandlers(obama_consented, runs).run(
+        *inputs(FACES / "obama2.jpg", speech, steps=5), request=gr.Request())
+    next(stream)
+    next(stream)  # the generation is under way
+    stream.close()  # what gradio does when the browser goes away mid-stream
+    assert len(runs) == 0
+    workers = [t for t in threading.enumerate() if t.name == "sonic-ui-generate"]
+    assert workers  # still finishing its current step
+    for worker in workers:
+        worker.join(timeout=120)
+        assert not worker.is_alive()
+    assert list(obama_consented.settings.outputs_dir.iterdir()) == []
+
+
+def test_gradio_3_hands_files_over_as_temp_file_objects(obama_consented: SonicService,
+                                                        speech: Path) -> None:
+    """gr.File on gradio 3.41 passes a tempfile wrapper with `.name`, not a str."""
+    with tempfile.NamedTemporaryFile(suffix=".jpg") as image, \
+            tempfile.NamedTemporaryFile(suffix=".wav") as audio:
+        image.write((FACES / "biden.jpg").read_bytes())
+        audio.write(speech.read_bytes())
+        image.flush()
+        audio.flush()
+        with pytest.raises(gr.Error, match="matches nobody with recorded consent"):
+            generate_video(obama_consented, image, audio, "education", 0, 1, 256)
+
+
+def _sha256(path: Path) -> str:
+    from sonic_ext.hashing import file_sha256
+
+    return file_sha256(path)

@@ -1,0 +1,75 @@
+"""The Verify and Models tabs' handlers."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from sonic_ext import SonicService
+from sonic_ext.ui.models import ModelsHandlers
+from sonic_ext.ui.verify import VerifyHandlers
+from tests.servers import free_port
+
+
+def test_a_file_without_provenance_gets_its_verdict_and_report(service: SonicService,
+                                                               portrait: Path) -> None:
+    verdict, report_file, inline = VerifyHandlers(service).verify(str(portrait))
+    assert "sonic-verdict-no-provenance" in verdict
+    assert "neither a C2PA manifest nor our watermark was found" in verdict
+    report = Path(report_file)
+    assert report.parent == service.settings.outputs_dir / "reports"
+    assert report.name.startswith("portrait-") and report.name.endswith(".verify.html")
+    # the report inline: the whole file, escaped into a sandboxed iframe
+    assert inline.startswith("<iframe class='sonic-report-frame' sandbox=''")
+    assert html.escape(report.read_text(encoding="utf-8"), quote=True) in inline
+
+
+def test_verify_refuses_nothing_and_unsupported_files(service: SonicService,
+                                                      tmp_path: Path) -> None:
+    handlers = VerifyHandlers(service)
+    with pytest.raises(gr.Error, match="Drop a file to verify first"):
+        handlers.verify(None)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    with pytest.raises(gr.Error, match="file: cannot verify .txt"):
+        handlers.verify(str(notes))
+    assert not (service.settings.outputs_dir / "reports").exists()
+
+
+def test_the_models_table_follows_the_folder(service: SonicService) -> None:
+    handlers = ModelsHandlers(service)
+    rows, summary = handlers.refresh()
+    assert summary.endswith("13 of 13 files need attention.")
+    assert ["RIFE/flownet.pkl", "rife", "missing", None, 12_186_817] in rows
+    rife = service.settings.models_dir / "RIFE" / "flownet.pkl"
+    rife.parent.mkdir(parents=True)
+    with rife.open("wb") as fh:
+        fh.truncate(12_186_817)
+    rows, summary = handlers.refresh()
+    assert summary.endswith("12 of 13 files need attention.")
+    assert ["RIFE/flownet.pkl", "rife", "present", 12_186_817, 12_186_817] in rows
+
+
+def test_a_complete_folder_has_nothing_to_download(obama_consented: SonicService) -> None:
+    updates = list(ModelsHandlers(obama_consented).download(""))
+    notice, rows, summary = updates[-1]
+    assert "Nothing to download: every file is present." in notice
+    assert summary.endswith("ready (seeded test weights, not the real model).")
+    assert len(rows) == 13
+
+
+def test_offline_the_download_says_what_to_fetch_and_where(service: SonicService,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    # The network is really unreachable: every HTTPS request goes to a closed local port.
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
+    notice, _rows, summary = list(ModelsHandlers(service).download("hf_dummy"))[-1]
+    assert "sonic-notice-error" in notice
+    assert "could not download 13 file(s)" in notice
+    assert ("Sonic/unet.pth &lt;- https://huggingface.co/LeonJoe13/Sonic/resolve/main/Sonic/"
+            "unet.pth") in notice
+    assert f"below {service.settings.models_dir}" in notice
+    assert summary.endswith("13 of 13 files need attention.")
