@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sized
+from typing import TypeVar
 from dataclasses import dataclass
 
 from .errors import Cancelled
@@ -83,3 +84,20 @@ class CancelToken:
     def raise_if_cancelled(self) -> None:
         if self._event.is_set():
             raise Cancelled(self.reason or "cancelled")
+
+
+Chunk = TypeVar("Chunk", bound=Sized)
+
+
+def reported_chunks(chunks: Iterable[Chunk], timer: StageTimer, cancel: CancelToken
+                    ) -> Iterator[Chunk]:
+    """Pass frame chunks on, reporting the frames the consumer has taken so far and honouring
+    a cancel between chunks (decode and encode take minutes for long clips)."""
+    done = 0
+    for chunk in chunks:
+        cancel.raise_if_cancelled()
+        yield chunk
+        done += len(chunk)
+        timer.report(min(done, timer.total))
+    if done < timer.total:  # the last frame is held to the speech's length: complete
+        timer.report(timer.total)

@@ -33,7 +33,8 @@ from .errors import AdminRequired, ConsentRefused, InputError, NotAvailable
 from .hosting import GenerationHost, StandaloneHost, tee
 from .media.inputs import check_audio, check_image, check_output_path
 from .policy import Policy, load_policy
-from .progress import CancelToken, ProgressCallback, StageTimer, ignore_progress
+from .progress import (CancelToken, ProgressCallback, StageTimer, ignore_progress,
+                       reported_chunks)
 from .requests import GenerateRequest, GenerateResult, VerifyReport
 from .settings import Settings
 from .sonic.layout import ModelsStatus, check_models
@@ -169,19 +170,26 @@ class SonicService:
         facts = self._generation_facts(request, decision, prepared.purpose)
         portrait = self._verified_portrait(request.image, decision, facts)
         params = request.params
-        frames = self.sonic.frames(portrait, decision.face_box, request.audio, params,
-                                   progress=progress, cancel=cancel)
+        fps = output_fps(params)
+        frames = reported_chunks(
+            self.sonic.frames(portrait, decision.face_box, request.audio, params,
+                              progress=progress, cancel=cancel),
+            StageTimer("decode and encode", max(1, round(prepared.audio_seconds * fps)),
+                       progress), cancel)
         # 4.-5. watermark every frame on its way into the H.264 + AAC encoder
         marker = FrameWatermarker(facts.watermark_id)
+        signing = StageTimer("sign and publish", 1, progress)
 
         def write_unsigned(path: Path) -> None:
-            write_mp4(frames, path, fps=output_fps(params), audio=request.audio,
+            write_mp4(frames, path, fps=fps, audio=request.audio,
                       audio_seconds=prepared.audio_seconds, frame_hook=marker.embed)
+            signing.report(0, "signing")
 
         # 6.-8. sign, read back, record, then rename into place (or nothing at all)
         recorder = RegistryRecorder(self.registry, decision.consent_id, request.requested_by)
         published = publish_signed_mp4(request.out, write_unsigned, facts, self.credentials(),
                                        recorder)
+        signing.report(1, "published")
         return GenerateResult(out=published.path, generation_id=recorder.generation_id or "",
                               watermark_id=published.watermark_id,
                               consent_id=decision.consent_id, sha256=published.sha256,

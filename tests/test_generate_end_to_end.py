@@ -42,7 +42,11 @@ def test_a_consented_face_becomes_a_signed_watermarked_mp4(studio: SonicService,
     assert result.credentials == "development credentials"
     info = probe(out)
     assert abs(info["video_s"] - 3.3) <= 1 / 25  # as long as the speech, to one frame
-    assert {e.stage for e in events} >= {"check inputs", "denoise"}
+    assert {e.stage for e in events} >= {"check inputs", "denoise", "decode and encode",
+                                         "sign and publish"}
+    encoded = [e for e in events if e.stage == "decode and encode"]
+    assert encoded[-1].step == encoded[-1].total == round(3.3 * 25)  # every frame reported
+    assert events[-1].stage == "sign and publish" and events[-1].fraction == 1.0
 
     reading = read_provenance(out, TrustPolicy.for_keys_dir(studio.settings.keys_dir))
     assert reading.to_dict()["watermark"]["watermark_id"] == result.watermark_id

@@ -13,6 +13,8 @@ from ..progress import ProgressEvent
 from ..requests import GenerateResult, VerifyReport
 
 STAGE_NAMES = {"check inputs": "Checking inputs", "denoise": "Denoising",
+               "decode and encode": "Decoding, watermarking and encoding frames",
+               "sign and publish": "Signing and publishing",
                "download models": "Downloading models", "verify": "Verifying the output"}
 
 
@@ -26,11 +28,10 @@ def progress_html(event: ProgressEvent | None, starting: str = "Starting") -> st
         return (f"<div class='sonic-progress' data-state='running'><progress></progress>"
                 f"<span class='sonic-progress-text'>{_e(starting)}…</span></div>")
     stage = STAGE_NAMES.get(event.stage, event.stage.capitalize())
-    text = f"{stage}: step {event.step} of {event.total}" if event.total > 1 else stage
+    unit = "frame" if event.stage == "decode and encode" else "step"
+    text = f"{stage}: {unit} {event.step} of {event.total}" if event.total > 1 else stage
     if event.eta_s is not None and event.step < event.total:
         text += f" · about {_seconds(event.eta_s)} left"
-    elif event.step >= event.total and event.stage == "denoise":
-        text += " · decoding, watermarking and signing"
     if event.elapsed_s >= 1:
         text += f" · {_seconds(event.elapsed_s)} elapsed"
     if event.message:
