@@ -14,4 +14,4 @@ def preload(parser):
     group.add_argument("--sonic-policy", default=None, metavar="FILE",
                        help="deployment consent policy (TOML) overriding policy/default.toml")
     group.add_argument("--sonic-admin-token", default=None, metavar="TOKEN",
-                       help="token required for consent changes through the Sonic API")
+                       help="admin token for consent changes in the Sonic tab and API")

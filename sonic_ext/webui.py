@@ -1,8 +1,10 @@
 """Adapter for AUTOMATIC1111 1.10 and Forge: registers the Sonic tab and the /sonic/v1 routes.
 
-Only this module imports the host's `modules.*`. A failure while building the service or the
-tab shows an error panel in the tab instead of the tab vanishing (the hosts drop a tab whose
-callback raises), and the API routes answer 503 with the same message.
+Only this module and the two it uses, `webui_host` (each generation as a WebUI job) and
+`webui_memory` (the host's models step aside), import the host's `modules.*`. A failure
+while building the service or the tab shows an error panel in the tab instead of the tab
+vanishing (the hosts drop a tab whose callback raises), and the API routes answer 503 with the
+same message.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .logging_setup import configure_logging
 from .service import SonicService
 from .settings import Settings
 from .ui import build_ui
+from .webui_host import WebUIHost
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +51,20 @@ def _cmd_opt(name: str) -> Any:
 def make_service() -> SonicService:
     """One service per process, shared by the tab and the API and kept across "Reload UI".
 
-    Settings come from the host's folders and our `--sonic-*` flags (preload.py). A failure is
-    not cached, so a restart after fixing the cause is enough.
+    Settings come from the host's folders and our `--sonic-*` flags (preload.py); every
+    generation runs as a WebUI job (`WebUIHost`). A failure is not cached, so a restart after
+    fixing the cause is enough.
     """
     from modules import paths_internal
 
     settings = Settings.for_webui(paths_internal.data_path, paths_internal.models_path,
                                   home=_cmd_opt("sonic_home"),
                                   models_dir=_cmd_opt("sonic_models_dir"),
-                                  policy_path=_cmd_opt("sonic_policy"))
+                                  policy_path=_cmd_opt("sonic_policy"),
+                                  admin_token=_cmd_opt("sonic_admin_token"))
     settings.ensure_dirs()
     configure_logging(settings)
-    return SonicService(settings)
+    return SonicService(settings, host=WebUIHost())
 
 
 def _error_panel(message: str) -> gr.Blocks:
@@ -83,8 +88,7 @@ def on_app_started(_demo: gr.Blocks | None, app: FastAPI) -> None:
     """Mount the API on the host's app; the host's `--api-auth` users guard it (it does not)."""
     try:
         users = _cmd_opt("api_auth")
-        auth = ApiAuth(users=parse_api_auth(users) if users else {},
-                       admin_token=_cmd_opt("sonic_admin_token"))
+        auth = ApiAuth(users=parse_api_auth(users) if users else {})
         app.include_router(create_router(make_service(), auth), prefix=API_PREFIX)
     except Exception as exc:  # noqa: BLE001 - report through the API instead of killing the host
         log.exception("Sonic API failed to start")

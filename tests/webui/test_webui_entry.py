@@ -3,40 +3,29 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
-from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from sonic_ext import webui
 from tests.servers import serve_in_thread
 
 REPO = Path(__file__).resolve().parents[2]
-FAKE_HOST = Path(__file__).parent / "fake_host"
 
 
 @pytest.fixture
-def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    monkeypatch.syspath_prepend(str(FAKE_HOST))
-    from modules import paths_internal, script_callbacks, shared
+def host(fake_webui: ModuleType) -> ModuleType:
+    """The fake host after it loaded our script, the way modules/scripts.py does: the file is
+    executed as a module that is not put in sys.modules."""
+    from modules import script_callbacks
 
-    monkeypatch.setattr(paths_internal, "data_path", str(tmp_path / "webui"))
-    monkeypatch.setattr(paths_internal, "models_path", str(tmp_path / "webui" / "models"))
-    for flag in vars(shared.cmd_opts):
-        monkeypatch.setattr(shared.cmd_opts, flag, None)
     script_callbacks.clear_callbacks()
-    webui.make_service.cache_clear()
-    # What modules/scripts.py does: exec the file as a module that is not put in sys.modules.
     spec = importlib.util.spec_from_file_location("sonic_tab.py", REPO / "scripts" / "sonic_tab.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    yield sys.modules["modules"]
-    webui.make_service.cache_clear()
-    for name in [n for n in sys.modules if n == "modules" or n.startswith("modules.")]:
-        del sys.modules[name]
+    return fake_webui
 
 
 def test_tab_is_registered_with_our_id(host: object, tmp_path: Path) -> None:
@@ -108,3 +97,18 @@ def test_preload_adds_our_flags_to_the_hosts_parser() -> None:
     assert (opts.sonic_home, opts.sonic_policy, opts.sonic_admin_token, opts.sonic_models_dir) == \
         ("/data/sonic", "p.toml", "t", "/m")
     assert parser.parse_args([]).sonic_home is None
+
+
+def test_the_admin_token_flag_reaches_the_service(fake_webui: ModuleType) -> None:
+    from modules import shared
+
+    from sonic_ext import webui
+    from sonic_ext.errors import AdminRequired
+    from sonic_ext.webui_host import WebUIHost
+
+    shared.cmd_opts.sonic_admin_token = "s3cret-token"
+    service = webui.make_service()
+    service.require_admin("s3cret-token")
+    with pytest.raises(AdminRequired):
+        service.require_admin("s3cret-tokeN")
+    assert isinstance(service.host, WebUIHost)

@@ -1,6 +1,30 @@
-"""Like modules/shared.py: the parsed command line, including extensions' preload flags."""
+"""Like modules/shared.py: the parsed command line (with extensions' preload flags), the job
+state, the device, and `sd_model`, a module property that loads the checkpoint on first use."""
 
 import argparse
+import sys
+import types
+
+from modules import devices, shared_state
 
 cmd_opts = argparse.Namespace(api_auth=None, sonic_home=None, sonic_models_dir=None,
                               sonic_policy=None, sonic_admin_token=None)
+device = devices.device  # set by shared_init.initialize() in the hosts
+state = shared_state.State()  # likewise
+
+
+class Shared(types.ModuleType):
+    @property
+    def sd_model(self):
+        import modules.sd_models
+
+        return modules.sd_models.model_data.get_sd_model()
+
+    @sd_model.setter
+    def sd_model(self, value):
+        import modules.sd_models
+
+        modules.sd_models.model_data.set_sd_model(value)
+
+
+sys.modules[__name__].__class__ = Shared

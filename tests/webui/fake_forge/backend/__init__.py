@@ -1,0 +1,1 @@
+"""Like Forge's backend/ package: only memory_management is modelled."""
