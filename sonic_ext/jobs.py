@@ -194,16 +194,14 @@ class JobManager:
 
     def _run(self, job: Job, prepared: PreparedGeneration) -> None:
         try:
-            if job.cancel.cancelled:
-                job.state = "cancelled"
-                return
+            job.cancel.raise_if_cancelled()
             job.state = "running"
             self.store.save(job)
             job.result = self.service.run(prepared, progress=self._progress(job),
                                           cancel=job.cancel)
             job.state = "done"
-        except Cancelled:
-            job.state = "cancelled"
+        except Cancelled as exc:  # why (the API, the WebUI's Interrupt), for the client
+            job.state, job.error = "cancelled", exc.to_dict()
         except SonicError as exc:
             job.state, job.error = "failed", {**exc.to_dict(), "http_status": exc.http_status}
         except Exception as exc:  # noqa: BLE001 - a worker must report, never die silently

@@ -35,8 +35,10 @@ def read_state_dict(path: str | Path, what: str) -> dict[str, torch.Tensor]:
         if path.suffix == ".safetensors":
             state = load_file(str(path))
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True,
-                               mmap=zipfile.is_zipfile(path))
+            # torch.serialization.load is torch.load; A1111 replaces only the latter with a
+            # checker that refuses current torch's archives (".format_version")
+            state = torch.serialization.load(path, map_location="cpu", weights_only=True,
+                                             mmap=zipfile.is_zipfile(path))
     except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError,
             SafetensorError) as exc:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

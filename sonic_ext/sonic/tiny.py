@@ -119,11 +119,12 @@ def make_tiny_tree(root: Path, seed: int = 0, *, full_size: bool = False) -> Pat
     # nn.Module.to: diffusers' own `to` warns about float32-only modules this VAE does not have
     torch.nn.Module.to(AutoencoderKLTemporalDecoder(**sizes.vae), torch.float16).save_pretrained(
         svd / "vae", variant="fp16")
-    CLIPVisionModelWithProjection(CLIPVisionConfig(**sizes.clip)).to(torch.float16
-                                                                      ).save_pretrained(
-        svd / "image_encoder", variant="fp16")
+    # safe_serialization: older transformers (A1111 pins 4.30.2) write .bin files otherwise
+    clip = CLIPVisionModelWithProjection(CLIPVisionConfig(**sizes.clip)).to(torch.float16)
+    clip.save_pretrained(svd / "image_encoder", variant="fp16", safe_serialization=True)
 
     whisper = root / "whisper-tiny"
-    WhisperModel(WhisperConfig(**sizes.whisper)).save_pretrained(whisper)
+    WhisperModel(WhisperConfig(**sizes.whisper)).save_pretrained(whisper,
+                                                                  safe_serialization=True)
     WhisperFeatureExtractor().save_pretrained(whisper)
     return root

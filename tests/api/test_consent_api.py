@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from sonic_ext import SonicService
 from tests.api.conftest import ADMIN, FACES, OPS, QA, Serve, make_service
 
 PARAMS = '{"steps": 1, "min_resolution": 256, "seed": 0}'
@@ -99,3 +100,19 @@ def test_a_consent_enrolled_over_the_api_opens_the_gate_until_revoked(
         chain = httpx.get(f"{api}/audit/verify", auth=OPS, headers=ADMIN).json()
         assert chain["ok"] is True and chain["events_checked"] >= 6
     assert len(list(service.settings.outputs_dir.glob("*.mp4"))) == 1
+
+
+def test_a_job_cancelled_over_the_api_says_why_and_leaves_no_video(
+        obama_consented: SonicService, serve: Serve, speech: Path) -> None:
+    with serve(obama_consented) as base:
+        api = f"{base}/sonic/v1"
+        job = _generate(api, speech).json()
+        cancelled = httpx.delete(f"{api}/jobs/{job['id']}", auth=OPS)
+        assert cancelled.status_code == 200
+        job = _finished(api, job["id"])
+        assert job["state"] == "cancelled"
+        assert job["error"]["code"] == "cancelled"
+        assert "through the API" in job["error"]["message"]
+        assert httpx.get(f"{api}/jobs/{job['id']}/video", auth=OPS).status_code == 409
+        assert httpx.delete(f"{api}/jobs/{job['id']}", auth=OPS).status_code == 409
+    assert list(obama_consented.settings.outputs_dir.glob("*.mp4")) == []
