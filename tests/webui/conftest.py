@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +12,19 @@ import pytest
 
 from sonic_ext import webui
 
+REPO = Path(__file__).resolve().parents[2]
 FAKE_HOST = Path(__file__).parent / "fake_host"
 FAKE_FORGE = Path(__file__).parent / "fake_forge"
 HOST_PACKAGES = ("modules", "modules_forge", "backend")
+
+
+@pytest.fixture(scope="module")
+def install() -> ModuleType:
+    """`install.py` as a module, loaded from its file as the host runs it."""
+    spec = importlib.util.spec_from_file_location("sonic_install", REPO / "install.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

@@ -44,14 +44,6 @@ INDEX = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple/")
 
 
 @pytest.fixture(scope="module")
-def install() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sonic_install", REPO / "install.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
 def index_reachable() -> None:
     try:
         httpx.get(INDEX.rstrip("/") + "/pip/", timeout=15, follow_redirects=True
