@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
-# Prepare this machine (.venv at the repo root, with test tools) and run the default test suite.
-# Extra arguments go to pytest (e.g. -k cli, or -m heavy with SONIC_TEST_HEAVY=1).
+# Prepare this machine (.venv at the repo root, with test tools) and run the tests: the default
+# suite in .venv, then one stage per WebUI host (setup/host_envs.sh: the tab and the API under
+# A1111's and Forge's own packages). Prints one summary line per stage; fails if any stage failed.
+# Extra arguments go to the default suite's pytest (e.g. -k cli, or -m heavy with
+# SONIC_TEST_HEAVY=1). SONIC_HOST_ENVS picks the host stages: "a1111 forge" (default), one of
+# them, or 0 for the default suite only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . setup/common.sh
+. setup/host_envs.sh
 ensure_venv app,ml,identity,provenance,test
 ensure_chromium
-exec .venv/bin/python -m pytest "$@"
+
+hosts=${SONIC_HOST_ENVS-${HOST_NAMES[*]}}
+[ "$hosts" = 0 ] && hosts=""
+failed=0
+run_pytest_stage main "" .venv/bin/python "$@" || failed=1
+for host in $hosts; do
+  run_host_stage "$host" || failed=1
+done
+print_stage_summary
+exit "$failed"

@@ -36,7 +36,9 @@ def wait_until_up(url: str, timeout_s: float = 60.0, process: subprocess.Popen |
 @contextmanager
 def serve_in_thread(app: object, ready_path: str = "/sonic/v1/health") -> Iterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # a browser may hold a connection open: give it a second, not uvicorn's wait for it to close
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"

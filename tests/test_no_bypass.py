@@ -11,7 +11,12 @@ from pathlib import Path
 import gradio as gr
 import httpx
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import Client
+
+try:
+    from gradio_client import handle_file
+except ImportError:  # gradio_client 0.5 (gradio 3.41) takes plain paths
+    handle_file = str
 
 from sonic_ext import SonicService, cli
 from sonic_ext.api.auth import ApiAuth

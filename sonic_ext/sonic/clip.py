@@ -29,9 +29,11 @@ def load_image_encoder_files(weights: Path, config: Path, *, device: torch.devic
     """From a bare safetensors file and its config JSON, with a strict key check."""
     model = CLIPVisionModelWithProjection(CLIPVisionConfig(**json.loads(config.read_text())))
     result = model.load_state_dict(load_file(str(weights)), strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    # older transformers (A1111 pins 4.30.2) keep the fixed arange `position_ids` as a buffer
+    missing = [k for k in result.missing_keys if not k.endswith("embeddings.position_ids")]
+    if missing or result.unexpected_keys:
         raise ModelsMissing(f"{weights}: not a CLIP image encoder checkpoint (missing keys: "
-                            f"{', '.join(result.missing_keys) or '-'}; unexpected keys: "
+                            f"{', '.join(missing) or '-'}; unexpected keys: "
                             f"{', '.join(result.unexpected_keys) or '-'})")
     return model.to(device=device, dtype=dtype).eval().requires_grad_(False)
 

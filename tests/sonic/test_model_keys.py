@@ -45,7 +45,8 @@ def test_full_size_test_trees_use_the_official_stock_model_sizes() -> None:
         whisper = WhisperModel(WhisperConfig(**FULL.whisper))
 
     def counts(module: torch.nn.Module, prefix: str = "") -> tuple[int, float]:
-        entries = {k: v for k, v in module.state_dict().items() if k.startswith(prefix)}
+        entries = {k: v for k, v in module.state_dict().items() if k.startswith(prefix)
+                   and not k.endswith("embeddings.position_ids")}  # a buffer in old transformers
         return len(entries), round(sum(v.numel() for v in entries.values()) / 1e6, 1)
 
     assert counts(vae) == (374, 97.7)
