@@ -16,8 +16,9 @@ WRITERS = {
     r"\bwrite_mp4\(": {"media/encode.py", "service.py"},
     # publishing: only the service calls it
     r"\bpublish_signed_mp4\(": {"provenance/publish.py", "service.py"},
-    # moving a file into place: the publish step (and the registry, for consent evidence files)
-    r"\bos\.(replace|rename)\(": {"provenance/publish.py", "consent/evidence.py"},
+    # moving a file into place: the publish step (and the registry, for consent evidence files,
+    # and the job store, for its JSON records)
+    r"\bos\.(replace|rename)\(": {"provenance/publish.py", "consent/evidence.py", "jobs.py"},
     # other ways to write video that must not appear at all
     r"imageio|ffmpeg_extract|subprocess\.[a-z_]+\([^)]*ffmpeg|cv2\.VideoWriter": set(),
 }
