@@ -18,10 +18,12 @@ try:
 except ImportError:  # gradio_client 0.5 (gradio 3.41) takes plain paths
     handle_file = str
 
-from sonic_ext import SonicService, cli
+from sonic_ext import GenerationParams, SonicService, cli
 from sonic_ext.api.auth import ApiAuth
 from sonic_ext.app import create_app
-from sonic_ext.ui.generate import generate_video
+from sonic_ext.ui import build_ui
+from sonic_ext.ui.generate import PARAM_ORDER, generate_video
+from tests.api.router_app import router_app
 from tests.conftest import write_tone_wav
 from tests.servers import serve_in_thread
 
@@ -34,9 +36,22 @@ def installation(obama_consented: SonicService) -> SonicService:
     return obama_consented
 
 
+GRADIO_3 = int(gr.__version__.split(".")[0]) < 4
+UI_LOGIN = {} if GRADIO_3 else {"auth": ("ops", "pw")}  # A1111's page has no login of ours
+
+
 @pytest.fixture
 def served(installation: SonicService) -> Iterator[str]:
-    with serve_in_thread(create_app(installation, ApiAuth(users={"ops": "pw"}))) as base:
+    """The standalone app on gradio 4; on gradio 3.41 the app as A1111 serves it: our router
+    on the host's FastAPI app, the UI mounted beside it."""
+    auth = ApiAuth(users={"ops": "pw"})
+    if GRADIO_3:
+        ui = build_ui(installation)
+        ui.queue()
+        app = gr.mount_gradio_app(router_app(installation, auth), ui, path="/")
+    else:
+        app = create_app(installation, auth)
+    with serve_in_thread(app) as base:
         yield base
 
 
@@ -54,10 +69,11 @@ def test_every_surface_refuses_a_face_without_consent(installation: SonicService
     with pytest.raises(gr.Error, match=REFUSAL):  # the UI's Generate button
         generate_video(installation, str(biden), str(speech), "education", 0, 1, 256)
 
-    client = Client(served, auth=("ops", "pw"), verbose=False)  # gradio's own API, directly
+    client = Client(served, verbose=False, **UI_LOGIN)  # gradio's own API, directly
     with pytest.raises(Exception, match=REFUSAL):
-        client.predict(handle_file(str(biden)), handle_file(str(speech)), "education", 0, 1, 256,
-                       api_name="/generate")
+        params = {**GenerationParams().to_dict(), "seed": 0, "steps": 1, "min_resolution": 256}
+        client.predict(handle_file(str(biden)), handle_file(str(speech)), "education",
+                       *(params[name] for name in PARAM_ORDER), api_name="/generate")
 
     with biden.open("rb") as image, speech.open("rb") as audio:  # the HTTP API
         response = httpx.post(f"{served}/sonic/v1/generate", auth=("ops", "pw"),
