@@ -183,6 +183,7 @@ class SonicService:
         def write_unsigned(path: Path) -> None:
             write_mp4(frames, path, fps=fps, audio=request.audio,
                       audio_seconds=prepared.audio_seconds, frame_hook=marker.embed)
+            signing.restart()
             signing.report(0, "signing")
 
         # 6.-8. sign, read back, record, then rename into place (or nothing at all)
