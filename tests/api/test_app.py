@@ -102,12 +102,14 @@ def test_cli_serve_starts_the_app_on_loopback(tmp_path: Path) -> None:
     api = f"http://127.0.0.1:{port}/sonic/v1"
     try:
         wait_until_up(f"{api}/health", process=process)
-        health = httpx.get(f"{api}/health").json()
-        assert health["home"] == str(tmp_path / "home")
-        assert health["consent_admin"] == "enabled"  # --admin-token reached the settings
-        assert httpx.get(f"{api}/consents").status_code == 403
-        assert httpx.get(f"{api}/consents", headers={"X-Sonic-Admin-Token": "s3cret"}
-                         ).json() == {"consents": []}
+        # the first consent call opens (and migrates) the registry: slow on a busy machine
+        with httpx.Client(timeout=60) as client:
+            health = client.get(f"{api}/health").json()
+            assert health["home"] == str(tmp_path / "home")
+            assert health["consent_admin"] == "enabled"  # --admin-token reached the settings
+            assert client.get(f"{api}/consents").status_code == 403
+            assert client.get(f"{api}/consents", headers={"X-Sonic-Admin-Token": "s3cret"}
+                              ).json() == {"consents": []}
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)
