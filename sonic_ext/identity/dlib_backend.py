@@ -37,6 +37,9 @@ def dlib_models_dir() -> Path:
 class DlibBackend(FaceBackend):
     name = "dlib"
     model_id = MODEL_ID
+    # dlib's frontal detector holds left- and right-looking filters that are mirror images of
+    # each other (trained with left-right flips); tests/identity checks a mirrored portrait.
+    mirror_symmetric = True
 
     def __init__(self, models_dir: Path | None = None, cache_size: int = 64) -> None:
         super().__init__(cache_size)

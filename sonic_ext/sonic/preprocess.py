@@ -14,8 +14,9 @@ import torch
 from PIL import Image
 from transformers import CLIPImageProcessor
 
+from ..framing import generation_size, kept_size, square_crop_box
+
 CLIP_SQUASH_SIZE = 224
-SIZE_MULTIPLE = 64
 
 
 @dataclass(frozen=True)
@@ -38,54 +39,6 @@ class PreparedImage:
         """Move every tensor at once; preprocessing itself always runs on the CPU in float32."""
         return PreparedImage(*(t.to(device=device, dtype=dtype) for t in
                                (self.ref_img, self.face_mask, self.clip_pixel_values)))
-
-
-def square_crop_box(box_xyxy: Sequence[float], expand_ratio: float,
-                    height: int, width: int) -> tuple[int, int, int, int]:
-    """Square crop [x1, y1, x2, y2] around a face box, for portraits where the face is small.
-
-    The box grows by `expand_ratio` times its width/height on every side (clamped to the image);
-    the square has the expanded box's short side, sits on its centre and slides toward the face
-    centre by at most half the side difference. The float operations follow the official helper
-    in order, so the Python `round` ties land on the same pixel.
-    """
-    x1, y1, x2, y2 = (float(v) for v in box_xyxy)
-    bw, bh = x2 - x1, y2 - y1
-    ex1, ey1 = max(x1 - expand_ratio * bw, 0), max(y1 - expand_ratio * bh, 0)
-    ex2, ey2 = min(x2 + expand_ratio * bw, width), min(y2 + expand_ratio * bh, height)
-
-    eh, ew = ey2 - ey1, ex2 - ex1
-    half = min(eh, ew) / 2
-    shift_x = shift_y = 0.0
-    slack = abs((eh - ew) / 2)
-    if ew < eh:
-        face_cy, box_cy = (y1 + y2) / 2, (ey1 + ey2) / 2
-        shift_y = min(slack, abs(face_cy - box_cy)) * (1 if face_cy > box_cy else -1)
-    else:
-        face_cx, box_cx = (x1 + x2) / 2, (ex1 + ex2) / 2
-        shift_x = min(slack, abs(face_cx - box_cx)) * (1 if face_cx > box_cx else -1)
-    cx = (ex1 + ex2) / 2 + shift_x
-    cy = (ey1 + ey2) / 2 + shift_y
-
-    sx1, sy1, sx2, sy2 = cx - half, cy - half, cx + half, cy + half
-    side = min(sx2 - sx1, sy2 - sy1)
-    mx, my = (sx1 + sx2) / 2, (sy1 + sy2) / 2
-    return (round(mx - side / 2), round(my - side / 2), round(mx + side / 2), round(my + side / 2))
-
-
-def generation_size(width: int, height: int, min_resolution: int) -> tuple[int, int]:
-    """(W, H) the video is generated at, both multiples of 64 (the official rule): scale so the
-    short side is `min_resolution`, then round each side to the nearest multiple of 64 (Python
-    `round`, ties to even)."""
-    scale = min_resolution / min(width, height)
-    return (round(width * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE,
-            round(height * scale / SIZE_MULTIPLE) * SIZE_MULTIPLE)
-
-
-def kept_size(width: int, height: int) -> tuple[int, int]:
-    """The size `keep_resolution` writes: the portrait's own, rounded down to even (H.264 4:2:0
-    needs even sides), as the official `ffmpeg -s` does."""
-    return width // 2 * 2, height // 2 * 2
 
 
 def rescale_frames(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

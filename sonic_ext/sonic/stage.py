@@ -17,11 +17,12 @@ import torch
 from PIL import Image
 
 from ..errors import InputError, NotAvailable
+from ..framing import condition_on
 from ..progress import CancelToken, ProgressCallback
 from ..requests import MAX_VIDEO_SIDE, MIN_VIDEO_SIDE, GenerationParams
 from .loading import load_models
 from .pipeline import PipelineSettings, SonicModels, generate_frames
-from .preprocess import kept_size, square_crop_box
+from .preprocess import kept_size
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +53,6 @@ class Placement:
         return cls(device, dtype, params.offload if device != "cpu" else "none")
 
 
-def crop_to_face(image: Image.Image, box_xywh: Sequence[float], expand_ratio: float
-                 ) -> tuple[Image.Image, list[float]]:
-    """Sonic's square crop around the face, and the same face's box inside the crop."""
-    x, y, w, h = box_xywh
-    left, top, right, bottom = square_crop_box([x, y, x + w, y + h], expand_ratio,
-                                               image.height, image.width)
-    return image.crop((left, top, right, bottom)), [x - left, y - top, w, h]
-
-
 class SonicStage:
     """Loads the models on first use and keeps them for the next generation."""
 
@@ -89,8 +81,7 @@ class SonicStage:
         `image` is the upright RGB portrait the consent gate checked, `face_box_xywh` the face
         it matched there.
         """
-        if params.crop:
-            image, face_box_xywh = crop_to_face(image, face_box_xywh, params.expand_ratio)
+        image, face_box_xywh = condition_on(image, face_box_xywh, params.framing())
         if params.keep_resolution:
             check_kept_size(*image.size, cropped=params.crop)
         models = self.models(Placement.resolve(params), params.interpolate)
