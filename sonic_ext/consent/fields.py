@@ -1,18 +1,41 @@
-"""Checks of the fields a person types (names, purposes, expiry), with errors naming the field."""
+"""Checks of the fields a person types (names, purposes, expiry), with errors naming the field.
+
+Names, reasons and actors are printable text (check_text); purposes are ASCII labels
+(check_purpose), the one rule every surface and GenerateRequest apply. `printable` (from
+sonic_ext/text.py, re-exported here) is what listings use to show stored text safely.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from ..errors import InputError
+from ..text import describe_char, is_unprintable, printable
 
 MAX_TEXT = 200
 MAX_PURPOSE = 64
+# A purpose label, after NFKC and lower-casing: ASCII only, so no two labels look alike.
+PURPOSE_PATTERN = r"[a-z0-9][a-z0-9._-]{0,63}"
+PURPOSE_CHARSET = ("lower-case ASCII letters a-z, digits 0-9, '.', '_' and '-', starting with a "
+                   f"letter or digit, at most {MAX_PURPOSE} characters")
+_PURPOSE = re.compile(PURPOSE_PATTERN)
+_PRINTABLE_HINT = ("use printable text on one line: no control or formatting characters, tabs "
+                   "or line breaks")
+_SPACES = re.compile(r"\s+")  # once controls are refused, only space separators (Zs) are left
 
 
 def check_text(value: str | None, field: str, max_length: int = MAX_TEXT) -> str:
-    text = (value or "").strip()
+    """Printable text typed by a person (a name, a reason, an actor): NFC-normalised, stripped,
+    runs of spaces made one; no control or format characters, tabs or line breaks."""
+    text = unicodedata.normalize("NFC", value or "").strip()
+    for position, char in enumerate(text, 1):
+        if is_unprintable(char):
+            raise InputError(field, f"character {position} is {describe_char(char)}, which is "
+                                    "not allowed", hint=_PRINTABLE_HINT)
+    text = _SPACES.sub(" ", text)
     if not text:
         raise InputError(field, "must not be empty")
     if len(text) > max_length:
@@ -21,14 +44,20 @@ def check_text(value: str | None, field: str, max_length: int = MAX_TEXT) -> str
 
 
 def check_purpose(label: str | None, field: str = "purpose") -> str:
-    """A purpose label: letters, digits, '-', '_' or '.', as generation requests accept them."""
-    purpose = (label or "").strip()
+    """A purpose label as every surface accepts it: NFKC-normalised, stripped and lower-cased,
+    then PURPOSE_PATTERN (ASCII) only, so a look-alike letter is refused, not a new label."""
+    purpose = unicodedata.normalize("NFKC", label or "").strip().lower()
     if not purpose:
         raise InputError(field, "must not be empty")
-    if len(purpose) > MAX_PURPOSE or not all(c.isalnum() or c in "-_." for c in purpose):
-        raise InputError(field, f"{label!r} is not a label: use up to {MAX_PURPOSE} letters, "
-                                "digits, '-', '_' or '.'")
-    return purpose
+    if _PURPOSE.fullmatch(purpose):
+        return purpose
+    if len(purpose) > MAX_PURPOSE:
+        problem = f"is {len(purpose)} characters long; the limit is {MAX_PURPOSE}"
+    elif bad := next((c for c in purpose if not re.fullmatch(r"[a-z0-9._-]", c)), None):
+        problem = f"'{printable(label)}' is not a label: {describe_char(bad)} is not allowed"
+    else:
+        problem = f"'{purpose}' is not a label: it must start with a letter or digit"
+    raise InputError(field, problem, hint=f"a purpose uses {PURPOSE_CHARSET}")
 
 
 def check_purposes(labels: Iterable[str] | None, allowed: tuple[str, ...],
