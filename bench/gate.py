@@ -45,32 +45,32 @@ def gate_latency(repeat: int, models_dir: Path | None) -> None:
         home = Path(scratch)
         policy_file = home / "policy.toml"
         policy_file.write_text('[identity.thresholds]\n'
-                               '"dlib/face_recognition_resnet_model_v1" = 0.92\n')
+                               '"dlib/face_recognition_resnet_model_v1" = 0.93\n')
         settings = Settings.from_environment({"HOME": scratch}, home=home / "home",
                                              models_dir=models_dir or home / "models")
         backends = FaceBackends(settings.models_dir, cache_size=0)
         registry = ConsentRegistry.open(settings, load_policy(policy_file), backends=backends)
-        evidence = home / "release.txt"
-        evidence.write_text("release")
-        registry.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence, ["bench"], None,
-                             "bench")
+        evidence = FACES.parent / "consent" / "example-release.pdf"  # evidence is a document
+        consent = registry.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence,
+                                       ["bench"], None, "bench", grantees=["any"])
         gate = ConsentGate(registry)
         print(f"gate latency, backend {gate.backend.model_id}, median of {repeat}, CPU")
         print(f"{'portrait':<22} {'size':>10} {'faces':>5} {'detect+embed ms':>16} "
               f"{'whole check ms':>15}  decision")
         for path in sorted(FACES.glob("*.jpg")):
-            print(portrait_latency(gate, path, registry.min_face_px, repeat))
+            print(portrait_latency(gate, path, registry.min_face_px, repeat, consent.id))
         registry.database.dispose()
 
 
-def portrait_latency(gate: ConsentGate, path: Path, min_face: int, repeat: int) -> str:
+def portrait_latency(gate: ConsentGate, path: Path, min_face: int, repeat: int,
+                     consent_id: str) -> str:
     portrait = load_portrait(path)
     detect = median_ms(lambda: gate.backend.faces(portrait, min_face), repeat)
     outcome: list[str] = []
 
     def check() -> None:
         try:
-            gate.check(path, "bench", actor="bench")
+            gate.check(path, "bench", "bench", [consent_id])
             outcome.append("pass")
         except GateRefused as refused:
             outcome.append(f"refused ({refused.rule})")

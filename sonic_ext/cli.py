@@ -28,6 +28,7 @@ from .requests import (DEFAULT_PURPOSE, DEVICES, DTYPES, OFFLOAD_MODES, PARAM_HE
                        GenerateRequest, GenerationParams)
 from .service import SonicService
 from .settings import LOG_LEVELS, Settings
+from .text import printable, printable_lines
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,7 @@ def _add_generate(commands: Any) -> None:
     gen.add_argument("--purpose", default=DEFAULT_PURPOSE, metavar="P",
                      help=f"what the video is for; the consent must cover it "
                           f"(default: {DEFAULT_PURPOSE})")
+    _add_claims(gen)
     gen.add_argument("--seed", type=int, default=defaults.seed, metavar="N",
                      help=_param_help("seed", defaults))
     gen.add_argument("--steps", type=int, default=defaults.steps, metavar="N",
@@ -206,15 +208,26 @@ def _add_generate(commands: Any) -> None:
     gen.set_defaults(handler=_generate)
 
 
+def _add_claims(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--consent", dest="consent_ids", action="append", default=[],
+                        metavar="ID", help="the consent this video relies on; repeat it, one "
+                                           "per person shown (`consent list` shows ids)")
+
+
 def _param_help(name: str, defaults: GenerationParams) -> str:
     return f"{PARAM_HELP[name]} (default: {getattr(defaults, name)})"
 
 
 def _add_consent(commands: Any) -> None:
-    consent = commands.add_parser("consent", help="the consent registry: add | list | show | revoke | audit-verify").add_subparsers(
+    consent = commands.add_parser("consent", help="the consent registry: add | amend | check | list | show | revoke | audit-verify").add_subparsers(
         dest="consent_command", metavar="ACTION", required=True, parser_class=_Parser)
-    add = consent.add_parser("add", help="enrol a person who consented", epilog=EPILOG)
-    add.add_argument("--name", required=True, type=_nonempty, help="the person's name")
+    add = consent.add_parser("add", help="enrol a person who consented, or renew an enrolled "
+                                         "person's consent (--subject)", epilog=EPILOG)
+    add.add_argument("--name", type=_nonempty,
+                     help="the person's name (required unless --subject names them)")
+    add.add_argument("--subject", dest="subject_id", metavar="ID",
+                     help="renewal: a new consent for this enrolled subject (`consent show` "
+                          "names each consent's subject)")
     add.add_argument("--portrait", type=Path, required=True, action="append", metavar="IMG",
                      help="portrait with exactly one face (repeat for more references)")
     add.add_argument("--evidence", type=Path, required=True, metavar="FILE",
@@ -223,9 +236,45 @@ def _add_consent(commands: Any) -> None:
                      help="purpose the consent covers (repeatable)")
     add.add_argument("--expires", type=_iso_datetime, metavar="ISO8601",
                      help="end of validity (a time without a zone is UTC)")
+    _add_grantees(add, required=True)
     _add_json(add)
     add.set_defaults(handler=_consent_add)
+    amend = consent.add_parser(
+        "amend", epilog=EPILOG,
+        help="replace a consent in force by a new one with other purposes, validity or "
+             "grantees; widening it needs new --evidence")
+    amend.add_argument("id", metavar="ID")
+    amend.add_argument("--purpose", action="append", metavar="P",
+                       help="the purposes it covers from now on (repeatable; default: as now)")
+    ends = amend.add_mutually_exclusive_group()
+    ends.add_argument("--expires", type=_iso_datetime, metavar="ISO8601",
+                      help="new end of validity")
+    ends.add_argument("--no-expiry", action="store_true", help="valid until revoked")
+    _add_grantees(amend, required=False)
+    amend.add_argument("--evidence", type=Path, metavar="FILE",
+                       help="signed amendment or recording (needed when the consent widens)")
+    _add_json(amend)
+    amend.set_defaults(handler=_consent_amend)
+    check = consent.add_parser(
+        "check", epilog=EPILOG,
+        help="dry run of the consent gate for a portrait: exit 0 if it would pass, 3 if not")
+    check.add_argument("--image", type=Path, required=True, metavar="IMG", help="portrait")
+    _add_claims(check)
+    check.add_argument("--purpose", default=DEFAULT_PURPOSE, metavar="P",
+                       help=f"what the video would be for (default: {DEFAULT_PURPOSE})")
+    check.add_argument("--no-crop", dest="crop", action="store_false",
+                       help="as generate --no-crop: the whole portrait is animated")
+    check.add_argument("--expand-ratio", type=float, default=GenerationParams().expand_ratio,
+                       metavar="F", help=PARAM_HELP["expand_ratio"])
+    check.add_argument("--min-resolution", type=int,
+                       default=GenerationParams().min_resolution, metavar="N",
+                       help=PARAM_HELP["min_resolution"])
+    _add_json(check)
+    check.set_defaults(handler=_consent_check)
     listing = consent.add_parser("list", help="list consents")
+    listing.add_argument("--granted-to", metavar="ACTOR",
+                         help="only consents in force that this requester may use "
+                              "(e.g. api:alice, ui:alice, cli:root)")
     _add_json(listing)
     listing.set_defaults(handler=_consent_list)
     show = consent.add_parser("show", help="show one consent and its history")
@@ -240,6 +289,13 @@ def _add_consent(commands: Any) -> None:
     audit = consent.add_parser("audit-verify", help="check the audit log's hash chain")
     _add_json(audit)
     audit.set_defaults(handler=_audit_verify)
+
+
+def _add_grantees(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--grantee", dest="grantees", action="append", required=required,
+                        metavar="USER", help="who may generate under it: a user name (any "
+                        "surface), api:USER, ui:USER or cli:USER; repeatable; or 'any' for "
+                        "every user of this installation")
 
 
 def _add_models(commands: Any) -> None:
@@ -270,11 +326,13 @@ def _add_models(commands: Any) -> None:
 # -- handlers -------------------------------------------------------------------------------------
 
 # Request fields the service names in its errors, and the flags that set them.
-_GENERATE_FLAGS = {name: "--" + name.replace("_", "-") for name in
-                   (*GenerationParams.field_names(), "image", "audio", "out", "purpose")}
+_GENERATE_FLAGS = {**{name: "--" + name.replace("_", "-") for name in
+                      (*GenerationParams.field_names(), "image", "audio", "out", "purpose")},
+                   "consent_id": "--consent"}
 _CONSENT_FLAGS = {"name": "--name", "portrait": "--portrait", "evidence": "--evidence",
                   "purposes": "--purpose", "expires": "--expires", "id": "ID",
-                  "reason": "--reason"}
+                  "reason": "--reason", "grantees": "--grantee", "subject_id": "--subject",
+                  "image": "--image", "purpose": "--purpose", "consent_id": "--consent"}
 
 
 def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
@@ -286,7 +344,7 @@ def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
         decode_chunk_size=args.decode_chunk_size)
     request = GenerateRequest(image=args.image, audio=args.audio, out=args.out,
                               purpose=args.purpose, params=params, overwrite=args.overwrite,
-                              requested_by=_actor())
+                              requested_by=_actor(), consent_ids=tuple(args.consent_ids))
     try:
         result = service.generate(request, progress=_print_progress)
     except InputError as exc:
@@ -304,7 +362,7 @@ def _as_flag_error(exc: InputError, flags: dict[str, str]) -> InputError:
 
 def _print_progress(event: ProgressEvent) -> None:
     eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
-    print(f"[{event.stage}] {event.step}/{event.total}{eta} {event.message}".rstrip(),
+    print(printable(f"[{event.stage}] {event.step}/{event.total}{eta} {event.message}".rstrip()),
           file=sys.stderr, flush=True)
 
 
@@ -318,11 +376,11 @@ def _verify(service: SonicService, args: argparse.Namespace) -> Outcome:
     except InputError as exc:
         raise InputError("FILE", exc.problem, hint=exc.hint) from None
     lines = [f"{args.file}: {report.verdict}"]
-    lines += [f"  - {reason['text']}" for reason in report.reasons]
+    lines += [f"  - {printable(reason['text'])}" for reason in report.reasons]
     if report.consent:
         state = "revoked" if report.consent.get("revoked_at") else "not revoked"
-        lines.append(f"  consent {report.consent['id']} ({report.consent['subject_name']}): "
-                     f"{state}")
+        lines.append(f"  consent {report.consent['id']} "
+                     f"({printable(report.consent['subject_name'])}): {state}")
     if args.report is not None:
         lines.append(f"  report: {service.write_verify_report(report, args.report)}")
     strict_failure = args.strict and report.verdict != "authentic"
@@ -335,23 +393,65 @@ def _actor() -> str:
 
 
 def _consent_text(record: dict[str, Any]) -> str:
+    """One line per consent; registry text is escaped (`printable`), so a name stored with
+    control characters before they were refused cannot rewrite the terminal or add a line."""
     until = record.get("valid_until") or "no expiry"
-    state = f"revoked {record['revoked_at']}" if record.get("revoked_at") else "active"
-    return (f"{record['id']}  {record['subject_name']}  purposes {', '.join(record['purposes'])}"
-            f"  until {until}  {state}")
+    state = f"revoked {record['revoked_at']}" if record.get("revoked_at") else record["status"]
+    if record.get("superseded_by"):
+        state += f" by {printable(record['superseded_by'])}"
+    purposes = ", ".join(printable(p) for p in record["purposes"])
+    grantees = ", ".join(printable(g) for g in record.get("grantees", ())) or "nobody"
+    return (f"{printable(record['id'])}  {printable(record['subject_name'])}  purposes "
+            f"{purposes}  for {grantees}  until {until}  {state}")
 
 
 def _consent_add(service: SonicService, args: argparse.Namespace) -> Outcome:
     try:
         record = service.add_consent(args.name, args.portrait, args.evidence,
-                                     args.purpose or [DEFAULT_PURPOSE], args.expires, _actor())
+                                     args.purpose or [DEFAULT_PURPOSE], args.expires, _actor(),
+                                     grantees=args.grantees, subject_id=args.subject_id)
     except InputError as exc:
         raise _as_flag_error(exc, _CONSENT_FLAGS) from None
     return Outcome(record.to_dict(), "recorded " + _consent_text(record.to_dict()))
 
 
-def _consent_list(service: SonicService, _args: argparse.Namespace) -> Outcome:
-    records = [r.to_dict() for r in service.list_consents()]
+def _consent_amend(service: SonicService, args: argparse.Namespace) -> Outcome:
+    from .consent.registry import KEEP
+
+    expires: Any = None if args.no_expiry else (args.expires or KEEP)
+    try:
+        record = service.amend_consent(args.id, _actor(), purposes=args.purpose,
+                                       expires=expires, grantees=args.grantees,
+                                       evidence=args.evidence)
+    except InputError as exc:
+        raise _as_flag_error(exc, _CONSENT_FLAGS) from None
+    return Outcome(record.to_dict(), f"recorded {_consent_text(record.to_dict())}\n"
+                                     f"  replaces {printable(args.id)}, no longer in force")
+
+
+def _consent_check(service: SonicService, args: argparse.Namespace) -> Outcome:
+    from .consent import GateRefused
+
+    params = GenerationParams(crop=args.crop, expand_ratio=args.expand_ratio,
+                              min_resolution=args.min_resolution)
+    try:
+        decision = service.check_consent(args.image, args.purpose, _actor(), args.consent_ids,
+                                         params).to_dict()
+    except GateRefused as exc:
+        decision = exc.decision.to_dict()
+    except InputError as exc:
+        raise _as_flag_error(exc, _CONSENT_FLAGS) from None
+    lines = [("WOULD PASS: " if decision["passed"] else "REFUSED: ")
+             + printable(decision["message"])]
+    if decision["hint"]:
+        lines.append(f"  what to do: {printable(decision['hint'])}")
+    lines += [f"  - {printable(face['message'])}" for face in decision["faces"]]
+    lines.append(f"  audit event {decision['audit_seq']}")
+    return Outcome(decision, "\n".join(lines), exit_code=0 if decision["passed"] else 3)
+
+
+def _consent_list(service: SonicService, args: argparse.Namespace) -> Outcome:
+    records = [r.to_dict() for r in service.list_consents(args.granted_to)]
     return Outcome({"consents": records},
                    "\n".join(map(_consent_text, records)) or "no consents recorded")
 
@@ -361,7 +461,7 @@ def _consent_show(service: SonicService, args: argparse.Namespace) -> Outcome:
         details = service.show_consent(args.id).to_dict()
     except InputError as exc:
         raise _as_flag_error(exc, _CONSENT_FLAGS) from None
-    history = [f"  {e['seq']:>5}  {e['at']}  {e['actor']}  {e['action']}"
+    history = [f"  {e['seq']:>5}  {e['at']}  {printable(e['actor'])}  {printable(e['action'])}"
                for e in details["history"]]
     return Outcome(details, "\n".join([_consent_text(details), "history:", *history]))
 
@@ -530,7 +630,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if want_json:
         print(json.dumps(outcome.payload, default=str))
     else:
-        print(outcome.text)
+        print(printable_lines(outcome.text))  # every field is escaped already; this is the net
     return outcome.exit_code
 
 
@@ -544,5 +644,5 @@ def _fail(exc: SonicError, want_json: bool, usage: str | None = None) -> int:
         print(json.dumps({"error": {**exc.to_dict(), "exit_code": exc.exit_code}}))
     if usage:
         print(usage, file=sys.stderr)
-    print(f"error: {exc}", file=sys.stderr)
+    print(f"error: {printable(exc)}", file=sys.stderr)  # messages quote names: one line, escaped
     return exc.exit_code

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import InputError
+
+if TYPE_CHECKING:  # numpy and PIL load when a generation is prepared, not at CLI start
+    from .framing import Framing
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("fp16", "bf16", "fp32")
@@ -79,6 +83,13 @@ class GenerationParams:
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    def framing(self) -> Framing:
+        """What decides the pixels the model sees: the consent gate checks exactly those."""
+        from .framing import Framing
+
+        return Framing(crop=self.crop, expand_ratio=self.expand_ratio,
+                       min_resolution=self.min_resolution)
+
 
 @dataclass(frozen=True)
 class GenerateRequest:
@@ -89,19 +100,21 @@ class GenerateRequest:
     params: GenerationParams = field(default_factory=GenerationParams)
     overwrite: bool = False
     requested_by: str = "local user"
+    # The consents this video relies on, one per person it shows; the gate verifies each face
+    # against these alone (a generation without a claim is refused as bad input).
+    consent_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("image", "audio", "out"):
             object.__setattr__(self, name, Path(getattr(self, name)))
+        object.__setattr__(self, "consent_ids", tuple(self.consent_ids))
 
     def validate_purpose(self) -> str:
-        purpose = self.purpose.strip()
-        if not purpose:
-            raise InputError("purpose", "must not be empty")
-        if len(purpose) > 64 or not all(c.isalnum() or c in "-_." for c in purpose):
-            raise InputError("purpose", f"{self.purpose!r} is not a label: use up to 64 letters, "
-                                        "digits, '-', '_' or '.'")
-        return purpose
+        """The purpose as the registry spells it (consent/fields.py: check_purpose, the one rule
+        for a purpose label everywhere)."""
+        from .consent.fields import check_purpose  # the consent package loads SQLAlchemy
+
+        return check_purpose(self.purpose, "purpose")
 
 
 @dataclass(frozen=True)

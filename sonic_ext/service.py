@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .errors import AdminRequired, ConsentRefused, InputError, NotAvailable
@@ -35,7 +35,7 @@ from .media.inputs import check_audio, check_image, check_output_path
 from .policy import Policy, load_policy
 from .progress import (CancelToken, ProgressCallback, StageTimer, ignore_progress,
                        reported_chunks)
-from .requests import GenerateRequest, GenerateResult, VerifyReport
+from .requests import GenerateRequest, GenerateResult, GenerationParams, VerifyReport
 from .settings import Settings
 from .sonic.layout import ModelsStatus, check_models
 
@@ -142,7 +142,8 @@ class SonicService:
 
         # 2. Consent gate: refuse unless every face matches a consented subject for `purpose`.
         self._require(self.capabilities.generate, "generation")
-        decision = self.check_consent(request.image, purpose, request.requested_by)
+        decision = self.check_consent(request.image, purpose, request.requested_by,
+                                      request.consent_ids, request.params)
         return PreparedGeneration(request, purpose, decision, started, audio_seconds,
                                   _token=_PREPARED)
 
@@ -187,7 +188,8 @@ class SonicService:
             signing.report(0, "signing")
 
         # 6.-8. sign, read back, record, then rename into place (or nothing at all)
-        recorder = RegistryRecorder(self.registry, decision.consent_id, request.requested_by)
+        recorder = RegistryRecorder(self.registry, decision.consent_id, request.requested_by,
+                                    also_relies_on=decision.consent_ids)
         published = publish_signed_mp4(request.out, write_unsigned, facts, self.credentials(),
                                        recorder)
         signing.report(1, "published")
@@ -209,8 +211,10 @@ class SonicService:
         check_image(request.image, "image")
         check_audio(request.audio, "audio")
         check_output_path(request.out, "out", overwrite=request.overwrite)
-        from .media.audio import check_speech  # PyAV: loaded only once the cheap checks passed
+        from .consent.gate import check_claims  # SQLAlchemy and PyAV: loaded only once the
+        from .media.audio import check_speech   # cheap checks passed
 
+        check_claims(request.consent_ids)
         return purpose, check_speech(request.audio, self.policy.max_audio_seconds)
 
     def _require(self, available: bool, what: str) -> None:
@@ -279,14 +283,19 @@ class SonicService:
 
     # -- consent --------------------------------------------------------------------------------
 
-    def check_consent(self, image: Path, purpose: str, actor: str) -> GateDecision:
-        """The gate on its own: a decision record, or ConsentRefused saying why."""
+    def check_consent(self, image: Path, purpose: str, actor: str, claims: Sequence[str],
+                      params: GenerationParams | None = None) -> GateDecision:
+        """The gate on its own (also the dry run of `consent check`): a decision record, or
+        ConsentRefused saying why; audited either way. `params` decide which pixels the model
+        would see (the defaults of a generation when None)."""
         if not self.capabilities.consent_gate:
             raise NotAvailable("the consent gate needs the face-identity packages",
                                hint="pip install 'sd-webui-sonic[identity]'")
         from .consent import ConsentGate
 
-        return ConsentGate(self.registry).check(image, purpose, actor)
+        params = (params or GenerationParams()).validate()
+        return ConsentGate(self.registry).check(image, purpose, actor, claims,
+                                                params.framing())
 
     def require_admin(self, token: str | None) -> None:
         """Consent changes from the API and UI need the admin token (compared in constant time);
@@ -299,14 +308,21 @@ class SonicService:
         if not token or not hmac.compare_digest(token.encode(), expected.encode()):
             raise AdminRequired("a valid admin token is required for consent changes")
 
-    def add_consent(self, name: str, portraits: Sequence[Path], evidence: Path,
-                    purposes: Sequence[str], expires: datetime | None,
-                    recorded_by: str) -> ConsentRecord:
+    def add_consent(self, name: str | None, portraits: Sequence[Path], evidence: Path,
+                    purposes: Sequence[str], expires: datetime | None, recorded_by: str, *,
+                    grantees: Sequence[str], subject_id: str | None = None) -> ConsentRecord:
+        """Record a consent; with `subject_id`, a renewal for a person enrolled already."""
         return self.registry.add_consent(name, portraits, evidence, purposes, expires,
-                                         recorded_by)
+                                         recorded_by, grantees=grantees, subject_id=subject_id)
 
-    def list_consents(self) -> list[ConsentRecord]:
-        return self.registry.list_consents()
+    def amend_consent(self, consent_id: str, recorded_by: str, **changes: Any
+                      ) -> ConsentRecord:
+        """A new consent replacing `consent_id` (purposes, expires, grantees, evidence)."""
+        return self.registry.amend_consent(consent_id, recorded_by, **changes)
+
+    def list_consents(self, granted_to: str | None = None) -> list[ConsentRecord]:
+        """Every consent (admins), or only those in force that `granted_to` may use."""
+        return self.registry.list_consents(granted_to)
 
     def show_consent(self, consent_id: str) -> ConsentDetails:
         return self.registry.show_consent(consent_id)

@@ -76,9 +76,15 @@ def obama_consented(tmp_path: Path, tiny_models: Path) -> SonicService:
     settings = Settings.from_environment({}, home=tmp_path / "home", models_dir=tiny_models)
     settings.ensure_dirs()
     service = SonicService(settings)
-    evidence = tmp_path / "release.txt"
-    evidence.write_text("signed release, 2026-11-22")
+    from tests.evidence import write_release_pdf  # loads the consent package: only here
+
+    evidence = write_release_pdf(tmp_path / "release.pdf")
     faces = Path(__file__).resolve().parent / "fixtures" / "faces"
     service.add_consent("Barack Obama", [faces / "obama.jpg"], evidence, ["education"], None,
-                        "test operator")
+                        "test operator", grantees=["any"])
     return service
+
+
+def consent_ids(service: SonicService) -> tuple[str, ...]:
+    """The ids of every consent in force: what a test's generation claims."""
+    return tuple(r.id for r in service.list_consents() if r.status == "active")

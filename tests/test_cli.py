@@ -12,7 +12,8 @@ import pytest
 
 from sonic_ext import __version__, cli
 
-ALL_COMMANDS = ["serve", "generate", "verify", "consent", "add", "list", "show", "revoke",
+ALL_COMMANDS = ["serve", "generate", "verify", "consent", "add", "amend", "check", "list",
+                "show", "revoke",
                 "audit-verify", "models", "status", "download", "make-tiny", "keys", "init",
                 "dev", "golden-check"]
 
@@ -32,7 +33,8 @@ def test_module_help_lists_every_command_and_action() -> None:
 
 
 @pytest.mark.parametrize("command", [
-    ["serve"], ["generate"], ["verify"], ["consent", "add"], ["consent", "list"],
+    ["serve"], ["generate"], ["verify"], ["consent", "add"], ["consent", "amend"],
+    ["consent", "check"], ["consent", "list"],
     ["consent", "show"], ["consent", "revoke"], ["consent", "audit-verify"], ["models", "status"],
     ["models", "download"], ["models", "make-tiny"], ["models", "keys"], ["keys", "init"],
     ["keys", "show"], ["dev", "golden-check"]])
@@ -108,17 +110,21 @@ def test_json_errors_are_one_object_on_stdout(capsys: pytest.CaptureFixture[str]
     assert code == 2 and json.loads(out)["error"]["exit_code"] == 2
 
 
-def test_generate_without_consent_exits_3_saying_why(
+def test_generate_without_a_claimed_consent_exits_2_saying_what_to_do(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, portrait: Path,
         speech_wav: Path) -> None:
     out_file = tmp_path / "o.mp4"
     code, out, err = run(capsys, tmp_path, "generate", "--image", str(portrait), "--audio",
                          str(speech_wav), "--out", str(out_file), "--seed", "0")
-    assert code == 3
+    assert code == 2
     assert out == ""
-    assert "[check inputs] 1/1" in err
-    assert err.strip().splitlines()[-1].startswith("error: no face found in the portrait")
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: --consent: name the consent this video relies on")
+    assert "generate --consent ID" in last
     assert not out_file.exists()
+    code, out, err = run(capsys, tmp_path, "generate", "--image", str(portrait), "--audio",
+                         str(speech_wav), "--out", str(out_file), "--consent", "con_nobody")
+    assert code == 2 and "error: --consent: no consent with id 'con_nobody'" in err
 
 
 def test_models_status_json_is_one_object(capsys: pytest.CaptureFixture[str],
@@ -160,12 +166,17 @@ def test_consent_add_checks_evidence_and_portraits_first(capsys: pytest.CaptureF
     empty.touch()
     code, _, err = run(capsys, tmp_path, "consent", "add", "--name", "Ann", "--portrait",
                        str(portrait), "--evidence", str(empty))
+    assert code == 2 and "the following arguments are required: --grantee" in err
+    code, _, err = run(capsys, tmp_path, "consent", "add", "--name", "Ann", "--portrait",
+                       str(portrait), "--evidence", str(empty), "--grantee", "any")
     assert code == 2 and "error: --evidence: file is empty" in err
     code, _, err = run(capsys, tmp_path, "consent", "add", "--name", "Ann", "--portrait",
-                       str(tmp_path / "none.jpg"), "--evidence", str(portrait))
+                       str(tmp_path / "none.jpg"), "--evidence", str(portrait), "--grantee",
+                       "any")
     assert code == 2 and "error: --portrait: file not found" in err
     code, _, err = run(capsys, tmp_path, "consent", "add", "--name", "Ann", "--portrait",
-                       str(portrait), "--evidence", str(portrait), "--expires", "next year")
+                       str(portrait), "--evidence", str(portrait), "--expires", "next year",
+                       "--grantee", "any")
     assert code == 2 and "argument --expires: not an ISO 8601 date" in err
 
 

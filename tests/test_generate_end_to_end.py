@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from sonic_ext import (ConsentRefused, GenerateRequest, GenerationParams, ProgressEvent,
                        SonicService, cli)
 from sonic_ext.media.encode import probe
-from tests.conftest import write_tone_wav
+from tests.conftest import consent_ids, write_tone_wav
+from tests.evidence import write_release_pdf
 from tests.provenance.conftest import reencode
 
 FACES = Path(__file__).resolve().parent / "fixtures" / "faces"
@@ -36,7 +38,8 @@ def test_a_consented_face_becomes_a_signed_watermarked_mp4(studio: SonicService,
     out = tmp_path / "talking.mp4"
     events: list[ProgressEvent] = []
     result = studio.generate(GenerateRequest(FACES / "obama2.jpg", speech, out, "education",
-                                             FAST), progress=events.append)
+                                             FAST, consent_ids=consent_ids(studio)),
+                             progress=events.append)
     assert result.out == out and out.is_file()
     assert out.stat().st_mode & 0o777 == 0o644  # readable like any output, unlike the temp files
     assert result.credentials == "development credentials"
@@ -73,8 +76,9 @@ def test_a_consented_face_becomes_a_signed_watermarked_mp4(studio: SonicService,
 def test_someone_without_consent_gets_nothing(studio: SonicService, speech: Path,
                                               tmp_path: Path) -> None:
     out = tmp_path / "biden.mp4"
-    with pytest.raises(ConsentRefused, match="matches nobody with recorded consent"):
-        studio.generate(GenerateRequest(FACES / "biden.jpg", speech, out, "education", FAST))
+    with pytest.raises(ConsentRefused, match="is not Barack Obama"):
+        studio.generate(GenerateRequest(FACES / "biden.jpg", speech, out, "education", FAST,
+                                        consent_ids=consent_ids(studio)))
     assert not out.exists()
 
 
@@ -88,11 +92,36 @@ def test_a_revocation_during_generation_stops_the_publish(studio: SonicService, 
             studio.revoke_consent(consent.id, "withdrawn during the run", "test operator")
 
     with pytest.raises(ConsentRefused, match="changed while the video was being made"):
-        studio.generate(GenerateRequest(FACES / "obama2.jpg", speech, out, "education", FAST),
-                        progress=revoke_midway)
+        studio.generate(GenerateRequest(FACES / "obama2.jpg", speech, out, "education", FAST,
+                                        consent_ids=(consent.id,)), progress=revoke_midway)
     assert not out.exists()
     assert list(tmp_path.glob(".sonic-publish-*")) == []
     assert studio.verify_audit_chain().ok
+
+
+@pytest.mark.parametrize("revoked", ["Barack Obama", "Joe Biden"])
+def test_revoking_either_persons_consent_during_generation_stops_the_publish(
+        studio: SonicService, speech: Path, tmp_path: Path, revoked: str) -> None:
+    """F4: two consented people in the video; revoking the one who is not animated stops the
+    publish too, on every surface (they all publish through `service.run`)."""
+    with Image.open(FACES / "obama_and_biden.jpg") as img:
+        img.crop((0, 0, 1500, img.height)).save(tmp_path / "pair.jpg", quality=95)
+    studio.add_consent("Joe Biden", [FACES / "biden.jpg"],
+                       write_release_pdf(tmp_path / "biden.pdf"), ["education"], None,
+                       "test operator", grantees=["any"])
+    by_name = {c.subject_name: c.id for c in studio.list_consents()}
+    out = tmp_path / "pair.mp4"
+    whole = GenerationParams(steps=1, min_resolution=256, seed=0, crop=False)
+
+    def revoke_midway(event: ProgressEvent) -> None:
+        if event.stage == "denoise" and event.step == 1:
+            studio.revoke_consent(by_name[revoked], "withdrawn during the run", "operator")
+
+    with pytest.raises(ConsentRefused, match="changed while the video was being made"):
+        studio.generate(GenerateRequest(tmp_path / "pair.jpg", speech, out, "education",
+                                        whole, consent_ids=tuple(by_name.values())),
+                        progress=revoke_midway)
+    assert not out.exists() and list(tmp_path.glob(".sonic-publish-*")) == []
 
 
 def test_the_cli_generates_with_exit_0_and_one_json_object(studio: SonicService, speech: Path,
@@ -104,7 +133,7 @@ def test_the_cli_generates_with_exit_0_and_one_json_object(studio: SonicService,
                      str(studio.settings.models_dir), "generate", "--image",
                      str(FACES / "obama2.jpg"), "--audio", str(speech), "--out", str(out),
                      "--purpose", "education", "--steps", "1", "--min-resolution", "256",
-                     "--json"])
+                     "--consent", consent_ids(studio)[0], "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0
     assert report["out"] == str(out) and out.is_file()

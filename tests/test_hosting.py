@@ -11,7 +11,7 @@ import pytest
 from sonic_ext import (Cancelled, CancelToken, GenerateRequest, GenerationParams, ProgressEvent,
                        SonicService)
 from sonic_ext.progress import ProgressCallback
-from tests.conftest import write_tone_wav
+from tests.conftest import consent_ids, write_tone_wav
 
 FACES = Path(__file__).resolve().parent / "fixtures" / "faces"
 FAST = GenerationParams(steps=2, min_resolution=256, seed=0)
@@ -50,7 +50,8 @@ def test_the_host_wraps_a_generation_and_sees_its_progress(obama_consented: Soni
     speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.0)
     seen: list[ProgressEvent] = []
     result = _hosted(obama_consented, host).generate(
-        GenerateRequest(FACES / "obama2.jpg", speech, tmp_path / "out.mp4", "education", FAST),
+        GenerateRequest(FACES / "obama2.jpg", speech, tmp_path / "out.mp4", "education", FAST,
+                        consent_ids=consent_ids(obama_consented)),
         progress=seen.append)
     assert result.out.is_file()
     assert host.calls == ["enter", "exit"]
@@ -66,6 +67,7 @@ def test_an_interrupt_in_the_host_cancels_and_writes_nothing(obama_consented: So
     out = tmp_path / "out.mp4"
     with pytest.raises(Cancelled, match="interrupted in the host"):
         _hosted(obama_consented, host).generate(
-            GenerateRequest(FACES / "obama2.jpg", speech, out, "education", FAST))
+            GenerateRequest(FACES / "obama2.jpg", speech, out, "education", FAST,
+                            consent_ids=consent_ids(obama_consented)))
     assert host.calls == ["enter", "exit"]
     assert not out.exists() and list(tmp_path.glob("*.mp4*")) == []

@@ -24,11 +24,11 @@ from sonic_ext.app import create_app
 from sonic_ext.ui import build_ui
 from sonic_ext.ui.generate import PARAM_ORDER, generate_video
 from tests.api.router_app import router_app
-from tests.conftest import write_tone_wav
+from tests.conftest import consent_ids, write_tone_wav
 from tests.servers import serve_in_thread
 
 FACES = Path(__file__).resolve().parent / "fixtures" / "faces"
-REFUSAL = "matches nobody with recorded consent"
+REFUSAL = "is not Barack Obama"
 
 
 @pytest.fixture
@@ -67,25 +67,28 @@ def test_every_surface_refuses_a_face_without_consent(installation: SonicService
     events_before = installation.verify_audit_chain().events_checked
 
     with pytest.raises(gr.Error, match=REFUSAL):  # the UI's Generate button
-        generate_video(installation, str(biden), str(speech), "education", 0, 1, 256)
+        generate_video(installation, str(biden), str(speech), "education", 0, 1, 256,
+                       consents=consent_ids(installation))
 
     client = Client(served, verbose=False, **UI_LOGIN)  # gradio's own API, directly
     with pytest.raises(Exception, match=REFUSAL):
         params = {**GenerationParams().to_dict(), "seed": 0, "steps": 1, "min_resolution": 256}
         client.predict(handle_file(str(biden)), handle_file(str(speech)), "education",
-                       *(params[name] for name in PARAM_ORDER), api_name="/generate")
+                       *(params[name] for name in PARAM_ORDER), list(consent_ids(installation)),
+                       api_name="/generate")
 
     with biden.open("rb") as image, speech.open("rb") as audio:  # the HTTP API
         response = httpx.post(f"{served}/sonic/v1/generate", auth=("ops", "pw"),
                               files={"image": image, "audio": audio},
-                              data={"purpose": "education", "params": '{"steps": 1}'})
+                              data={"purpose": "education", "params": '{"steps": 1}',
+                                    "consent_id": list(consent_ids(installation))})
     assert response.status_code == 403
     assert response.json()["detail"]["code"] == "consent_refused"
     assert REFUSAL in response.json()["detail"]["message"]
 
     code = cli.main(["--home", str(installation.settings.home), "generate", "--image",
                      str(biden), "--audio", str(speech), "--out", str(tmp_path / "cli.mp4"),
-                     "--purpose", "education"])
+                     "--purpose", "education", "--consent", consent_ids(installation)[0]])
     assert code == 3 and REFUSAL in capsys.readouterr().err
 
     assert list(installation.settings.outputs_dir.glob("*.mp4")) == []
@@ -101,12 +104,13 @@ def test_the_api_needs_a_user_before_anything_else(served: str, speech: Path) ->
     assert response.status_code == 401
 
 
-def test_a_consented_face_goes_through_an_api_job_to_a_signed_video(served: str,
-                                                                     speech: Path) -> None:
+def test_a_consented_face_goes_through_an_api_job_to_a_signed_video(
+        served: str, speech: Path, installation: SonicService) -> None:
     with (FACES / "obama2.jpg").open("rb") as image, speech.open("rb") as audio:
         response = httpx.post(f"{served}/sonic/v1/generate", auth=("ops", "pw"),
                               files={"image": image, "audio": audio},
                               data={"purpose": "education",
+                                    "consent_id": list(consent_ids(installation)),
                                     "params": '{"steps": 1, "min_resolution": 256}'})
     assert response.status_code == 202, response.text
     job_url = f"{served}/sonic/v1/{response.json()['status_url']}"
@@ -130,6 +134,7 @@ def test_a_job_can_be_cancelled_and_unknown_jobs_are_404(served: str, speech: Pa
         started = httpx.post(f"{served}/sonic/v1/generate", auth=auth,
                              files={"image": image, "audio": audio},
                              data={"purpose": "education",
+                                   "consent_id": list(consent_ids(installation)),
                                    "params": '{"steps": 3, "min_resolution": 256}'}).json()
     job_url = f"{served}/sonic/v1/{started['status_url']}"
     assert httpx.delete(job_url, auth=auth).status_code == 200

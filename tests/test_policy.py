@@ -74,7 +74,8 @@ def test_generation_purpose_must_be_allowed_by_the_policy(tmp_path: Path, portra
     settings = Settings.from_environment({}, home=tmp_path / "h", policy_path=write(
         tmp_path, '[purposes]\nallowed = ["education", "news"]\n'))
     service = SonicService(settings)
-    request = GenerateRequest(portrait, speech_wav, tmp_path / "o.mp4", purpose="marketing")
+    request = GenerateRequest(portrait, speech_wav, tmp_path / "o.mp4", purpose="marketing",
+                              consent_ids=("con_claimed",))
     with pytest.raises(InputError, match="purpose: 'marketing' is not a purpose") as caught:
         service.generate(request)
     assert caught.value.hint == "the policy allows: education, news"

@@ -8,10 +8,13 @@ from PIL import Image
 from sonic_ext import (Cancelled, CancelToken, ConsentRefused, GenerateRequest, GenerationParams,
                        InputError, ProgressEvent, Settings, SonicService,
                        __version__)
+from tests.evidence import write_release_pdf
+
+FACES = Path(__file__).resolve().parent / "fixtures" / "faces"
 
 
 def request(portrait: Path, audio: Path, out: Path, **params: object) -> GenerateRequest:
-    return GenerateRequest(image=portrait, audio=audio, out=out,
+    return GenerateRequest(image=portrait, audio=audio, out=out, consent_ids=("con_claimed",),
                            params=GenerationParams(**params))  # type: ignore[arg-type]
 
 
@@ -19,14 +22,18 @@ def test_a_portrait_without_a_face_stops_at_the_gate_and_writes_nothing(
         service: SonicService, portrait: Path, speech_wav: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     events: list[ProgressEvent] = []
+    claimed = write_release_pdf(tmp_path / "release.pdf")
+    consent = service.add_consent("Barack Obama", [FACES / "obama.jpg"], claimed, ["general"],
+                                  None, "operator", grantees=["any"])
     with pytest.raises(ConsentRefused, match="no face found in the portrait") as caught:
-        service.generate(request(portrait, speech_wav, out), progress=events.append)
+        service.generate(GenerateRequest(portrait, speech_wav, out, consent_ids=(consent.id,)),
+                         progress=events.append)
     assert caught.value.exit_code == 3
     assert [(e.stage, e.step, e.total) for e in events] == [("check inputs", 1, 1)]
     assert not out.exists()
     assert list(tmp_path.glob("*.mp4")) == []
     assert service.verify_audit_chain().ok
-    assert service.verify_audit_chain().events_checked == 1  # the refusal is on record
+    assert service.verify_audit_chain().events_checked == 2  # the refusal is on record
 
 
 def test_cancel_before_start_raises_cancelled(service: SonicService, portrait: Path,
@@ -65,7 +72,8 @@ def test_seed_zero_is_a_valid_seed() -> None:
 
 def test_purpose_must_be_a_label(service: SonicService, portrait: Path, speech_wav: Path,
                                  tmp_path: Path) -> None:
-    bad = GenerateRequest(portrait, speech_wav, tmp_path / "o.mp4", purpose="ads; DROP TABLE")
+    bad = GenerateRequest(portrait, speech_wav, tmp_path / "o.mp4", purpose="ads; DROP TABLE",
+                          consent_ids=("con_claimed",))
     with pytest.raises(InputError, match="purpose: 'ads; DROP TABLE' is not a label"):
         service.generate(bad)
 
@@ -181,3 +189,13 @@ def test_silent_short_and_overlong_speech_is_refused_before_any_model_loads(
         with pytest.raises(InputError, match=message):
             strict.generate(request(portrait, clip, tmp_path / "o.mp4"))
     assert strict._registry is None  # refused before the registry (or any model) was touched
+
+
+def test_a_generation_must_claim_a_consent(service: SonicService, portrait: Path,
+                                           speech_wav: Path, tmp_path: Path) -> None:
+    """Identity is claimed and verified 1:1: a request without a claim is bad input (exit 2,
+    HTTP 422), refused before any face is analysed or anything is audited."""
+    with pytest.raises(InputError, match="consent_id: name the consent") as caught:
+        service.generate(GenerateRequest(portrait, speech_wav, tmp_path / "o.mp4"))
+    assert caught.value.exit_code == 2 and "--consent" in caught.value.hint
+    assert service.verify_audit_chain().events_checked == 0

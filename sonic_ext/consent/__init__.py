@@ -2,17 +2,21 @@
 
     registry = ConsentRegistry.open(settings, policy)      # creates/migrates the database
     registry.add_consent(name, [portrait], evidence, ["education"], None, "operator")
-    decision = ConsentGate(registry).check(image, "education", actor="alice")  # or GateRefused
+    decision = ConsentGate(registry).check(image, "education", "api:alice", [consent_id])
     registry.verify_chain().ok
 """
 
 from .gate import (
+                   RULE_CLOSER_TO_ANOTHER,
                    RULE_CONSENT_EXPIRED,
                    RULE_CONSENT_NOT_YET_VALID,
                    RULE_CONSENT_REVOKED,
+                   RULE_CONSENT_SUPERSEDED,
                    RULE_FACE_TOO_SMALL,
+                   RULE_FACE_UNVERIFIABLE,
                    RULE_MULTIPLE_FACES,
                    RULE_NO_FACE,
+                   RULE_NOT_GRANTED,
                    RULE_PURPOSE_NOT_ALLOWED,
                    RULE_PURPOSE_NOT_COVERED,
                    RULE_UNKNOWN_FACE,
@@ -34,7 +38,9 @@ from .registry import GENERATION_STATUSES, ConsentRegistry
 __all__ = [
     "AuditEntry", "ChainReport", "ConsentDetails", "ConsentGate", "ConsentRecord",
     "ConsentRegistry", "FaceCheck", "GENERATION_STATUSES", "GateDecision", "GateRefused",
-    "GenerationRecord", "RULE_CONSENT_EXPIRED", "RULE_CONSENT_NOT_YET_VALID",
-    "RULE_CONSENT_REVOKED", "RULE_FACE_TOO_SMALL", "RULE_MULTIPLE_FACES", "RULE_NO_FACE",
+    "GenerationRecord", "RULE_CLOSER_TO_ANOTHER", "RULE_CONSENT_EXPIRED",
+    "RULE_CONSENT_NOT_YET_VALID", "RULE_CONSENT_REVOKED", "RULE_CONSENT_SUPERSEDED",
+    "RULE_FACE_TOO_SMALL", "RULE_FACE_UNVERIFIABLE", "RULE_MULTIPLE_FACES", "RULE_NO_FACE",
+    "RULE_NOT_GRANTED",
     "RULE_PURPOSE_NOT_ALLOWED", "RULE_PURPOSE_NOT_COVERED", "RULE_UNKNOWN_FACE", "utc_now",
 ]

@@ -86,6 +86,12 @@ class Consent(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(200))
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    # Who may generate under it ("any", "USER", "SURFACE:USER"); none: nobody (fail closed).
+    grantees: Mapped[list[str]] = mapped_column(default=list)
+    evidence_media_type: Mapped[str | None] = mapped_column(String(128))
+    # An amendment is a new consent that `supersedes` the old; the old is then out of force.
+    supersedes: Mapped[str | None] = mapped_column(String(32))
+    superseded_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class FaceReference(Base):

@@ -27,10 +27,14 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def consent_status(revoked_at: datetime | None, valid_from: datetime,
-                   valid_until: datetime | None, now: datetime) -> str:
-    """One of: active, revoked, expired, not-yet-valid."""
+                   valid_until: datetime | None, now: datetime, *,
+                   superseded: bool = False) -> str:
+    """One of: active, revoked, expired, not-yet-valid, superseded (an amendment replaced
+    it)."""
     if revoked_at is not None:
         return "revoked"
+    if superseded:
+        return "superseded"
     if now < valid_from:
         return "not-yet-valid"
     if valid_until is not None and now >= valid_until:
@@ -55,10 +59,16 @@ class ConsentRecord:
     revoke_reason: str | None
     status: str
     reference_models: tuple[str, ...]
+    grantees: tuple[str, ...] = ()
+    evidence_media_type: str | None = None
+    supersedes: str | None = None
+    superseded_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "subject_id": self.subject_id, "subject_name": self.subject_name,
+            "grantees": list(self.grantees), "evidence_media_type": self.evidence_media_type,
+            "supersedes": self.supersedes, "superseded_by": self.superseded_by,
             "purposes": list(self.purposes), "valid_from": iso(self.valid_from),
             "valid_until": iso(self.valid_until), "recorded_by": self.recorded_by,
             "recorded_at": iso(self.recorded_at), "evidence_path": str(self.evidence_path),

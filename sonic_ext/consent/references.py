@@ -46,6 +46,19 @@ class ReferenceMatrix:
         row = int(np.argmax(similarities))
         return Match(self.subject_ids[self.codes[row]], float(similarities[row]))
 
+    def best_other(self, embedding: np.ndarray, subject_id: str) -> Match | None:
+        """The most similar reference of any subject but `subject_id`, or None."""
+        if len(self) == 0:
+            return None
+        similarities = self.rows @ embedding
+        if subject_id in self.subject_ids:
+            similarities = np.where(self.codes == self.subject_ids.index(subject_id), -np.inf,
+                                    similarities)
+        row = int(np.argmax(similarities))
+        if not np.isfinite(similarities[row]):
+            return None
+        return Match(self.subject_ids[self.codes[row]], float(similarities[row]))
+
     def best_of_subject(self, embedding: np.ndarray, subject_id: str) -> float | None:
         """Highest similarity to one subject's references, or None if it has none here."""
         if subject_id not in self.subject_ids:

@@ -3,7 +3,10 @@
 Every change is one transaction that also appends its audit event, so the log never misses a
 change nor records one that did not happen. A person is one subject with any number of
 consents: enrolling a face that matches an enrolled subject is refused unless the new consent is
-recorded for that subject (`subject_id`), so one face never stands for two registry identities.
+recorded for that subject (`subject_id`: a renewal), so one face never stands for two registry
+identities. A consent is never edited: an amendment (purposes, validity, grantees) is a new
+consent that supersedes the old one, so history shows every version and the gate the one in
+force.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .audit import append_event, canonical_json, to_entry, verify_chain
 from .database import RegistryDatabase
 from .evidence import check_evidence_file, store_evidence
 from .fields import check_expiry, check_purposes, check_text
+from .grantees import check_grantees, is_granted
 from .models import AuditEvent, Consent, FaceReference, Generation, RegistryHead, Subject
 from .records import (
     ChainReport,
@@ -45,6 +49,10 @@ GENERATION_STATUSES = ("published", "failed")
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(6)}"
+
+
+class KEEP:
+    """`amend_consent(expires=KEEP)`: the expiry stays as it is (None means no expiry)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,21 +86,38 @@ class ConsentRegistry:
     def min_face_px(self) -> int:
         return int(self.policy.data["faces"]["min_size_px"])
 
+    @property
+    def min_visible_px(self) -> int:
+        return int(self.policy.data["faces"]["min_visible_px"])
+
+    @property
+    def identity_margin(self) -> float:
+        return float(self.policy.data["identity"]["margin"])
+
+    @staticmethod
+    def references_version(session: Session) -> int:
+        head = session.get(RegistryHead, 1)
+        return head.references_version if head else 0
+
     # -- consents -----------------------------------------------------------------------------
 
-    def add_consent(self, name: str, portraits: Sequence[Path], evidence: Path,
+    def add_consent(self, name: str | None, portraits: Sequence[Path], evidence: Path,
                     purposes: Sequence[str], expires: datetime | None, recorded_by: str, *,
-                    subject_id: str | None = None) -> ConsentRecord:
+                    grantees: Sequence[str], subject_id: str | None = None) -> ConsentRecord:
         """Record a consent with its evidence and enrol the person's face.
 
         Each portrait must show exactly one face of at least the policy's minimum size, for
         every available backend, and all portraits the same person. A face that matches an
-        enrolled subject must be recorded for that subject (`subject_id`).
+        enrolled subject must be recorded for that subject (`subject_id`, a renewal; the name
+        may then be left out). `grantees` say who may generate under it.
         """
         # 1. Check what was typed, cheapest first.
-        name = check_text(name, "name")
+        if subject_id is not None:
+            subject_id = check_text(subject_id, "subject_id", max_length=32)
+        name = check_text(name, "name") if name or subject_id is None else None
         recorded_by = check_text(recorded_by, "recorded_by")
         purposes = check_purposes(purposes, self.policy.allowed_purposes)
+        grantees = check_grantees(grantees)
         valid_until = check_expiry(expires, self.clock())
         check_evidence_file(evidence)
         # 2. One face per portrait, embedded by every available backend (slow: no lock held).
@@ -107,7 +132,8 @@ class ConsentRegistry:
                 consent = Consent(
                     id=new_id("con"), subject_id=subject.id, purposes=list(purposes),
                     valid_from=now, valid_until=valid_until, evidence_file=stored.path.name,
-                    evidence_sha256=stored.sha256, recorded_by=recorded_by, recorded_at=now)
+                    evidence_sha256=stored.sha256, evidence_media_type=stored.media_type,
+                    grantees=list(grantees), recorded_by=recorded_by, recorded_at=now)
                 session.add(consent)
                 session.flush()
                 session.add_all(_references(consent, enrolments))
@@ -119,12 +145,81 @@ class ConsentRegistry:
                 stored.discard()
                 raise
 
-    def list_consents(self) -> list[ConsentRecord]:
-        """Every consent, oldest first, with its status now."""
+    def amend_consent(self, consent_id: str, recorded_by: str, *,
+                      purposes: Sequence[str] | None = None,
+                      expires: datetime | None | type[KEEP] = KEEP,
+                      grantees: Sequence[str] | None = None,
+                      evidence: Path | None = None) -> ConsentRecord:
+        """Replace a consent in force by a new one with other purposes, validity or grantees
+        (what is not given is kept); the old one is superseded from this transaction on.
+
+        Narrowing (fewer purposes or grantees, an earlier end) keeps the old evidence; anything
+        that widens what the person agreed to needs new evidence of their agreement.
+        """
+        recorded_by = check_text(recorded_by, "recorded_by")
+        if purposes is not None:
+            purposes = check_purposes(purposes, self.policy.allowed_purposes)
+        if grantees is not None:
+            grantees = check_grantees(grantees)
+        now = self.clock()
+        if expires is not KEEP:
+            expires = check_expiry(expires, now)  # type: ignore[arg-type]
+        if evidence is not None:
+            check_evidence_file(evidence)
+        with self.database.write() as (session, head):
+            old, subject = self._consent(session, consent_id)
+            status = self._status(old, now)
+            if status != "active":
+                raise Conflict("id", f"consent {old.id} is {status}; only a consent in force "
+                                     "can be amended",
+                               hint=f"record a new consent (`consent add --subject "
+                                    f"{subject.id}`)")
+            new_purposes = list(purposes) if purposes is not None else list(old.purposes)
+            new_grantees = list(grantees) if grantees is not None else list(old.grantees)
+            new_until = old.valid_until if expires is KEEP else expires
+            widened = _widening(old, new_purposes, new_until, new_grantees)  # type: ignore[arg-type]
+            if widened and evidence is None:
+                raise InputError("evidence", f"this amendment widens the consent ({widened}): "
+                                             "it needs new evidence that the person agreed",
+                                 hint="attach the signed amendment or a recording (--evidence)")
+            if not widened and (new_purposes, new_until, new_grantees) == (
+                    list(old.purposes), old.valid_until, list(old.grantees)):
+                raise InputError("purposes", "the amendment changes nothing",
+                                 hint="give new purposes, an expiry or grantees")
+            stored = store_evidence(evidence, self.evidence_dir) if evidence else None
+            try:
+                consent = Consent(
+                    id=new_id("con"), subject_id=subject.id, purposes=new_purposes,
+                    valid_from=now, valid_until=new_until,
+                    evidence_file=stored.path.name if stored else old.evidence_file,
+                    evidence_sha256=stored.sha256 if stored else old.evidence_sha256,
+                    evidence_media_type=(stored.media_type if stored
+                                         else old.evidence_media_type),
+                    grantees=new_grantees, recorded_by=recorded_by, recorded_at=now,
+                    supersedes=old.id)
+                session.add(consent)
+                session.flush()
+                old.superseded_by = consent.id
+                append_event(session, head, actor=recorded_by, action="consent.amend", at=now,
+                             payload={**_consent_payload(consent, subject),
+                                      "supersedes": old.id,
+                                      "new_evidence": stored is not None})
+                return self._record(session, consent, subject, now)
+            except BaseException:
+                if stored:
+                    stored.discard()
+                raise
+
+    def list_consents(self, granted_to: str | None = None) -> list[ConsentRecord]:
+        """Every consent, oldest first, with its status now; with `granted_to`, only those in
+        force that this requester may use (what a non-admin may see)."""
         now = self.clock()
         with self.database.read() as session:
             rows = session.execute(select(Consent, Subject).join(Subject)
                                    .order_by(Consent.recorded_at, Consent.id)).all()
+            if granted_to is not None:
+                rows = [(c, s) for c, s in rows if self._status(c, now) == "active"
+                        and is_granted(c.grantees or (), granted_to)]
             models = self._reference_models(session)
             return [self._to_record(consent, subject, models.get(subject.id, ()), now)
                     for consent, subject in rows]
@@ -135,6 +230,9 @@ class ConsentRegistry:
         with self.database.read() as session:
             consent, subject = self._consent(session, consent_id)
             names_it = AuditEvent.payload.contains(f'"{consent.id}"', autoescape=True)
+            if consent.supersedes:
+                names_it = names_it | AuditEvent.payload.contains(f'"{consent.supersedes}"',
+                                                                  autoescape=True)
             events = session.scalars(select(AuditEvent).where(names_it)
                                      .order_by(AuditEvent.seq))
             history = tuple(to_entry(e) for e in events)
@@ -168,12 +266,14 @@ class ConsentRegistry:
                           output_sha256: str | None = None, watermark_id: str | None = None,
                           manifest: Mapping[str, Any] | None = None,
                           parameters: Mapping[str, Any] | None = None,
-                          generation_id: str | None = None) -> GenerationRecord:
+                          generation_id: str | None = None,
+                          also_relies_on: Sequence[str] = ()) -> GenerationRecord:
         """Record a generation (published or failed) and its audit event in one transaction.
 
         A published generation is recorded just before the file appears, and only while its
-        consent is still in force: a revocation or expiry during the minutes of generation
-        stops the publish (ConsentRefused) instead of slipping through.
+        consent, and the consent of every other person it shows (`also_relies_on`), is still
+        in force: a revocation or expiry of any during the minutes of generation stops the
+        publish (ConsentRefused) instead of slipping through.
         """
         if status not in GENERATION_STATUSES:
             raise InputError("status",
@@ -192,6 +292,10 @@ class ConsentRegistry:
             consent, _ = self._consent(session, consent_id, field="consent_id")
             now = self.clock()
             if status == "published":
+                for other_id in dict.fromkeys(also_relies_on):
+                    if other_id != consent.id:
+                        _require_in_force(self._consent(session, other_id, "consent_id")[0],
+                                          now)
                 _require_in_force(consent, now)
             if watermark_id is not None and session.scalar(
                     select(Generation.id).where(Generation.watermark_id == watermark_id)):
@@ -204,6 +308,8 @@ class ConsentRegistry:
             session.flush()
             append_event(session, head, actor=actor, action="generation.record", at=now,
                          payload={"generation_id": row.id, "consent_id": consent_id,
+                                  "consent_ids": list(dict.fromkeys([consent_id,
+                                                                     *also_relies_on])),
                                   "status": status, "output_sha256": output_sha256,
                                   "watermark_id": watermark_id,
                                   "manifest_sha256": _sha256_text(manifest_json),
@@ -275,7 +381,7 @@ class ConsentRegistry:
         raise InputError("portrait", problem,
                          hint="use a well-lit, frontal portrait of the person alone")
 
-    def _subject_for(self, session: Session, head: RegistryHead, name: str,
+    def _subject_for(self, session: Session, head: RegistryHead, name: str | None,
                      subject_id: str | None,
                      enrolments: dict[str, list[_Enrolment]],
                      now: datetime) -> tuple[Subject, bool]:
@@ -286,8 +392,9 @@ class ConsentRegistry:
         if subject_id is not None:
             subject = session.get(Subject, subject_id)
             if subject is None:
-                raise InputError("subject_id", f"no subject with id {subject_id!r}")
-            if subject.name != name:
+                raise NotFound("subject_id", f"no subject with id {subject_id!r}",
+                               hint="`consent list` shows each consent's subject")
+            if name is not None and subject.name != name:
                 raise InputError("name", f"subject {subject.id} is {subject.name!r}, "
                                          f"not {name!r}")
             for model_id, items in enrolments.items():
@@ -312,8 +419,9 @@ class ConsentRegistry:
                         "portrait", f"{item.portrait.path.name} shows {known_name} (subject "
                                     f"{match.subject_id}, similarity {match.similarity:.3f}), "
                                     "who is enrolled already",
-                        hint=f"record the new consent for subject {match.subject_id} instead "
-                             "of enrolling the person twice")
+                        hint=f"renew or extend their consent for that subject instead of "
+                             f"enrolling the person twice: `consent add --subject "
+                             f"{match.subject_id}` (API: subject_id)")
         subject = Subject(id=new_id("sub"), name=name, created_at=now)
         session.add(subject)
         session.flush()  # no ORM relationships: insert it before rows that refer to it
@@ -344,6 +452,11 @@ class ConsentRegistry:
         models = self._reference_models(session, subject.id)
         return self._to_record(consent, subject, models.get(subject.id, ()), now)
 
+    @staticmethod
+    def _status(consent: Consent, now: datetime) -> str:
+        return consent_status(consent.revoked_at, consent.valid_from, consent.valid_until, now,
+                              superseded=consent.superseded_by is not None)
+
     def _to_record(self, consent: Consent, subject: Subject, models: tuple[str, ...],
                    now: datetime) -> ConsentRecord:
         return ConsentRecord(
@@ -354,9 +467,10 @@ class ConsentRegistry:
             evidence_path=self.evidence_dir / consent.evidence_file,
             evidence_sha256=consent.evidence_sha256, revoked_at=consent.revoked_at,
             revoked_by=consent.revoked_by, revoke_reason=consent.revoke_reason,
-            status=consent_status(consent.revoked_at, consent.valid_from, consent.valid_until,
-                                  now),
-            reference_models=models)
+            status=self._status(consent, now), reference_models=models,
+            grantees=tuple(consent.grantees or ()),
+            evidence_media_type=consent.evidence_media_type, supersedes=consent.supersedes,
+            superseded_by=consent.superseded_by)
 
 
 def _references(consent: Consent,
@@ -368,19 +482,37 @@ def _references(consent: Consent,
             for model_id, items in sorted(enrolments.items()) for item in items]
 
 
-def _added_payload(consent: Consent, subject: Subject, is_new: bool,
-                   enrolments: dict[str, list[_Enrolment]]) -> dict[str, Any]:
+def _consent_payload(consent: Consent, subject: Subject) -> dict[str, Any]:
     return {"consent_id": consent.id, "subject_id": subject.id, "subject_name": subject.name,
-            "new_subject": is_new, "purposes": list(consent.purposes),
+            "purposes": list(consent.purposes), "grantees": list(consent.grantees),
             "valid_from": iso(consent.valid_from), "valid_until": iso(consent.valid_until),
             "evidence_sha256": consent.evidence_sha256, "evidence_file": consent.evidence_file,
+            "evidence_media_type": consent.evidence_media_type}
+
+
+def _added_payload(consent: Consent, subject: Subject, is_new: bool,
+                   enrolments: dict[str, list[_Enrolment]]) -> dict[str, Any]:
+    return {**_consent_payload(consent, subject), "new_subject": is_new,
             "references": [{"model_id": model_id, "source_sha256": item.portrait.sha256}
                            for model_id, items in sorted(enrolments.items())
                            for item in items]}
 
 
+def _widening(old: Consent, purposes: list[str], until: datetime | None,
+              grantees: list[str]) -> str:
+    """What an amendment adds to what the person agreed to ('' when it only narrows)."""
+    added = []
+    if set(purposes) - set(old.purposes):
+        added.append("purposes " + ", ".join(sorted(set(purposes) - set(old.purposes))))
+    if old.valid_until is not None and (until is None or until > old.valid_until):
+        added.append("a later end")
+    if "any" not in (old.grantees or ()) and set(grantees) - set(old.grantees or ()):
+        added.append("grantees " + ", ".join(sorted(set(grantees) - set(old.grantees or ()))))
+    return "; ".join(added)
+
+
 def _require_in_force(consent: Consent, now: datetime) -> None:
-    status = consent_status(consent.revoked_at, consent.valid_from, consent.valid_until, now)
+    status = ConsentRegistry._status(consent, now)
     if status != "active":
         raise ConsentRefused(f"consent {consent.id} is {status} now: it changed while the video "
                              "was being made, so nothing was published",

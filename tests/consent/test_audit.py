@@ -17,10 +17,10 @@ def logged(registry, evidence):
     """A registry with four events: add, gate pass, revoke, gate refusal."""
     consent = enrol(registry, "Barack Obama", "obama.jpg", evidence)
     gate = ConsentGate(registry)
-    gate.check(FACES / "obama2.jpg", "education", actor="tester")
+    gate.check(FACES / "obama2.jpg", "education", "tester", [consent.id])
     registry.revoke_consent(consent.id, "withdrawn", actor="operator")
     with pytest.raises(GateRefused):
-        gate.check(FACES / "obama2.jpg", "education", actor="tester")
+        gate.check(FACES / "obama2.jpg", "education", "tester", [consent.id])
     assert registry.verify_chain().ok
     return registry
 

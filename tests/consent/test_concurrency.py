@@ -25,8 +25,9 @@ def test_twenty_concurrent_enrolments_and_checks_in_threads(registry, evidence):
         if i % 2:
             return registry.add_consent("Barack Obama", [FACES / "obama2.jpg"], evidence,
                                         [f"campaign-{i}"], None, f"operator-{i}",
-                                        subject_id=obama.subject_id).id
-        return str(gate.check(FACES / "obama2.jpg", "education", actor=f"user-{i}").audit_seq)
+                                        grantees=["any"], subject_id=obama.subject_id).id
+        return str(gate.check(FACES / "obama2.jpg", "education", f"user-{i}",
+                              [obama.id]).audit_seq)
 
     with ThreadPoolExecutor(THREADS) as pool:
         results = list(pool.map(work, range(THREADS)))

@@ -9,6 +9,7 @@ import pytest
 
 from sonic_ext import cli
 from tests.conftest import write_tone_wav
+from tests.evidence import write_release_pdf
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 
@@ -27,16 +28,15 @@ def sonic(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
 
 @pytest.fixture
 def evidence(tmp_path: Path) -> Path:
-    path = tmp_path / "release.txt"
-    path.write_text("I agree to my likeness being animated for education. -- B.O.")
-    return path
+    return write_release_pdf(tmp_path / "release.pdf",
+                             "I agree to my likeness being animated for education. -- B.O.")
 
 
 def test_enrol_list_show_revoke_and_verify_the_audit_log(sonic, evidence: Path) -> None:
     code, added, _ = sonic("consent", "add", "--name", "Barack Obama", "--portrait",
                            str(FACES / "obama.jpg"), "--evidence", str(evidence),
-                           "--purpose", "education")
-    assert code == 0 and added["purposes"] == ["education"]
+                           "--purpose", "education", "--grantee", "any")
+    assert code == 0 and added["purposes"] == ["education"] and added["grantees"] == ["any"]
     code, listed, _ = sonic("consent", "list")
     assert [c["id"] for c in listed["consents"]] == [added["id"]]
     code, revoked, _ = sonic("consent", "revoke", added["id"], "--reason", "withdrawn by email")
@@ -49,13 +49,15 @@ def test_enrol_list_show_revoke_and_verify_the_audit_log(sonic, evidence: Path) 
 
 def test_purpose_defaults_to_general_like_generate(sonic, evidence: Path) -> None:
     code, added, _ = sonic("consent", "add", "--name", "Barack Obama", "--portrait",
-                           str(FACES / "obama.jpg"), "--evidence", str(evidence))
+                           str(FACES / "obama.jpg"), "--evidence", str(evidence),
+                           "--grantee", "alice")
     assert code == 0 and added["purposes"] == ["general"]
 
 
 def test_a_group_photo_cannot_enrol_one_person(sonic, evidence: Path) -> None:
     code, error, err = sonic("consent", "add", "--name", "Two People", "--portrait",
-                             str(FACES / "obama_and_biden.jpg"), "--evidence", str(evidence))
+                             str(FACES / "obama_and_biden.jpg"), "--evidence", str(evidence),
+                             "--grantee", "any")
     assert code == 2
     assert error["error"]["field"] == "--portrait"
     assert "face" in error["error"]["message"]
@@ -63,15 +65,55 @@ def test_a_group_photo_cannot_enrol_one_person(sonic, evidence: Path) -> None:
 
 def test_generation_of_someone_without_consent_exits_3(sonic, evidence: Path,
                                                        tmp_path: Path) -> None:
-    sonic("consent", "add", "--name", "Barack Obama", "--portrait", str(FACES / "obama.jpg"),
-          "--evidence", str(evidence), "--purpose", "education")
+    _, added, _ = sonic("consent", "add", "--name", "Barack Obama", "--portrait",
+                        str(FACES / "obama.jpg"), "--evidence", str(evidence), "--purpose",
+                        "education", "--grantee", "any")
     speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.0)
-    code, error, err = sonic("generate", "--image", str(FACES / "biden.jpg"), "--audio",
-                             str(speech), "--out", str(tmp_path / "out.mp4"),
-                             "--purpose", "education")
+    generate = ("generate", "--image", str(FACES / "biden.jpg"), "--audio", str(speech),
+                "--out", str(tmp_path / "out.mp4"), "--purpose", "education")
+    code, error, err = sonic(*generate)
+    assert code == 2 and "--consent" in error["error"]["message"]  # no claim: bad usage
+    code, error, err = sonic(*generate, "--consent", added["id"])
     assert code == 3
     assert error["error"]["code"] == "consent_refused"
-    assert "matches nobody with recorded consent" in error["error"]["message"]
+    assert "is not Barack Obama" in error["error"]["message"]
     assert not (tmp_path / "out.mp4").exists()
     code, audit, _ = sonic("consent", "audit-verify")
     assert audit["ok"]
+
+
+def test_consent_check_is_a_dry_run_of_the_gate(sonic, evidence: Path) -> None:
+    _, added, _ = sonic("consent", "add", "--name", "Barack Obama", "--portrait",
+                        str(FACES / "obama.jpg"), "--evidence", str(evidence), "--purpose",
+                        "education", "--grantee", "cli:nobody-here")
+    check = ("consent", "check", "--image", str(FACES / "obama2.jpg"), "--consent", added["id"],
+             "--purpose", "education")
+    code, refused, _ = sonic(*check)
+    assert code == 3 and refused["rule"] == "not-granted" and not refused["passed"]
+    code, amended, _ = sonic("consent", "amend", added["id"], "--grantee", "any")
+    assert code == 2  # widening the grantees needs new evidence
+    code, amended, _ = sonic("consent", "amend", added["id"], "--grantee", "any",
+                             "--evidence", str(evidence))
+    assert code == 0 and amended["supersedes"] == added["id"]
+    code, decision, _ = sonic(*check[:-4], "--consent", amended["id"], "--purpose", "education")
+    assert code == 0 and decision["passed"] and decision["consent_ids"] == [amended["id"]]
+    assert decision["faces"][0]["similarity"] > decision["threshold"]
+    code, biden, _ = sonic("consent", "check", "--image", str(FACES / "biden.jpg"),
+                           "--consent", amended["id"], "--purpose", "education")
+    assert code == 3 and biden["rule"] == "unknown-face"
+    code, shown, _ = sonic("consent", "show", amended["id"])
+    actions = [e["action"] for e in shown["history"]]
+    assert actions[:2] == ["consent.add", "gate.refuse"] and "consent.amend" in actions
+    assert actions.count("gate.pass") == 1  # every dry run is audited
+
+
+def test_renewal_for_an_enrolled_subject(sonic, evidence: Path) -> None:
+    add = ("consent", "add", "--portrait", str(FACES / "obama.jpg"), "--evidence",
+           str(evidence), "--grantee", "any")
+    _, first, _ = sonic(*add, "--name", "Barack Obama")
+    sonic("consent", "revoke", first["id"], "--reason", "contract ended")
+    code, error, _ = sonic(*add, "--name", "Barack Obama")
+    assert code == 2 and f"--subject {first['subject_id']}" in error["error"]["hint"]
+    code, renewed, _ = sonic(*add, "--subject", first["subject_id"])
+    assert code == 0 and renewed["subject_name"] == "Barack Obama"
+    assert renewed["subject_id"] == first["subject_id"] and renewed["status"] == "active"

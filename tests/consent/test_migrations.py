@@ -55,6 +55,6 @@ def test_opening_again_is_a_no_op(tmp_path):
     try:
         with again.engine.connect() as connection:
             assert connection.exec_driver_sql(
-                "SELECT version_num FROM alembic_version").scalar() == "0001"
+                "SELECT version_num FROM alembic_version").scalar() == "0002"
     finally:
         again.dispose()

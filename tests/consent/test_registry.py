@@ -13,6 +13,7 @@ from sonic_ext.consent.models import FaceReference
 from sonic_ext.errors import Conflict, InputError, NotFound
 
 from ..identity.tiny_pack import MODEL_ID as TINY_MODEL_ID
+from ..evidence import write_release_pdf
 from .conftest import FACES, enrol
 
 DLIB_MODEL = "dlib/face_recognition_resnet_model_v1"
@@ -52,26 +53,29 @@ def test_missing_or_empty_evidence_is_refused(registry, tmp_path, content, probl
 
 def test_portrait_with_two_faces_is_refused(registry, evidence, pair_photo):
     with pytest.raises(InputError, match="2 faces found") as info:
-        registry.add_consent("Two People", [pair_photo], evidence, ["education"], None, "op")
+        registry.add_consent("Two People", [pair_photo], evidence, ["education"], None, "op",
+                             grantees=["any"])
     assert info.value.field == "portrait"
 
 
 def test_portrait_without_a_face_is_refused(registry, evidence, portrait):
     with pytest.raises(InputError, match="no face found") as info:
-        registry.add_consent("Nobody", [portrait], evidence, ["education"], None, "op")
+        registry.add_consent("Nobody", [portrait], evidence, ["education"], None, "op",
+                             grantees=["any"])
     assert info.value.field == "portrait"
 
 
 def test_portraits_of_different_people_are_refused(registry, evidence):
     with pytest.raises(InputError, match="do not show the same person"):
         registry.add_consent("Mixed", [FACES / "obama.jpg", FACES / "biden.jpg"], evidence,
-                             ["education"], None, "op")
+                             ["education"], None, "op", grantees=["any"])
 
 
 @pytest.mark.parametrize("purposes, field", [([], "purposes"), (["two words"], "purposes")])
 def test_purposes_must_be_named_labels(registry, evidence, purposes, field):
     with pytest.raises(InputError) as info:
-        registry.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence, purposes, None, "op")
+        registry.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence, purposes, None, "op",
+                             grantees=["any"])
     assert info.value.field == field
 
 
@@ -84,8 +88,7 @@ def test_expiry_in_the_past_is_refused(registry, evidence, clock):
 def test_nothing_is_stored_when_enrolment_is_refused(registry, evidence, tmp_path):
     """The duplicate check runs inside the transaction, after the evidence was copied."""
     enrol(registry, "Barack Obama", "obama.jpg", evidence)
-    other = tmp_path / "other.pdf"
-    other.write_bytes(b"a second release")
+    other = write_release_pdf(tmp_path / "other.pdf", "a second release")
     with pytest.raises(InputError, match="enrolled already"):
         enrol(registry, "Someone Else", "obama2.jpg", other)
     kept = {p.name for p in registry.evidence_dir.iterdir()}

@@ -21,10 +21,12 @@ def enrol_and_check(home: str, policy_file: str, subject_id: str, portrait: str,
     barrier.wait()
     seqs = []
     try:
-        registry.add_consent("Barack Obama", [Path(portrait)], Path(evidence), ["education"],
-                             None, "worker", subject_id=subject_id)
+        consent = registry.add_consent("Barack Obama", [Path(portrait)], Path(evidence),
+                                       ["education"], None, "worker", grantees=["any"],
+                                       subject_id=subject_id)
         for _ in range(2):
-            seqs.append(gate.check(Path(portrait), "education", actor="worker").audit_seq)
+            seqs.append(gate.check(Path(portrait), "education", "worker",
+                                   [consent.id]).audit_seq)
         results.put(("ok", seqs))
     except Exception as exc:  # reported to the test, which fails with it
         results.put(("error", repr(exc)))

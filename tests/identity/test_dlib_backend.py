@@ -11,7 +11,7 @@ from sonic_ext.identity import DetectedFace, DlibBackend, Portrait, load_portrai
 from .conftest import FACES
 
 MIN_FACE = 64
-RECOMMENDED_THRESHOLD = 0.92
+RECOMMENDED_THRESHOLD = 0.93
 
 
 def one_face(backend: DlibBackend, portrait: Portrait) -> DetectedFace:

@@ -13,6 +13,7 @@ from sonic_ext import Settings, SonicService, cli
 from sonic_ext.provenance.keys import init_dev_keys
 from sonic_ext.provenance.publish import PublishedOutput, publish_signed_mp4
 
+from ..evidence import write_release_pdf
 from .conftest import MakeFacts, MarkedWriter, moving_frames, reencode, write_mp4
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
@@ -68,10 +69,9 @@ def test_a_reencoded_copy_is_recovered_through_the_registry(installation: SonicS
                                                             tmp_path: Path) -> None:
     stripped = reencode(signed.path, tmp_path / "stripped.mp4", crf=28)
     assert installation.verify(stripped).verdict == "watermark-unknown"
-    evidence = tmp_path / "release.txt"
-    evidence.write_text("signed release")
+    evidence = write_release_pdf(tmp_path / "release.pdf")
     consent = installation.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence,
-                                       ["education"], None, "operator")
+                                       ["education"], None, "operator", grantees=["any"])
     installation.registry.record_generation(consent_id=consent.id, status="published",
                                             actor="test", output_sha256=signed.sha256,
                                             watermark_id=WATERMARK)

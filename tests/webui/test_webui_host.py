@@ -29,7 +29,7 @@ from sonic_ext import (
 )
 from sonic_ext.sonic import stage
 from sonic_ext.webui_host import WebUIHost
-from tests.conftest import write_tone_wav
+from tests.conftest import consent_ids, write_tone_wav
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 FAST = GenerationParams(steps=1, min_resolution=256, seed=0)
@@ -73,11 +73,12 @@ def sd_model(fake_webui: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Recordi
     return model
 
 
-def _request(tmp_path: Path) -> GenerateRequest:
+def _request(tmp_path: Path, service: SonicService) -> GenerateRequest:
     speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.0)
     out = tmp_path / "out"
     out.mkdir()
-    return GenerateRequest(FACES / "obama2.jpg", speech, out / "talk.mp4", "education", FAST)
+    return GenerateRequest(FACES / "obama2.jpg", speech, out / "talk.mp4", "education", FAST,
+                           consent_ids=consent_ids(service))
 
 
 def _lock_is_free(lock: Any) -> bool:
@@ -137,7 +138,7 @@ def test_a_generation_is_a_webui_job(webui_service: SonicService, sd_model: Reco
     state = shared.state
     with _polling(lambda: (state.job, state.job_count, state.sampling_step,
                            state.sampling_steps, state.textinfo)) as samples:
-        result = webui_service.generate(_request(tmp_path), progress=on_progress)
+        result = webui_service.generate(_request(tmp_path, webui_service), progress=on_progress)
 
     assert result.out.is_file()
     # the queue lock was held: no other WebUI job could start while Sonic ran
@@ -166,7 +167,7 @@ def test_the_webui_interrupt_cancels_and_writes_nothing(webui_service: SonicServ
 
     user = threading.Thread(target=press_interrupt_once_sonic_runs)
     user.start()
-    request = _request(tmp_path)
+    request = _request(tmp_path, webui_service)
     with pytest.raises(Cancelled, match="interrupted in the WebUI"):
         webui_service.generate(request)
     user.join()
