@@ -1,9 +1,12 @@
-"""Consent administration: enrol with evidence, list, show, revoke, and check the audit chain.
+"""Consent over HTTP: what an API user may rely on, and the administration of consents.
 
-Every route needs an API user and the installation's admin token (`X-Sonic-Admin-Token`);
-without a configured token they answer 403, so a host that never set one cannot change consent
-over HTTP. Portraits and evidence arrive only as uploads, go to a private temporary folder, and
-are gone when the request ends: the registry keeps its own copy of the evidence.
+Any API user may list the consents granted to them (`/consents/granted`) and dry-run the gate
+(`/consents/check`, audited like a generation's check). Every other route, enrol, amend, list,
+show, revoke and the audit chain, also needs the installation's admin token
+(`X-Sonic-Admin-Token`); without a configured token they answer 403, so a host that never set
+one cannot change consent over HTTP. Portraits and evidence arrive only as uploads, go to a
+private temporary folder, and are gone when the request ends: the registry keeps its own copy of
+the evidence.
 """
 
 from __future__ import annotations
@@ -14,20 +17,30 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
 
 from ..errors import InputError, SonicError
 from ..service import SonicService
 from .auth import admin_dependency
 from .errors import error_response
+from .forms import parse_list
+from .generate import CONSENT_ID_TEXT, PARAMS_TEXT, parse_params
 from .models import (
+    AMENDED_EXAMPLE,
     CHAIN_EXAMPLE,
+    CHECK_EXAMPLE,
+    CHECK_REFUSED_EXAMPLE,
     CONSENT_DETAILS_EXAMPLE,
     CONSENT_EXAMPLE,
+    GRANTED_EXAMPLE,
+    GRANTED_FIELDS,
     ChainReport,
     Consent,
+    ConsentCheck,
     ConsentDetails,
     ConsentList,
+    GrantedConsentList,
+    RefusalBody,
     RevokeRequest,
     error_responses,
     example,
@@ -42,11 +55,19 @@ from .uploads import (
 )
 
 MAX_PORTRAITS = 10
+NO_EXPIRY = "none"
+KEPT: Any = object()  # an amendment's `expires` that was not given: the end stays as it is
+_GRANTEES_TEXT = ("who may generate under it: a user (`alice`, on every surface), one surface's "
+                  "user (`api:alice`, `ui:alice`, `cli:alice`) or `any` (every user of this "
+                  "installation, only when given explicitly); repeat the field or give a comma "
+                  "list")
+_EVIDENCE_TEXT = ("signed release or recording, 512 bytes to 200 MB, judged by content: PDF, "
+                  "image, audio, video or signed text (OpenPGP, S/MIME)")
 
 
-def parse_purposes(values: List[str]) -> List[str]:
+def parse_purposes(values: Optional[List[str]]) -> List[str]:
     """Repeated fields, comma lists, or both: `purposes=a&purposes=b` or `purposes=a,b`."""
-    return [p.strip() for value in values for p in value.split(",") if p.strip()]
+    return parse_list(values)
 
 
 def parse_expiry(text: Optional[str]) -> Optional[datetime]:
@@ -59,10 +80,28 @@ def parse_expiry(text: Optional[str]) -> Optional[datetime]:
                          hint="e.g. 2027-12-31 or 2027-12-31T18:00:00Z") from None
 
 
+def parse_amended_expiry(text: Optional[str]) -> Any:
+    """An amendment's `expires`: omitted or blank is KEPT, `none` (None) removes the end."""
+    if not (text or "").strip():
+        return KEPT
+    if text.strip().lower() == NO_EXPIRY:
+        return None
+    return parse_expiry(text)
+
+
+def _granted_view(record: Dict[str, Any]) -> Dict[str, Any]:
+    """A consent as a non-admin sees it: no evidence, no server paths, no other grantees."""
+    return {key: record[key] for key in GRANTED_FIELDS}
+
+
 def add_consent_routes(router: APIRouter, service: SonicService, require_user: Any) -> None:
     uploads = APIRouter(route_class=body_limited(MAX_PORTRAITS * MAX_IMAGE_BYTES +
                                                  MAX_EVIDENCE_BYTES + FORM_SLACK_BYTES),
                         tags=["consent"])
+    amends = APIRouter(route_class=body_limited(MAX_EVIDENCE_BYTES + FORM_SLACK_BYTES),
+                       tags=["consent"])
+    checks = APIRouter(route_class=body_limited(MAX_IMAGE_BYTES + FORM_SLACK_BYTES),
+                       tags=["consent"])
     small = APIRouter(route_class=body_limited(SMALL_BODY_BYTES), tags=["consent"])
     require_admin = admin_dependency(service)
 
@@ -76,22 +115,30 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
         "/consents", status_code=201, response_model=Consent,
         summary="Record a consent and enrol the person's face",
         description="Each portrait must show exactly one face, all of the same person. The "
-                    "evidence (a signed release, a recording) is stored with its sha256.",
+                    "evidence (a signed release, a recording) is stored with its sha256. "
+                    "`grantees` say who may generate under it. A person enrolled already is "
+                    "recorded again only as a renewal: give their `subject_id` (then `name` "
+                    "may be left out), e.g. after a revocation or an expiry.",
         responses={201: example(Consent, CONSENT_EXAMPLE, "the consent, active"),
-                   **error_responses(401, 403, 413, 422)},
+                   **error_responses(401, 403, 404, 413, 422)},
         openapi_extra={"requestBody": {"content": {"multipart/form-data": {"example": {
             "name": "Ada Example", "purposes": ["education", "training"],
-            "expires": "2027-12-01"}}}}})
+            "grantees": ["api:ops", "ui:ops"], "expires": "2027-12-01"}}}}})
     def add_consent(
-            name: str = Form(..., description="the person's name"),
+            name: Optional[str] = Form(None, description="the person's name; may be left out "
+                                                         "with `subject_id`"),
             purposes: List[str] = Form(..., description="what they agreed to: repeat the field "
                                                         "or give a comma list"),
+            grantees: Optional[List[str]] = Form(None, description=f"required: {_GRANTEES_TEXT}"),
             expires: Optional[str] = Form(None, description="ISO-8601 end (UTC when no zone); "
                                                             "omitted: no end"),
+            subject_id: Optional[str] = Form(None, description="renew the consent of this "
+                                                               "enrolled person (a `subject_id` "
+                                                               "of GET /consents); the "
+                                                               "portraits must show them"),
             portraits: List[UploadFile] = File(..., description=f"1 to {MAX_PORTRAITS} photos "
                                                                 "of the person, 20 MB each"),
-            evidence: UploadFile = File(..., description="signed release or recording, at most "
-                                                         "200 MB"),
+            evidence: UploadFile = File(..., description=_EVIDENCE_TEXT),
             user: str = Depends(require_user), _admin: None = Depends(require_admin),
     ) -> Dict[str, Any]:
         folder = Path(tempfile.mkdtemp(prefix="sonic-consent-"))
@@ -103,8 +150,93 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
                      for i, p in enumerate(portraits)]
             proof = save_upload(evidence, folder / "evidence", MAX_EVIDENCE_BYTES, "evidence")
             record = service.add_consent(name, saved, proof, parse_purposes(purposes),
-                                         parse_expiry(expires), f"api:{user}")
+                                         parse_expiry(expires), f"api:{user}",
+                                         grantees=parse_list(grantees),
+                                         subject_id=(subject_id or "").strip() or None)
         except SonicError as exc:
+            raise error_response(exc) from None
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return record.to_dict()
+
+    @checks.post(
+        "/consents/check", response_model=ConsentCheck,
+        summary="Would the consent gate pass? A dry run of POST /generate's check",
+        description="The gate's decision for this portrait, purpose and claimed consents, as a "
+                    "generation would get it now, written to the audit log like one; nothing "
+                    "is generated and the upload is gone when the request ends. 200 when it "
+                    "would pass, 403 with the decision (under `detail.decision`) when not.",
+        responses={200: example(ConsentCheck, CHECK_EXAMPLE, "the gate would pass"),
+                   403: example(RefusalBody, CHECK_REFUSED_EXAMPLE,
+                                "the gate would refuse: why (`rule`), with its decision"),
+                   **error_responses(401, 413, 422)},
+        openapi_extra={"requestBody": {"content": {"multipart/form-data": {"example": {
+            "purpose": "education", "consent_id": ["con_8b2e4f6a1c3d"],
+            "params": '{"min_resolution": 512}'}}}}})
+    def check_consent(
+            image: UploadFile = File(..., description="portrait (JPEG, PNG, WEBP, BMP), at "
+                                                      "most 20 MB"),
+            consent_id: Optional[List[str]] = Form(None, description=CONSENT_ID_TEXT),
+            purpose: str = Form("general", description="what the video would be for"),
+            params: str = Form("{}", description=f"{PARAMS_TEXT}; they decide which pixels "
+                                                 "the model would see"),
+            user: str = Depends(require_user),
+    ) -> Dict[str, Any]:
+        folder = Path(tempfile.mkdtemp(prefix="sonic-check-"))
+        try:
+            portrait = save_upload(image, folder / "portrait", MAX_IMAGE_BYTES, "image")
+            decision = service.check_consent(portrait, purpose, f"api:{user}",
+                                             parse_list(consent_id), parse_params(params))
+        except SonicError as exc:
+            refused = getattr(exc, "decision", None)  # GateRefused (loaded with the registry)
+            if refused is None:
+                raise error_response(exc) from None
+            raise HTTPException(exc.http_status, detail={
+                **exc.to_dict(), "decision": refused.to_dict()}) from None
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return {"passed": decision.passed, "decision": decision.to_dict()}
+
+    @amends.post(
+        "/consents/{consent_id}/amend", status_code=201, response_model=Consent,
+        summary="Amend a consent in force: a new consent replaces it",
+        description="Change the purposes, the end or the grantees; what is not given is kept. "
+                    "The old consent is `superseded` from now on (a generation claiming it is "
+                    "refused, rule consent-superseded) and the answer is the new one. "
+                    "Narrowing keeps the evidence; widening (a new purpose, a later or no end, "
+                    "new grantees) needs new `evidence` of the person's agreement (422 "
+                    "without). 409 when the consent is not in force.",
+        responses={201: example(Consent, AMENDED_EXAMPLE, "the new consent, active"),
+                   **error_responses(401, 403, 404, 409, 413, 422)},
+        openapi_extra={"requestBody": {"content": {"multipart/form-data": {"example": {
+            "grantees": ["api:ops"]}}}}})
+    def amend_consent(
+            consent_id: str,
+            purposes: Optional[List[str]] = Form(None, description="the purposes from now on "
+                                                                   "(repeat or comma list); "
+                                                                   "omitted: kept"),
+            expires: Optional[str] = Form(None, description="ISO-8601 end (UTC when no zone), "
+                                                            f"`{NO_EXPIRY}` for no end; "
+                                                            "omitted: kept"),
+            grantees: Optional[List[str]] = Form(None, description="who may use it from now "
+                                                                   "on: " + _GRANTEES_TEXT
+                                                                   + "; omitted: kept"),
+            evidence: Optional[UploadFile] = File(None, description="new evidence, needed to "
+                                                                    "widen: " + _EVIDENCE_TEXT),
+            user: str = Depends(require_user), _admin: None = Depends(require_admin),
+    ) -> Dict[str, Any]:
+        from ..consent.registry import KEEP  # SQLAlchemy: loaded with the registry, not before
+
+        folder = Path(tempfile.mkdtemp(prefix="sonic-consent-"))
+        try:
+            expiry = parse_amended_expiry(expires)
+            proof = (save_upload(evidence, folder / "evidence", MAX_EVIDENCE_BYTES, "evidence")
+                     if evidence is not None else None)
+            record = service.amend_consent(
+                consent_id, f"api:{user}", purposes=parse_purposes(purposes) or None,
+                expires=KEEP if expiry is KEPT else expiry,
+                grantees=parse_list(grantees) or None, evidence=proof)
+        except SonicError as exc:  # NotFound 404, Conflict (not in force) 409, InputError 422
             raise error_response(exc) from None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -120,6 +252,22 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
             return {"consents": [c.to_dict() for c in service.list_consents()]}
         except SonicError as exc:
             raise error_response(exc) from None
+
+    # before /consents/{consent_id}, which would take "granted" for an id
+    @small.get("/consents/granted", response_model=GrantedConsentList,
+               summary="The consents in force granted to you",
+               description="What you may claim as `consent_id` in POST /generate: consents in "
+                           "force (active) whose grantees name you (`api:USER`, `USER`) or "
+                           "`any`. No admin token needed; evidence and grantees are not shown.",
+               responses={200: example(GrantedConsentList, {"consents": [GRANTED_EXAMPLE]},
+                                       "your consents, oldest first"),
+                          **error_responses(401)})
+    def granted_consents(user: str = Depends(require_user)) -> Dict[str, Any]:
+        try:
+            records = service.list_consents(granted_to=f"api:{user}")
+        except SonicError as exc:
+            raise error_response(exc) from None
+        return {"consents": [_granted_view(r.to_dict()) for r in records]}
 
     @small.get("/consents/{consent_id}", response_model=ConsentDetails,
                summary="One consent and its history",
@@ -161,4 +309,6 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
             raise error_response(exc) from None
 
     router.include_router(uploads)
+    router.include_router(checks)
+    router.include_router(amends)
     router.include_router(small)

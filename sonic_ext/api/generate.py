@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
@@ -17,6 +17,7 @@ from ..jobs import JobManager, new_job_id
 from ..requests import GenerateRequest, GenerationParams
 from ..service import SonicService
 from .errors import error_response
+from .forms import parse_list
 from .job_routes import job_view
 from .models import JOB_EXAMPLE, GenerationParamsSchema, Job, error_responses, example
 from .uploads import (
@@ -28,8 +29,10 @@ from .uploads import (
     save_upload,
 )
 
-_PARAMS_TEXT = ("a JSON object of generation parameters; omitted ones keep their defaults "
+PARAMS_TEXT = ("a JSON object of generation parameters; omitted ones keep their defaults "
                 "(the GenerationParams schema, GET /params)")
+CONSENT_ID_TEXT = ("the consent this relies on, one per person shown: repeat the field or give a "
+                   "comma list (GET /consents/granted lists the consents granted to you)")
 
 
 def parse_params(text: str) -> GenerationParams:
@@ -52,19 +55,25 @@ def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManag
     @uploads.post(
         "/generate", status_code=202, response_model=Job,
         summary="Start a generation (upload a portrait and a speech clip)",
-        description="Checks the inputs and the consent gate at once (403 when the face has no "
-                    "consent for the purpose), then queues a job; poll `status_url`.",
+        description="Checks the inputs and the consent gate at once, then queues a job; poll "
+                    "`status_url`. Name the consent of each person shown (`consent_id`, "
+                    "GET /consents/granted lists yours): 403 with the gate's `rule` when a "
+                    "face is not verified as a claimed subject, or a claimed consent is not in "
+                    "force, does not cover the purpose or is not granted to you; 422 without "
+                    "a `consent_id`.",
         responses={202: example(Job, JOB_EXAMPLE, "the job, queued"),
                    **error_responses(401, 403, 413, 422)},
         openapi_extra={"requestBody": {"content": {"multipart/form-data": {"example": {
-            "purpose": "education", "params": '{"seed": 0, "steps": 25}'}}}}})
+            "purpose": "education", "consent_id": ["con_8b2e4f6a1c3d"],
+            "params": '{"seed": 0, "steps": 25}'}}}}})
     def generate(image: UploadFile = File(..., description="portrait (JPEG, PNG, WEBP, BMP), "
                                                            "at most 20 MB"),
                  audio: UploadFile = File(..., description="speech (WAV, MP3, FLAC, M4A), "
                                                            "at most 200 MB"),
                  purpose: str = Form("general", description="what the video is for; the "
                                                             "consent must cover it"),
-                 params: str = Form("{}", description=_PARAMS_TEXT),
+                 consent_id: Optional[List[str]] = Form(None, description=CONSENT_ID_TEXT),
+                 params: str = Form("{}", description=PARAMS_TEXT),
                  user: str = Depends(require_user)) -> Dict[str, Any]:
         job_id = new_job_id()
         folder = jobs.uploads_for(job_id)
@@ -74,7 +83,8 @@ def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManag
                 image=save_upload(image, folder / "portrait", MAX_IMAGE_BYTES, "image"),
                 audio=save_upload(audio, folder / "audio", MAX_AUDIO_BYTES, "audio"),
                 out=service.settings.outputs_dir / f"{job_id}.mp4", purpose=purpose,
-                params=parse_params(params), requested_by=f"api:{user}")
+                params=parse_params(params), requested_by=f"api:{user}",
+                consent_ids=tuple(parse_list(consent_id)))
             prepared = service.prepare(request)
         except BaseException as exc:
             shutil.rmtree(folder, ignore_errors=True)

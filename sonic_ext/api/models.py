@@ -21,6 +21,10 @@ class ErrorDetail(BaseModel):
     message: str = Field(..., description="what is wrong, in words")
     hint: Optional[str] = Field(None, description="what would make it work")
     field: Optional[str] = Field(None, description="the input at fault, for bad_input")
+    rule: Optional[str] = Field(None, description="for consent_refused: the gate's rule, e.g. "
+                                                  "not-granted, unknown-face, consent-revoked")
+    audit_seq: Optional[int] = Field(None, description="for consent_refused: the audit event "
+                                                       "recording the refusal")
 
 
 class ErrorBody(BaseModel):
@@ -127,25 +131,116 @@ class VerifyResult(BaseModel):
     consent: Optional[Dict[str, Any]] = None
 
 
+_CONSENT_STATUS = ("active, revoked, expired, not-yet-valid or superseded (an amendment "
+                   "replaced it: see superseded_by)")
+
+
 class Consent(BaseModel):
     id: str
     subject_id: str
     subject_name: str
+    grantees: List[str] = Field(..., description="who may generate under it: any, USER (on "
+                                                 "every surface) or api:USER, ui:USER, cli:USER")
     purposes: List[str]
     valid_from: str
     valid_until: Optional[str] = None
     recorded_by: str
     recorded_at: str
     evidence_sha256: str
+    evidence_media_type: Optional[str] = Field(None, description="the evidence's type, judged "
+                                                                 "by its content")
+    supersedes: Optional[str] = Field(None, description="the consent this amendment replaced")
+    superseded_by: Optional[str] = Field(None, description="the amendment that replaced it")
     revoked_at: Optional[str] = None
     revoked_by: Optional[str] = None
     revoke_reason: Optional[str] = None
-    status: str = Field(..., description="active, revoked, expired or not-yet-valid")
+    status: str = Field(..., description=_CONSENT_STATUS)
     reference_models: List[str]
 
 
 class ConsentList(BaseModel):
     consents: List[Consent]
+
+
+class GrantedConsent(BaseModel):
+    """What an API user may see of a consent granted to them: enough to claim it."""
+
+    id: str = Field(..., description="claim it as `consent_id` in POST /generate")
+    subject_name: str
+    purposes: List[str]
+    valid_from: str
+    valid_until: Optional[str] = None
+    status: str = Field(..., description=_CONSENT_STATUS)
+
+
+class GrantedConsentList(BaseModel):
+    consents: List[GrantedConsent]
+
+
+GRANTED_FIELDS = ("id", "subject_name", "purposes", "valid_from", "valid_until", "status")
+
+
+class FaceVerdict(BaseModel):
+    box: List[int] = Field(..., description="x, y, width, height in portrait pixels")
+    detection_score: float
+    orientation: str
+    in_video: bool = Field(..., description="whether the face would be visible in the video")
+    video_px: Optional[int] = Field(None, description="its short side in the model's input")
+    similarity: Optional[float] = None
+    best_other_similarity: Optional[float] = Field(None, description="to the closest other "
+                                                                     "enrolled person")
+    subject_id: Optional[str] = None
+    subject_name: Optional[str] = None
+    consent_id: Optional[str] = None
+    rule: Optional[str] = Field(None, description="why this face may not be animated; null "
+                                                  "when it passed or is not in the video")
+    message: str
+
+
+class GateDecision(BaseModel):
+    passed: bool
+    rule: Optional[str] = Field(None, description="why it was refused, e.g. not-granted, "
+                                                  "unknown-face, consent-superseded")
+    message: str
+    hint: Optional[str] = None
+    purpose: str
+    actor: str = Field(..., description="the requester, e.g. api:ops")
+    decided_at: str
+    policy_version: str
+    backend: str
+    model_id: str
+    threshold: float
+    margin: float
+    min_face_px: int
+    min_visible_px: int
+    image_sha256: str
+    claims: List[str] = Field(..., description="the consent ids the request named")
+    framing: Dict[str, Any]
+    faces_found: int
+    faces_checked: int
+    faces: List[FaceVerdict]
+    subject_id: Optional[str] = None
+    subject_name: Optional[str] = None
+    consent_id: Optional[str] = Field(None, description="the consent of the face to animate")
+    consent_ids: List[str] = Field(..., description="every consent the video would rely on")
+    similarity: Optional[float] = None
+    face_box: Optional[List[int]] = None
+    audit_seq: Optional[int] = Field(None, description="the audit event recording the decision")
+    audit_hash: Optional[str] = None
+
+
+class ConsentCheck(BaseModel):
+    passed: bool = Field(..., description="true: a generation with these inputs would pass the "
+                                          "gate now")
+    decision: GateDecision
+
+
+class RefusalDetail(ErrorDetail):
+    decision: GateDecision = Field(..., description="the gate's decision record, as audited")
+
+
+class RefusalBody(BaseModel):
+    detail: RefusalDetail
 
 
 class AuditEvent(BaseModel):
@@ -207,12 +302,55 @@ VERIFY_EXAMPLE: Dict[str, Any] = {
 }
 CONSENT_EXAMPLE: Dict[str, Any] = {
     "id": "con_8b2e4f6a1c3d", "subject_id": "sub_1a2b3c4d5e6f", "subject_name": "Ada Example",
-    "purposes": ["education"], "valid_from": "2026-12-01T09:00:00.000000Z",
-    "valid_until": "2027-12-01T00:00:00.000000Z", "recorded_by": "api:ops",
-    "recorded_at": "2026-12-01T09:00:00.000000Z", "evidence_sha256": "4c1f" + "0" * 60,
+    "grantees": ["api:ops", "ui:ops"], "purposes": ["education"],
+    "valid_from": "2026-12-01T09:00:00.000000Z", "valid_until": "2027-12-01T00:00:00.000000Z",
+    "recorded_by": "api:ops", "recorded_at": "2026-12-01T09:00:00.000000Z",
+    "evidence_sha256": "4c1f" + "0" * 60, "evidence_media_type": "application/pdf",
+    "supersedes": None, "superseded_by": None,
     "revoked_at": None, "revoked_by": None, "revoke_reason": None, "status": "active",
-    "reference_models": ["dlib-resnet-v1"],
+    "reference_models": ["dlib/face_recognition_resnet_model_v1"],
 }
+AMENDED_EXAMPLE: Dict[str, Any] = {
+    **CONSENT_EXAMPLE, "id": "con_2d7a9e1b4f60", "grantees": ["api:ops"],
+    "valid_from": "2027-01-15T09:00:00.000000Z", "recorded_at": "2027-01-15T09:00:00.000000Z",
+    "supersedes": "con_8b2e4f6a1c3d",
+}
+GRANTED_EXAMPLE: Dict[str, Any] = {key: CONSENT_EXAMPLE[key] for key in GRANTED_FIELDS}
+DECISION_EXAMPLE: Dict[str, Any] = {
+    "passed": True, "rule": None,
+    "message": "1 face(s) in the video verified; animating Ada Example (similarity 0.961, "
+               "consent con_8b2e4f6a1c3d)",
+    "hint": None, "purpose": "education", "actor": "api:ops",
+    "decided_at": "2026-12-01T10:00:00.000000Z", "policy_version": "default-2026.11",
+    "backend": "dlib", "model_id": "dlib/face_recognition_resnet_model_v1", "threshold": 0.93,
+    "margin": 0.02, "min_face_px": 64, "min_visible_px": 32, "image_sha256": "b7e2" + "0" * 60,
+    "claims": ["con_8b2e4f6a1c3d"],
+    "framing": {"crop": True, "expand_ratio": 0.5, "min_resolution": 512},
+    "faces_found": 1, "faces_checked": 1,
+    "faces": [{"box": [212, 148, 236, 236], "detection_score": 0.998, "orientation": "upright",
+               "in_video": True, "video_px": 201, "similarity": 0.961,
+               "best_other_similarity": 0.827, "subject_id": "sub_1a2b3c4d5e6f",
+               "subject_name": "Ada Example", "consent_id": "con_8b2e4f6a1c3d", "rule": None,
+               "message": "the face at [212, 148, 236, 236] is Ada Example (similarity 0.961), "
+                          "consent con_8b2e4f6a1c3d"}],
+    "subject_id": "sub_1a2b3c4d5e6f", "subject_name": "Ada Example",
+    "consent_id": "con_8b2e4f6a1c3d", "consent_ids": ["con_8b2e4f6a1c3d"], "similarity": 0.961,
+    "face_box": [212, 148, 236, 236], "audit_seq": 43, "audit_hash": "5a0e" + "0" * 60,
+}
+_NOT_GRANTED = {
+    "rule": "not-granted", "message": "consent con_8b2e4f6a1c3d (Ada Example) is not granted "
+                                      "to api:qa",
+    "hint": "an admin adds you to its grantees (`sonic-ext consent amend con_8b2e4f6a1c3d "
+            "--grantee USER`)"}
+REFUSED_DECISION_EXAMPLE: Dict[str, Any] = {
+    **DECISION_EXAMPLE, **_NOT_GRANTED, "passed": False, "actor": "api:qa", "faces": [],
+    "faces_checked": 0, "subject_id": None, "subject_name": None, "consent_id": None,
+    "consent_ids": [], "similarity": None, "face_box": None,
+}
+CHECK_EXAMPLE: Dict[str, Any] = {"passed": True, "decision": DECISION_EXAMPLE}
+CHECK_REFUSED_EXAMPLE: Dict[str, Any] = {"detail": {
+    "code": "consent_refused", **_NOT_GRANTED, "audit_seq": 43,
+    "decision": REFUSED_DECISION_EXAMPLE}}
 CONSENT_DETAILS_EXAMPLE: Dict[str, Any] = {
     **CONSENT_EXAMPLE,
     "history": [{"seq": 7, "at": "2026-12-01T09:00:00.000000Z", "actor": "api:ops",
@@ -223,8 +361,7 @@ CHAIN_EXAMPLE: Dict[str, Any] = {"ok": True, "events_checked": 42, "broken_seq":
                                  "problem": None}
 ERROR_EXAMPLES: Dict[int, Dict[str, Any]] = {
     401: {"detail": "valid HTTP Basic credentials required"},
-    403: {"detail": {"code": "consent_refused", "message": "the face matches nobody with "
-                     "recorded consent", "hint": "record consent first (POST /consents)"}},
+    403: {"detail": {"code": "consent_refused", **_NOT_GRANTED, "audit_seq": 43}},
     404: {"detail": {"code": "not_found", "message": "job_id: no job '3f9c2a7d51e04b6a'"}},
     409: {"detail": {"code": "not_ready", "message": "job 3f9c2a7d51e04b6a is running"}},
     413: {"detail": {"code": "too_large", "message": "image: over 20,971,520 bytes",
@@ -234,10 +371,11 @@ ERROR_EXAMPLES: Dict[int, Dict[str, Any]] = {
 }
 _ERROR_WORDS = {
     401: "no or wrong HTTP Basic credentials (when the host has API users)",
-    403: "refused: no consent for this face and purpose, or a consent change without a valid "
+    403: "refused by the consent gate (`rule` says why), or a consent change without a valid "
          "admin token",
     404: "no such job or consent (or not yours)",
-    409: "conflict: not finished yet, finished already, or revoked already",
+    409: "conflict: not finished yet, finished already, revoked already, or a consent no "
+         "longer in force",
     413: "an upload or the whole request is over its size limit",
     422: "bad input; `field` names it (FastAPI's own checks answer with a list as `detail`)",
 }

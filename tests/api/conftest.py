@@ -12,6 +12,7 @@ from sonic_ext import Settings, SonicService
 from sonic_ext.api.auth import ApiAuth
 from tests.api.router_app import router_app
 from tests.conftest import write_tone_wav
+from tests.evidence import write_release_pdf
 from tests.servers import serve_in_thread
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
@@ -63,6 +64,4 @@ def speech(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def evidence(tmp_path: Path) -> Path:
-    path = tmp_path / "release.txt"
-    path.write_text("signed release, 2026-11-22")
-    return path
+    return write_release_pdf(tmp_path / "release.pdf")

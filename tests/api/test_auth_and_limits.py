@@ -19,9 +19,9 @@ from tests.api.conftest import ADMIN, FACES, OPS, Serve, make_service
 
 
 def _consent_form(evidence: Path, **fields: str) -> dict:
-    data = {"name": "Barack Obama", "purposes": "education", **fields}
+    data = {"name": "Barack Obama", "purposes": "education", "grantees": "any", **fields}
     files = [("portraits", ("obama.jpg", (FACES / "obama.jpg").read_bytes(), "image/jpeg")),
-             ("evidence", ("release.txt", evidence.read_bytes(), "text/plain"))]
+             ("evidence", ("release.pdf", evidence.read_bytes(), "application/pdf"))]
     return {"data": data, "files": files}
 
 
@@ -45,6 +45,7 @@ def test_consent_routes_need_a_user_and_then_the_admin_token(admin_api: str,
                                                        "consent changes")
     assert httpx.post(url, auth=OPS, **_consent_form(evidence)).status_code == 403
     assert httpx.post(f"{url}/con_0/revoke", auth=OPS, json={"reason": "x"}).status_code == 403
+    assert httpx.post(f"{url}/con_0/amend", auth=OPS, data={"purposes": "x"}).status_code == 403
     assert httpx.get(f"{admin_api}/audit/verify", auth=OPS).status_code == 403
 
     assert httpx.get(url, auth=OPS, headers=ADMIN).json() == {"consents": []}
@@ -73,6 +74,8 @@ def test_without_a_configured_admin_token_consent_changes_are_refused(
     ({"expires": "next tuesday"}, "expires", "not an ISO-8601"),
     ({"expires": "2001-01-01"}, "expires", "is not in the future"),
     ({"name": "  "}, "name", "must not be empty"),
+    ({"grantees": " , "}, "grantees", "name who may use this consent"),
+    ({"grantees": "ops,every one"}, "grantees", "is not a grantee"),
 ])
 def test_bad_consent_fields_are_422_naming_the_field(admin_api: str, evidence: Path,
                                                      admin_service: SonicService,
@@ -152,7 +155,8 @@ def test_bad_generation_input_is_422_and_queues_nothing(admin_api: str, speech: 
                                                         form: dict[str, str], field: str
                                                         ) -> None:
     with (FACES / "obama2.jpg").open("rb") as image, speech.open("rb") as audio:
-        response = httpx.post(f"{admin_api}/generate", auth=OPS, data=form,
+        response = httpx.post(f"{admin_api}/generate", auth=OPS,
+                              data={"consent_id": "con_0", **form},
                               files={"image": image, "audio": audio})
     assert response.status_code == 422, response.text
     assert response.json()["detail"]["field"] == field

@@ -15,15 +15,18 @@ import httpx
 
 from sonic_ext import SonicService
 from tests.api.conftest import ADMIN, FACES, OPS, QA, Serve, make_service
+from tests.conftest import consent_ids
 
 PARAMS = '{"steps": 1, "min_resolution": 256, "seed": 0}'
 SLOW = 120  # seconds: face detection and the gate run inside the request
 
 
-def _generate(api: str, speech: Path, face: str = "obama2.jpg") -> httpx.Response:
+def _generate(api: str, speech: Path, claims: tuple[str, ...] = (),
+              face: str = "obama2.jpg") -> httpx.Response:
     with (FACES / face).open("rb") as image, speech.open("rb") as audio:
         return httpx.post(f"{api}/generate", auth=OPS, files={"image": image, "audio": audio},
-                          data={"purpose": "education", "params": PARAMS}, timeout=SLOW)
+                          data={"purpose": "education", "params": PARAMS,
+                                "consent_id": list(claims)}, timeout=SLOW)
 
 
 def _finished(api: str, job_id: str, timeout_s: float = 300) -> dict[str, Any]:
@@ -40,19 +43,25 @@ def test_a_consent_enrolled_over_the_api_opens_the_gate_until_revoked(
     service = make_service(tmp_path / "home", tiny_models)
     with serve(service) as base:
         api = f"{base}/sonic/v1"
-        before = _generate(api, speech)
-        assert before.status_code == 403 and before.json()["detail"]["code"] == "consent_refused"
+        unclaimed = _generate(api, speech)  # nothing to claim yet
+        assert unclaimed.status_code == 422
+        assert unclaimed.json()["detail"]["field"] == "consent_id"
+        unknown = _generate(api, speech, ("con_0123456789ab",))
+        assert unknown.status_code == 422, unknown.text
+        assert "no consent with id" in unknown.json()["detail"]["message"]
 
         with (FACES / "obama.jpg").open("rb") as portrait, evidence.open("rb") as proof:
             enrolled = httpx.post(f"{api}/consents", auth=OPS, headers=ADMIN,
                                   data={"name": "Barack Obama", "purposes": ["education", "news"],
+                                        "grantees": ["api:ops", "qa"],
                                         "expires": "2099-01-01T00:00:00Z"},
                                   files=[("portraits", portrait), ("evidence", proof)],
                                   timeout=SLOW)
         assert enrolled.status_code == 201, enrolled.text
         consent = enrolled.json()
-        assert (consent["status"], consent["purposes"], consent["recorded_by"]) == \
-            ("active", ["education", "news"], "api:ops")
+        assert (consent["status"], consent["purposes"], consent["recorded_by"],
+                consent["grantees"]) == ("active", ["education", "news"], "api:ops",
+                                         ["api:ops", "qa"])
         assert consent["valid_until"] == "2099-01-01T00:00:00.000000Z"
         assert consent["evidence_sha256"] == hashlib.sha256(evidence.read_bytes()).hexdigest()
         assert "evidence_path" not in consent  # no server paths in answers
@@ -61,7 +70,7 @@ def test_a_consent_enrolled_over_the_api_opens_the_gate_until_revoked(
         details = httpx.get(f"{api}/consents/{consent['id']}", auth=OPS, headers=ADMIN).json()
         assert [e["action"] for e in details["history"]] == ["consent.add"]
 
-        started = _generate(api, speech)
+        started = _generate(api, speech, (consent["id"],))
         assert started.status_code == 202, started.text
         job = _finished(api, started.json()["id"])
         assert job["state"] == "done", job
@@ -93,12 +102,15 @@ def test_a_consent_enrolled_over_the_api_opens_the_gate_until_revoked(
                            json={"reason": "twice"})
         assert again.status_code == 409 and again.json()["detail"]["code"] == "conflict"
 
-        after = _generate(api, speech)
+        after = _generate(api, speech, (consent["id"],))
         assert after.status_code == 403, after.text
         assert after.json()["detail"]["code"] == "consent_refused"
+        assert after.json()["detail"]["rule"] == "consent-revoked"
         assert "revoked" in after.json()["detail"]["message"]
         chain = httpx.get(f"{api}/audit/verify", auth=OPS, headers=ADMIN).json()
-        assert chain["ok"] is True and chain["events_checked"] >= 6
+        # consent.add, gate.pass, the generation, consent.revoke, gate.refuse (a request without
+        # a claim, or claiming an unknown id, is bad input: no decision, no event)
+        assert chain["ok"] is True and chain["events_checked"] >= 5
     assert len(list(service.settings.outputs_dir.glob("*.mp4"))) == 1
 
 
@@ -106,7 +118,7 @@ def test_a_job_cancelled_over_the_api_says_why_and_leaves_no_video(
         obama_consented: SonicService, serve: Serve, speech: Path) -> None:
     with serve(obama_consented) as base:
         api = f"{base}/sonic/v1"
-        job = _generate(api, speech).json()
+        job = _generate(api, speech, consent_ids(obama_consented)).json()
         cancelled = httpx.delete(f"{api}/jobs/{job['id']}", auth=OPS)
         assert cancelled.status_code == 200
         job = _finished(api, job["id"])

@@ -18,15 +18,16 @@ from sonic_ext.api.auth import ApiAuth
 from sonic_ext.api.router import create_router
 from sonic_ext.jobs import JobManager
 from tests.api.conftest import FACES, OPS, QA, USERS, Serve, make_service
+from tests.conftest import consent_ids
 from tests.servers import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _start(api: str, speech: Path, steps: int) -> str:
+def _start(api: str, speech: Path, steps: int, claims: tuple[str, ...]) -> str:
     with (FACES / "obama2.jpg").open("rb") as image, speech.open("rb") as audio:
         started = httpx.post(f"{api}/generate", auth=OPS, files={"image": image, "audio": audio},
-                             data={"purpose": "education",
+                             data={"purpose": "education", "consent_id": list(claims),
                                    "params": f'{{"steps": {steps}, "min_resolution": 256}}'},
                              timeout=120)  # face detection and the gate run in the request
     assert started.status_code == 202, started.text
@@ -44,6 +45,7 @@ def _wait(api: str, job_id: str, until: tuple[str, ...]) -> dict[str, Any]:
 def test_jobs_survive_a_killed_server(obama_consented: SonicService, tiny_models: Path,
                                       serve: Serve, speech: Path) -> None:
     home = obama_consented.settings.home
+    claims = consent_ids(obama_consented)
     port = free_port()
     users = ",".join(f"{user}:{password}" for user, password in USERS.items())
     server = subprocess.Popen(
@@ -52,10 +54,11 @@ def test_jobs_survive_a_killed_server(obama_consented: SonicService, tiny_models
     api = f"http://127.0.0.1:{port}/sonic/v1"
     try:
         wait_until_up(f"{api}/health", process=server)
-        finished = _wait(api, _start(api, speech, steps=1), until=("done", "failed"))
+        finished = _wait(api, _start(api, speech, steps=1, claims=claims),
+                         until=("done", "failed"))
         assert finished["state"] == "done", finished
         video = httpx.get(f"{api}/{finished['video_url']}", auth=OPS).content
-        killed_id = _start(api, speech, steps=4)
+        killed_id = _start(api, speech, steps=4, claims=claims)
         running = _wait(api, killed_id, until=("running", "done", "failed"))
         assert running["state"] == "running", running
     finally:

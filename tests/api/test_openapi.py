@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from sonic_ext import SonicService
+from sonic_ext.api import models as api_models
 from sonic_ext.api.models import CONSENT_EXAMPLE, ERROR_EXAMPLES
 from sonic_ext.requests import PARAM_HELP, GenerationParams
 from tests.api.conftest import Serve
@@ -35,18 +36,25 @@ def test_every_route_is_tagged_and_summarised(spec: dict[str, Any]) -> None:
         ("GET", "/sonic/v1/jobs/{job_id}/video"), ("GET", "/sonic/v1/jobs/{job_id}/report"),
         ("POST", "/sonic/v1/verify"), ("GET", "/sonic/v1/consents"),
         ("POST", "/sonic/v1/consents"), ("GET", "/sonic/v1/consents/{consent_id}"),
-        ("POST", "/sonic/v1/consents/{consent_id}/revoke"), ("GET", "/sonic/v1/audit/verify"),
+        ("POST", "/sonic/v1/consents/{consent_id}/revoke"),
+        ("POST", "/sonic/v1/consents/{consent_id}/amend"), ("GET", "/sonic/v1/consents/granted"),
+        ("POST", "/sonic/v1/consents/check"), ("GET", "/sonic/v1/audit/verify"),
         ("GET", "/sonic/v1/health"), ("GET", "/sonic/v1/models")}
     for key, op in operations.items():
         assert len(op["tags"]) == 1 and op["summary"], key
     assert operations[("POST", "/sonic/v1/consents")]["tags"] == ["consent"]
+    for user_route in (("GET", "/sonic/v1/consents/granted"), ("POST", "/sonic/v1/consents/check")):
+        assert {"APIKeyHeader": []} not in operations[user_route]["security"], user_route
 
 
 def test_generate_job_verify_and_consent_routes_carry_examples(spec: dict[str, Any]) -> None:
     paths = spec["paths"]
     generate = paths["/sonic/v1/generate"]["post"]
-    assert generate["requestBody"]["content"]["multipart/form-data"]["example"]["purpose"] == \
-        "education"
+    form = generate["requestBody"]["content"]["multipart/form-data"]
+    assert form["example"]["purpose"] == "education"
+    assert form["example"]["consent_id"] == [CONSENT_EXAMPLE["id"]]
+    assert "consent_id" in spec["components"]["schemas"][form["schema"]["$ref"].split("/")[-1]][
+        "properties"]
     assert _example(generate, "202")["status_url"] == "jobs/3f9c2a7d51e04b6a"
     assert _example(generate, "403") == ERROR_EXAMPLES[403]
     assert _example(generate, "413")["detail"]["code"] == "too_large"
@@ -60,10 +68,44 @@ def test_generate_job_verify_and_consent_routes_carry_examples(spec: dict[str, A
     revoke = paths["/sonic/v1/consents/{consent_id}/revoke"]["post"]
     assert _example(revoke, "200")["status"] == "revoked"
     assert _example(revoke, "409")["detail"]["code"]
+    amend = paths["/sonic/v1/consents/{consent_id}/amend"]["post"]
+    assert _example(amend, "201")["supersedes"] == CONSENT_EXAMPLE["id"]
+    assert "evidence" in _form_fields(spec, amend)
+    check = paths["/sonic/v1/consents/check"]["post"]
+    assert _example(check, "200")["decision"]["passed"] is True
+    assert _example(check, "403")["detail"]["decision"]["rule"] == "not-granted"
+    assert _form_fields(spec, check) >= {"image", "consent_id", "purpose", "params"}
+    granted = _example(paths["/sonic/v1/consents/granted"]["get"], "200")["consents"][0]
+    assert "evidence_sha256" not in granted and "grantees" not in granted
+    assert {"grantees", "subject_id"} <= _form_fields(spec, paths["/sonic/v1/consents"]["post"])
     schemas = spec["components"]["schemas"]
     assert schemas["RevokeRequest"]["properties"]["reason"]["examples"]
     assert "video/mp4" in paths["/sonic/v1/jobs/{job_id}/video"]["get"]["responses"]["200"][
         "content"]
+
+
+def _form_fields(spec: dict[str, Any], operation: dict[str, Any]) -> set[str]:
+    ref = operation["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+    return set(spec["components"]["schemas"][ref.split("/")[-1]]["properties"])
+
+
+def test_every_response_example_is_valid_for_its_model(spec: dict[str, Any]) -> None:
+    """Each example parses as the model the route documents, under this pydantic (1 or 2)."""
+    schemas = {name: getattr(api_models, name) for name in spec["components"]["schemas"]
+               if isinstance(getattr(api_models, name, None), type)}
+    checked = 0
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                content = response.get("content", {}).get("application/json", {})
+                ref = content.get("schema", {}).get("$ref", "")
+                if "example" not in content or not ref:
+                    continue
+                model = schemas[ref.split("/")[-1]]
+                model(**content["example"])  # raises ValidationError when it does not fit
+                checked += 1
+    assert checked >= 20
+    assert {k for k in api_models.CONSENT_EXAMPLE} == set(api_models.Consent.__annotations__)
 
 
 def test_generation_parameters_are_described_with_the_shared_help(spec: dict[str, Any]
