@@ -28,8 +28,9 @@ def build_ui(service: SonicService) -> gr.Blocks:
         if standalone:
             gr.Markdown("## Sonic: consent-gated, signed talking heads")
         with gr.Tabs(elem_id="sonic_tabs"):
-            generate_tab(service, RunRegistry())
+            load_generate = generate_tab(service, RunRegistry())
             consent_tab(service)
             verify_tab(service)
             models_tab(service)
+        load_generate(ui)  # the consent picker: the consents granted to whoever opened the page
     return ui

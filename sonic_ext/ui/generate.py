@@ -4,12 +4,16 @@ The consent gate runs inside `service.generate`, called from the Python handler,
 call through gradio's own API is refused exactly like a click. Progress streams from a generator
 handler (the same under the gradio 3.41 and 4.x queues); Cancel sets the run's CancelToken, which
 the pipeline checks between steps, and the service then writes nothing.
+
+The user picks the consents the video relies on from those granted to them (`granted`); the
+picker and a read-only listing of those consents load with the page, when the tab is selected
+and on Refresh.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -32,17 +36,27 @@ from ..requests import (
 from ..service import SonicService
 from .background import BackgroundCall
 from .compat import keep_out_of_ui_config, upload_path
+from .granted import (
+    GRANTED_HEADERS,
+    claimed_ids,
+    granted_rows,
+    picker_update,
+    requester,
+)
 from .render import notice_html, progress_html, provenance_html
 from .runs import RunRegistry
 from .verify import verify_with_report
 
 # The order of the parameter inputs after (portrait, speech, purpose): the first three keep
 # gradio's /generate API callable with (image, audio, purpose, seed, steps, min_resolution).
+# The consents picked come last, after every parameter.
 PARAM_ORDER = ("seed", "steps", "min_resolution", "dynamic_scale", "expand_ratio", "crop",
                "keep_resolution", "interpolate", "dtype", "device", "offload",
                "decode_chunk_size")
 _DEFAULTS = GenerationParams()
 PURPOSE_HELP = "what the video is for; the person's recorded consent must cover it"
+CONSENTS_HELP = ("the consent of each person shown, one per person; listed are the consents in "
+                 "force that are granted to you")
 # gr.File, not gr.Image/gr.Audio: those re-encode uploads, so the manifest would record the
 # hashes of gradio's copies instead of the user's files (and MP3 would need ffmpeg).
 IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -82,10 +96,12 @@ def generate_video(service: SonicService, image: Any, audio: Any, purpose: str |
                    interpolate: bool = _DEFAULTS.interpolate, dtype: str = _DEFAULTS.dtype,
                    device: str = _DEFAULTS.device, offload: str = _DEFAULTS.offload,
                    decode_chunk_size: float = _DEFAULTS.decode_chunk_size, *,
-                   requested_by: str = "ui", progress: ProgressCallback = ignore_progress,
+                   consents: Iterable[Any] | str | None = None, requested_by: str = "ui",
+                   progress: ProgressCallback = ignore_progress,
                    cancel: CancelToken | None = None) -> Generated:
     """The Generate button without the streaming: the same `service.generate` as the CLI and
     API (consent gate included), then a verification of the output for the summary.
+    `consents` are the picker's values (labels or ids): the consents claimed.
 
     Refusals and bad input raise gr.Error with the service's message; Cancelled passes
     through unchanged, as the page reports it as a notice rather than an error.
@@ -100,7 +116,7 @@ def generate_video(service: SonicService, image: Any, audio: Any, purpose: str |
         request = GenerateRequest(image_path, audio_path,
                                   service.settings.outputs_dir / f"ui-{uuid.uuid4().hex[:12]}.mp4",
                                   purpose or DEFAULT_PURPOSE, params_from_ui(values),
-                                  requested_by=requested_by)
+                                  requested_by=requested_by, consent_ids=claimed_ids(consents))
         result = service.generate(request, progress, cancel)
         progress(ProgressEvent("verify", 0, 1, "reading the signed video back"))
         report, report_path = verify_with_report(service, result.out)
@@ -119,18 +135,18 @@ class GenerateHandlers:
     def run(self, image: Any, audio: Any, purpose: str | None, seed: float, steps: float,
             min_resolution: float, dynamic_scale: float, expand_ratio: float, crop: bool,
             keep_resolution: bool, interpolate: bool, dtype: str, device: str, offload: str,
-            decode_chunk_size: float, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+            decode_chunk_size: float, consents: list[str] | None,
+            request: gr.Request) -> Iterator[tuple[Any, ...]]:
         """Stream (run id, status, video, summary, report file) while the generation runs.
 
         Every input is a named parameter: gradio places `request` by its position."""
         params = (seed, steps, min_resolution, dynamic_scale, expand_ratio, crop,
                   keep_resolution, interpolate, dtype, device, offload, decode_chunk_size)
-        username = getattr(request, "username", None)
         run_id, token = self.runs.start()
         call = BackgroundCall(lambda progress: generate_video(
-            self.service, image, audio, purpose, *params,
-            requested_by=f"ui:{username}" if username else "ui", progress=progress,
-            cancel=token), name="sonic-ui-generate")
+            self.service, image, audio, purpose, *params, consents=consents,
+            requested_by=requester(request), progress=progress, cancel=token),
+            name="sonic-ui-generate")
         try:
             yield run_id, progress_html(None), None, "", None
             for event in call.updates():
@@ -160,6 +176,16 @@ class GenerateHandlers:
             return notice_html("cancelling", "Cancelling after the current step…")
         return notice_html("idle", "Nothing is running.")
 
+    def granted(self, picked: list[str] | None,
+                request: gr.Request) -> tuple[dict[str, Any], list[list[str]]]:
+        """(picker update, listing rows): the consents in force granted to this page's user,
+        keeping the picks that still are."""
+        try:
+            records = self.service.list_consents(granted_to=requester(request))
+        except SonicError as exc:
+            raise gr.Error(str(exc)) from None
+        return picker_update(records, picked), granted_rows(records)
+
 
 def _error_text(exc: Exception) -> str:
     if isinstance(exc, gr.Error):
@@ -167,11 +193,13 @@ def _error_text(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def generate_tab(service: SonicService, runs: RunRegistry) -> None:
+def generate_tab(service: SonicService, runs: RunRegistry) -> Callable[[gr.Blocks], None]:
+    """Build the tab; return what the page calls with its gr.Blocks to load the consent picker
+    when the page opens (a tab has no load event of its own)."""
     handlers = GenerateHandlers(service, runs)
     allowed = service.policy.allowed_purposes
     purpose_help = PURPOSE_HELP + (f" (allowed here: {', '.join(allowed)})" if allowed else "")
-    with gr.Tab("Generate", elem_id="sonic_tab_generate"):
+    with gr.Tab("Generate", elem_id="sonic_tab_generate") as tab:
         gr.Markdown("A portrait and a speech clip become a lip-synced MP4, watermarked and "
                     "C2PA-signed. Only people whose consent is recorded for the purpose can be "
                     "animated.")
@@ -191,6 +219,19 @@ def generate_tab(service: SonicService, runs: RunRegistry) -> None:
                                               elem_id="sonic_speech_preview")
                 purpose = gr.Textbox(value=DEFAULT_PURPOSE, label="Purpose", info=purpose_help,
                                      elem_id="sonic_purpose")
+                with gr.Row():
+                    # Custom values: a direct API call may claim a consent by its bare id; the
+                    # gate checks every claim, its grantees included.
+                    picker = gr.Dropdown([], value=[], multiselect=True, allow_custom_value=True,
+                                         label="Consents this video relies on",
+                                         info=CONSENTS_HELP, scale=4,
+                                         elem_id="sonic_consents")
+                    refresh = gr.Button("Refresh", size="sm", scale=1, min_width=100,
+                                        elem_id="sonic_consents_refresh")
+                with gr.Accordion("Consents granted to you", open=False,
+                                  elem_id="sonic_granted"):
+                    granted = gr.Dataframe(headers=GRANTED_HEADERS, interactive=False,
+                                           elem_id="sonic_granted_table")
                 params = _parameter_inputs()
                 with gr.Row():
                     start = gr.Button("Generate", variant="primary", elem_id="sonic_generate")
@@ -202,17 +243,27 @@ def generate_tab(service: SonicService, runs: RunRegistry) -> None:
                 report_file = gr.File(label="Verification report (HTML)", interactive=False,
                                       elem_id="sonic_report_file")
         run_id = gr.State(None)
-        keep_out_of_ui_config(purpose)
+        keep_out_of_ui_config(purpose, picker)
 
         portrait.change(_preview_of(IMAGE_TYPES), inputs=portrait, outputs=portrait_preview,
                         api_name=False)
         speech.change(_preview_of(AUDIO_TYPES), inputs=speech, outputs=speech_preview,
                       api_name=False)
-        start.click(handlers.run, inputs=[portrait, speech, purpose, *params],
+        start.click(handlers.run, inputs=[portrait, speech, purpose, *params, picker],
                     outputs=[run_id, status, video, summary, report_file], api_name="generate",
                     show_progress="hidden")
         stop.click(handlers.cancel, inputs=run_id, outputs=status, api_name="cancel",
                    queue=False, show_progress="hidden")
+        refresh.click(handlers.granted, inputs=picker, outputs=[picker, granted],
+                      api_name="consents_granted")
+        tab.select(handlers.granted, inputs=picker, outputs=[picker, granted], api_name=False,
+                   show_progress="hidden")
+
+    def load_with(page: gr.Blocks) -> None:
+        page.load(handlers.granted, inputs=picker, outputs=[picker, granted], api_name=False,
+                  show_progress="hidden")
+
+    return load_with
 
 
 def _preview_of(suffixes: tuple[str, ...]) -> Callable[[Any], str | None]:

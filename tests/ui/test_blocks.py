@@ -18,8 +18,10 @@ from sonic_ext.ui.generate import PARAM_ORDER
 # What AUTOMATIC1111 and Forge write to ui-config.json: the value of every labelled input of these
 # types, unless the component says not to (modules/ui_loadsave.py, research/webui.md §2.1).
 SAVED_TYPES = (gr.Slider, gr.Radio, gr.Checkbox, gr.Textbox, gr.Number, gr.Dropdown)
-SAFETY_INPUTS = ("sonic_purpose", "sonic_admin_token", "sonic_consent_name",
-                 "sonic_consent_purposes", "sonic_consent_expires", "sonic_revoke_id",
+SAFETY_INPUTS = ("sonic_purpose", "sonic_consents", "sonic_admin_token", "sonic_consent_name",
+                 "sonic_consent_purposes", "sonic_consent_expires", "sonic_consent_grantees",
+                 "sonic_consent_subject", "sonic_amend_id", "sonic_amend_purposes",
+                 "sonic_amend_expires", "sonic_amend_grantees", "sonic_revoke_id",
                  "sonic_revoke_reason", "sonic_hf_token")
 
 
@@ -56,13 +58,34 @@ def test_the_buttons_are_named_endpoints_and_generate_keeps_its_first_arguments(
     ui = build_ui(service)
     config = ui.get_config_file()
     named = {d["api_name"]: d for d in config["dependencies"] if d.get("api_name")}
-    assert set(named) == {"generate", "cancel", "verify", "consent_add", "consent_list",
-                          "consent_revoke", "audit_verify", "models_status", "models_download"}
+    assert set(named) == {"generate", "cancel", "consents_granted", "verify", "consent_add",
+                          "consent_amend", "consent_list", "consent_revoke", "audit_verify",
+                          "models_status", "models_download"}
     ids = {c["id"]: c["props"].get("elem_id") for c in config["components"]}
     generate_inputs = [ids[i] for i in named["generate"]["inputs"]]
     assert generate_inputs == ["sonic_portrait", "sonic_speech", "sonic_purpose",
-                               *(f"sonic_{name}" for name in PARAM_ORDER)]
+                               *(f"sonic_{name}" for name in PARAM_ORDER), "sonic_consents"]
     assert named["cancel"]["queue"] is False  # answers while the generation holds the queue
+
+
+def test_the_consent_picker_loads_with_the_page_and_the_tab(service: SonicService) -> None:
+    """The picker is filled for whoever opened the page: on load, on the tab, on Refresh."""
+    config = build_ui(service).get_config_file()
+    ids = {c["id"]: c["props"].get("elem_id") for c in config["components"]}
+    picker = next(c for c in config["components"] if c["props"].get("elem_id") == "sonic_consents")
+    assert picker["props"]["multiselect"] is True and picker["props"]["choices"] == []
+
+    def fills_the_picker(dep: dict) -> bool:
+        return [ids[i] for i in dep["outputs"]] == ["sonic_consents", "sonic_granted_table"]
+
+    triggers = set()  # (elem_id, event): 4.x lists (id, event) targets, 3.41 ids and a trigger
+    for dep in filter(fills_the_picker, config["dependencies"]):
+        for target in dep["targets"]:
+            target_id, event = target if isinstance(target, (list, tuple)) else \
+                (target, dep["trigger"])
+            triggers.add((ids.get(target_id), event))
+    assert triggers >= {("sonic_consents_refresh", "click"), ("sonic_tab_generate", "select")}
+    assert any(event == "load" for _, event in triggers), triggers
 
 
 def test_safety_inputs_are_never_saved_to_the_webui_ui_config(webui_service: SonicService

@@ -15,7 +15,7 @@ from sonic_ext import Settings, SonicService
 from sonic_ext.requests import GenerationParams
 from sonic_ext.ui import build_ui
 from sonic_ext.ui.generate import PARAM_ORDER
-from tests.conftest import write_tone_wav
+from tests.conftest import consent_ids, write_tone_wav
 from tests.servers import serve_in_thread
 
 try:
@@ -24,7 +24,7 @@ except ImportError:  # gradio_client 0.5 (gradio 3.41) takes plain paths
     handle_file = str
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
-REFUSAL = "matches nobody with recorded consent"
+REFUSAL = "is not Barack Obama"
 
 
 @pytest.fixture
@@ -51,10 +51,12 @@ def test_a_direct_generate_call_meets_the_consent_gate(client: Client,
                                                        tmp_path: Path) -> None:
     speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.0)
     params = {**GenerationParams().to_dict(), "seed": 0, "steps": 1, "min_resolution": 256}
-    with pytest.raises(Exception, match=REFUSAL):
-        client.predict(handle_file(str(FACES / "biden.jpg")), handle_file(str(speech)),
-                       "education", *(params[name] for name in PARAM_ORDER),
-                       api_name="/generate")
+    args = (handle_file(str(FACES / "biden.jpg")), handle_file(str(speech)), "education",
+            *(params[name] for name in PARAM_ORDER))
+    with pytest.raises(Exception, match="consent_id: name the consent this video relies on"):
+        client.predict(*args, [], api_name="/generate")  # no consent claimed
+    with pytest.raises(Exception, match=REFUSAL):  # a bare id, as an API caller sends it
+        client.predict(*args, list(consent_ids(installation)), api_name="/generate")
     assert list(installation.settings.outputs_dir.glob("*.mp4")) == []
     refusal = installation.verify_audit_chain()
     assert refusal.ok and refusal.events_checked == 2  # the enrolment, then this refusal

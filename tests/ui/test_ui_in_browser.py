@@ -26,7 +26,8 @@ from sonic_ext.app import create_app
 from sonic_ext.ui import build_ui
 from sonic_ext.ui.assets import EXTENSION_ROOT
 from sonic_ext.ui.compat import GRADIO_MAJOR
-from tests.conftest import write_tone_wav
+from tests.conftest import consent_ids, write_tone_wav
+from tests.evidence import write_release_pdf
 from tests.servers import serve_in_thread
 from tests.ui.browser import browser
 
@@ -102,12 +103,28 @@ def set_number(page: Page, elem_id: str, value: int) -> None:
     box.blur()
 
 
-def start_generation(page: Page, portrait: Path, speech: Path, purpose: str,
-                     steps: int) -> None:
+def pick_consent(page: Page, consent_id: str) -> None:
+    """Choose a consent in the Generate tab's picker, from the consents granted to this page."""
+    page.locator("#sonic_consents input").first.click()
+    option = page.locator("#sonic_consents ul.options li", has_text=consent_id)
+    expect(option).to_be_visible(timeout=20_000)
+    option.click()
+    box = page.locator("#sonic_consents input").first
+    box.press("Escape")
+    box.blur()
+    expect(by_id(page, "sonic_consents")).to_contain_text(consent_id)
+
+
+def start_generation(page: Page, portrait: Path, speech: Path, purpose: str, steps: int,
+                     consent_id: str | None) -> None:
+    """Fill in the Generate tab and start; `consent_id` is picked unless None (picked already:
+    selecting the tab lists the consents granted again and keeps the picks)."""
     tab_button(page, "Generate").click()
     page.locator("#sonic_portrait input[type=file]").set_input_files(str(portrait))
     page.locator("#sonic_speech input[type=file]").set_input_files(str(speech))
     page.locator("#sonic_purpose textarea").fill(purpose)
+    if consent_id is not None:
+        pick_consent(page, consent_id)
     set_number(page, "sonic_steps", steps)
     set_number(page, "sonic_min_resolution", 256)
     set_number(page, "sonic_seed", 0)
@@ -161,15 +178,18 @@ def test_tabs_render_and_the_models_tab_checks_the_folder(service: SonicService,
 
 def test_enrol_generate_then_verify_the_output(admin_service: SonicService, open_ui,
                                                tmp_path: Path, shots: Path) -> None:
-    evidence = tmp_path / "release.txt"
-    evidence.write_text("signed release, 2026-11-22")
+    evidence = write_release_pdf(tmp_path / "release.pdf")
     speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.5)
     page = open_ui(admin_service)
 
-    # 1. Consent tab: a wrong token is refused, the right one enrols Barack Obama.
+    # 1. Consent tab: a wrong token is refused, the right one enrols Barack Obama for this
+    #    page's users (no login here: the requester is "ui", so the grantee is "any").
+    expect(by_id(page, "sonic_consents")).to_be_visible()
+    expect(page.locator("#sonic_consents ul.options li")).to_have_count(0)  # nothing granted
     tab_button(page, "Consent").click()
     page.locator("#sonic_consent_name textarea").fill("Barack Obama")
     page.locator("#sonic_consent_purposes textarea").fill("education")
+    page.locator("#sonic_consent_grantees textarea").fill("any")
     page.locator("#sonic_consent_portraits input[type=file]").set_input_files(
         str(FACES / "obama.jpg"))
     page.locator("#sonic_consent_evidence input[type=file]").set_input_files(str(evidence))
@@ -182,12 +202,23 @@ def test_enrol_generate_then_verify_the_output(admin_service: SonicService, open
     by_id(page, "sonic_consent_add").click()
     expect(by_id(page, "sonic_consent_result")).to_contain_text("Recorded consent",
                                                                   timeout=60_000)
-    consent_id = admin_service.list_consents()[0].id
+    [consent] = admin_service.list_consents()
+    consent_id = consent.id
+    assert consent.grantees == ("any",)
     expect(by_id(page, "sonic_consent_table")).to_contain_text("Barack Obama")
+    expect(by_id(page, "sonic_consent_table")).to_contain_text(consent.subject_id)
     page.screenshot(path=str(shots / "consent-enrolled.png"), full_page=True)
 
-    # 2. Generate tab: a signed video, with live progress and its provenance summary.
-    start_generation(page, FACES / "obama2.jpg", speech, "education", steps=1)
+    # 2. Generate tab: pick the consent granted, then a signed video, with live progress and
+    #    its provenance summary.
+    tab_button(page, "Generate").click()
+    by_id(page, "sonic_granted").get_by_text("Consents granted to you").click()
+    expect(by_id(page, "sonic_granted_table")).to_contain_text(consent_id)
+    pick_consent(page, consent_id)
+    expect(by_id(page, "sonic_consents")).to_contain_text("Barack Obama — education, no expiry")
+    page.screenshot(path=str(shots / "generate-consent-picked.png"), full_page=True)
+    start_generation(page, FACES / "obama2.jpg", speech, "education", steps=1,
+                     consent_id=None)
     expect(by_id(page, "sonic_speech_duration")).to_contain_text("1.5 s")
     summary = by_id(page, "sonic_provenance")
     expect(summary).to_contain_text("authentic", timeout=GENERATION_S)
@@ -229,7 +260,9 @@ def test_cancel_stops_the_generation_and_nothing_is_written(obama_consented: Son
     speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.5)
     outputs = obama_consented.settings.outputs_dir
     page = open_ui(obama_consented)
-    start_generation(page, FACES / "obama2.jpg", speech, "education", steps=60)
+    [consent_id] = consent_ids(obama_consented)
+    start_generation(page, FACES / "obama2.jpg", speech, "education", steps=60,
+                     consent_id=consent_id)
     status = by_id(page, "sonic_status")
     expect(status).to_contain_text("Denoising: step", timeout=GENERATION_S)
     page.screenshot(path=str(shots / "generate-progress.png"), full_page=True)
@@ -246,7 +279,9 @@ def test_a_face_without_consent_is_refused_in_the_page(obama_consented: SonicSer
                                                        open_ui, tmp_path: Path) -> None:
     speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.0)
     page = open_ui(obama_consented)
-    start_generation(page, FACES / "biden.jpg", speech, "education", steps=1)
-    expect(by_id(page, "sonic_status")).to_contain_text(
-        "matches nobody with recorded consent", timeout=GENERATION_S)
+    [consent_id] = consent_ids(obama_consented)
+    start_generation(page, FACES / "biden.jpg", speech, "education", steps=1,
+                     consent_id=consent_id)
+    expect(by_id(page, "sonic_status")).to_contain_text("is not Barack Obama",
+                                                        timeout=GENERATION_S)
     assert list(obama_consented.settings.outputs_dir.glob("*.mp4")) == []
