@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from sonic_ext import (ConsentRefused, GenerateRequest, GenerationParams, ProgressEvent,
                        SonicService, cli)
 from sonic_ext.media.encode import probe
 from tests.conftest import consent_ids, write_tone_wav
 from tests.evidence import write_release_pdf
+from tests.group_photo import group_photo
 from tests.provenance.conftest import reencode
 
 FACES = Path(__file__).resolve().parent / "fixtures" / "faces"
@@ -104,8 +104,7 @@ def test_revoking_either_persons_consent_during_generation_stops_the_publish(
         studio: SonicService, speech: Path, tmp_path: Path, revoked: str) -> None:
     """F4: two consented people in the video; revoking the one who is not animated stops the
     publish too, on every surface (they all publish through `service.run`)."""
-    with Image.open(FACES / "obama_and_biden.jpg") as img:
-        img.crop((0, 0, 1500, img.height)).save(tmp_path / "pair.jpg", quality=95)
+    group_photo(tmp_path / "pair.jpg", ("biden", "obama"))
     studio.add_consent("Joe Biden", [FACES / "biden.jpg"],
                        write_release_pdf(tmp_path / "biden.pdf"), ["education"], None,
                        "test operator", grantees=["any"])

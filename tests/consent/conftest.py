@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from sonic_ext import Settings
 from sonic_ext.consent import ConsentGate, ConsentRegistry
@@ -17,6 +16,7 @@ from sonic_ext.identity import FaceBackends
 from sonic_ext.policy import Policy, load_policy
 
 from ..evidence import write_release_pdf
+from ..group_photo import group_photo
 from ..identity.tiny_pack import PACK, make_pack, policy_toml
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
@@ -63,12 +63,14 @@ def both_backends(tmp_path_factory: pytest.TempPathFactory) -> FaceBackends:
 
 @pytest.fixture(scope="session")
 def pair_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """obama_and_biden.jpg cropped to the two men: the full photo also shows a girl at the
-    lower right, whose face alone keeps it refused (see test_bystander_...)."""
-    path = tmp_path_factory.mktemp("pair") / "obama_and_biden_pair.jpg"
-    with Image.open(FACES / "obama_and_biden.jpg") as img:
-        img.crop((0, 0, 1500, img.height)).save(path, quality=95)
-    return path
+    """Biden and Obama side by side (tests/group_photo.py), without the bystander."""
+    return group_photo(tmp_path_factory.mktemp("pair") / "pair.jpg", ("biden", "obama"))
+
+
+@pytest.fixture(scope="session")
+def group_with_bystander(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Biden, Obama and, at the lower right, Eileen Collins, who has not consented."""
+    return group_photo(tmp_path_factory.mktemp("group") / "group.jpg")
 
 
 @pytest.fixture

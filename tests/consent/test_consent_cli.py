@@ -10,6 +10,7 @@ import pytest
 from sonic_ext import cli
 from tests.conftest import write_tone_wav
 from tests.evidence import write_release_pdf
+from tests.group_photo import group_photo
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 
@@ -54,9 +55,10 @@ def test_purpose_defaults_to_general_like_generate(sonic, evidence: Path) -> Non
     assert code == 0 and added["purposes"] == ["general"]
 
 
-def test_a_group_photo_cannot_enrol_one_person(sonic, evidence: Path) -> None:
+def test_a_group_photo_cannot_enrol_one_person(sonic, evidence: Path, tmp_path: Path) -> None:
+    group = group_photo(tmp_path / "group.jpg")
     code, error, err = sonic("consent", "add", "--name", "Two People", "--portrait",
-                             str(FACES / "obama_and_biden.jpg"), "--evidence", str(evidence),
+                             str(group), "--evidence", str(evidence),
                              "--grantee", "any")
     assert code == 2
     assert error["error"]["field"] == "--portrait"

@@ -8,15 +8,19 @@ import pytest
 
 from sonic_ext.identity import DlibBackend, InsightFaceBackend, Portrait, load_portrait
 
+from ..group_photo import group_photo
 from .tiny_pack import make_pack
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
-PORTRAITS = ("obama", "obama2", "biden", "obama_and_biden")
+PORTRAITS = ("obama", "obama2", "biden")
 
 
 @pytest.fixture(scope="session")
-def portraits() -> dict[str, Portrait]:
-    return {name: load_portrait(FACES / f"{name}.jpg") for name in PORTRAITS}
+def portraits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Portrait]:
+    """The fixture portraits, and "group": Biden, Obama and Eileen Collins in one picture."""
+    group = group_photo(tmp_path_factory.mktemp("group") / "group.jpg")
+    return {**{name: load_portrait(FACES / f"{name}.jpg") for name in PORTRAITS},
+            "group": load_portrait(group)}
 
 
 @pytest.fixture(scope="session")

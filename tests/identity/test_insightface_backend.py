@@ -44,7 +44,7 @@ def test_same_image_embeds_identically(insightface_backend, portraits, tmp_path)
 
 
 def test_group_photo_finds_three_faces(insightface_backend, portraits):
-    assert len(insightface_backend.faces(portraits["obama_and_biden"], MIN_FACE)) == 3
+    assert len(insightface_backend.faces(portraits["group"], MIN_FACE)) == 3
 
 
 def test_detector_input_grows_with_the_image_so_small_faces_stay_detectable():
