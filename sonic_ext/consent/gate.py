@@ -188,7 +188,9 @@ def check_claims(values: Sequence[str] | None, field: str = "consent_id") -> tup
     if not claims:
         raise InputError(field, "name the consent this video relies on (one per person shown)",
                          hint="API: consent_id; CLI: generate --consent ID; UI: pick it from "
-                              "the consents granted to you (`sonic-ext consent list` shows ids)")
+                              "the consents granted to you (`sonic-ext consent list` shows ids); "
+                              "if nobody has consented yet, an admin records the person's "
+                              "consent first with `sonic-ext consent add`")
     if len(claims) > MAX_CLAIMS:
         raise InputError(field, f"{len(claims)} consents named; at most {MAX_CLAIMS}")
     return tuple(claims)
@@ -379,9 +381,10 @@ class ConsentGate:
         known = {cid: s for cid, s in scores.items() if s is not None}
         if not known:
             return replace(verdict, rule=RULE_UNKNOWN_FACE, message=(
-                f"{where}: the claimed consent has no face reference for the face model "
-                f"{base.model_id}"), hint="an admin records the person's consent again with "
-                                         "this face model installed")
+                f"{where}: the claimed person's face was enrolled with another face model "
+                f"than this installation uses ({base.model_id})"), hint=(
+                "an admin records the person's consent again (`sonic-ext consent add "
+                "--subject ...`) so their face is enrolled with this model"))
         consent_id = max(known, key=lambda cid: known[cid])
         claim, similarity = claims[consent_id], known[consent_id]
         other = matrix.best_other(face.embedding, claim.subject.id)
