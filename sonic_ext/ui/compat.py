@@ -32,6 +32,13 @@ def upload_paths(values: Iterable[Any] | Any | None) -> list[Path]:
     return [path for path in map(upload_path, values) if path is not None]
 
 
+def custom_values() -> dict[str, bool]:
+    """`gr.Dropdown` keywords that let a direct API call send a value outside the choices:
+    gradio 4 validates values and needs `allow_custom_value`; gradio 3.41 does not validate
+    and refuses that keyword together with `multiselect`."""
+    return {"allow_custom_value": True} if GRADIO_MAJOR >= 4 else {}
+
+
 def page_options(css: str, head: str) -> dict[str, str]:
     """`gr.Blocks` keywords for the standalone page: gradio 3 has no `head`, so no scripts."""
     return {"css": css, "head": head} if GRADIO_MAJOR >= 4 else {"css": css}

@@ -35,7 +35,7 @@ from ..requests import (
 )
 from ..service import SonicService
 from .background import BackgroundCall
-from .compat import keep_out_of_ui_config, upload_path
+from .compat import custom_values, keep_out_of_ui_config, upload_path
 from .granted import (
     GRANTED_HEADERS,
     claimed_ids,
@@ -222,7 +222,7 @@ def generate_tab(service: SonicService, runs: RunRegistry) -> Callable[[gr.Block
                 with gr.Row():
                     # Custom values: a direct API call may claim a consent by its bare id; the
                     # gate checks every claim, its grantees included.
-                    picker = gr.Dropdown([], value=[], multiselect=True, allow_custom_value=True,
+                    picker = gr.Dropdown([], value=[], multiselect=True, **custom_values(),
                                          label="Consents this video relies on",
                                          info=CONSENTS_HELP, scale=4,
                                          elem_id="sonic_consents")
