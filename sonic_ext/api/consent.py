@@ -129,7 +129,7 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
                                                          "with `subject_id`"),
             purposes: List[str] = Form(..., description="what they agreed to: repeat the field "
                                                         "or give a comma list"),
-            grantees: Optional[List[str]] = Form(None, description=f"required: {_GRANTEES_TEXT}"),
+            grantees: List[str] = Form([], description=f"required: {_GRANTEES_TEXT}"),
             expires: Optional[str] = Form(None, description="ISO-8601 end (UTC when no zone); "
                                                             "omitted: no end"),
             subject_id: Optional[str] = Form(None, description="renew the consent of this "
@@ -176,7 +176,7 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
     def check_consent(
             image: UploadFile = File(..., description="portrait (JPEG, PNG, WEBP, BMP), at "
                                                       "most 20 MB"),
-            consent_id: Optional[List[str]] = Form(None, description=CONSENT_ID_TEXT),
+            consent_id: List[str] = Form([], description=CONSENT_ID_TEXT),
             purpose: str = Form("general", description="what the video would be for"),
             params: str = Form("{}", description=f"{PARAMS_TEXT}; they decide which pixels "
                                                  "the model would see"),
@@ -212,13 +212,13 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
             "grantees": ["api:ops"]}}}}})
     def amend_consent(
             consent_id: str,
-            purposes: Optional[List[str]] = Form(None, description="the purposes from now on "
+            purposes: List[str] = Form([], description="the purposes from now on "
                                                                    "(repeat or comma list); "
                                                                    "omitted: kept"),
             expires: Optional[str] = Form(None, description="ISO-8601 end (UTC when no zone), "
                                                             f"`{NO_EXPIRY}` for no end; "
                                                             "omitted: kept"),
-            grantees: Optional[List[str]] = Form(None, description="who may use it from now "
+            grantees: List[str] = Form([], description="who may use it from now "
                                                                    "on: " + _GRANTEES_TEXT
                                                                    + "; omitted: kept"),
             evidence: Optional[UploadFile] = File(None, description="new evidence, needed to "

@@ -72,7 +72,7 @@ def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManag
                                                            "at most 200 MB"),
                  purpose: str = Form("general", description="what the video is for; the "
                                                             "consent must cover it"),
-                 consent_id: Optional[List[str]] = Form(None, description=CONSENT_ID_TEXT),
+                 consent_id: List[str] = Form([], description=CONSENT_ID_TEXT),
                  params: str = Form("{}", description=PARAMS_TEXT),
                  user: str = Depends(require_user)) -> Dict[str, Any]:
         job_id = new_job_id()

@@ -85,14 +85,22 @@ def test_generate_job_verify_and_consent_routes_carry_examples(spec: dict[str, A
 
 
 def _form_fields(spec: dict[str, Any], operation: dict[str, Any]) -> set[str]:
-    ref = operation["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+    """The form's fields; FastAPI 0.104 wraps a body of optional fields in `allOf`."""
+    schema = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    ref = schema.get("$ref") or schema["allOf"][0]["$ref"]
     return set(spec["components"]["schemas"][ref.split("/")[-1]]["properties"])
+
+
+def _model_name(ref: str) -> str:
+    """A schema's model: pydantic 2 under FastAPI 0.104 names them `Model-Input`/`-Output`."""
+    return ref.split("/")[-1].removesuffix("-Input").removesuffix("-Output")
 
 
 def test_every_response_example_is_valid_for_its_model(spec: dict[str, Any]) -> None:
     """Each example parses as the model the route documents, under this pydantic (1 or 2)."""
-    schemas = {name: getattr(api_models, name) for name in spec["components"]["schemas"]
-               if isinstance(getattr(api_models, name, None), type)}
+    schemas = {_model_name(name): getattr(api_models, _model_name(name))
+               for name in spec["components"]["schemas"]
+               if isinstance(getattr(api_models, _model_name(name), None), type)}
     checked = 0
     for path, item in spec["paths"].items():
         for method, operation in item.items():
@@ -101,7 +109,7 @@ def test_every_response_example_is_valid_for_its_model(spec: dict[str, Any]) -> 
                 ref = content.get("schema", {}).get("$ref", "")
                 if "example" not in content or not ref:
                     continue
-                model = schemas[ref.split("/")[-1]]
+                model = schemas[_model_name(ref)]
                 model(**content["example"])  # raises ValidationError when it does not fit
                 checked += 1
     assert checked >= 20
