@@ -321,7 +321,7 @@ DECISION_EXAMPLE: Dict[str, Any] = {
     "message": "1 face(s) in the video verified; animating Ada Example (similarity 0.961, "
                "consent con_8b2e4f6a1c3d)",
     "hint": None, "purpose": "education", "actor": "api:ops",
-    "decided_at": "2026-12-01T10:00:00.000000Z", "policy_version": "default-2026.11",
+    "decided_at": "2026-12-01T10:00:00.000000Z", "policy_version": "default-2026.12",
     "backend": "dlib", "model_id": "dlib/face_recognition_resnet_model_v1", "threshold": 0.93,
     "margin": 0.02, "min_face_px": 64, "min_visible_px": 32, "image_sha256": "b7e2" + "0" * 60,
     "claims": ["con_8b2e4f6a1c3d"],
