@@ -134,13 +134,10 @@ def conditioning(image: Image.Image, face_box_xywh: Sequence[float], framing: Fr
                  ) -> Conditioning:
     """The pixels the model is conditioned on: `condition_on`, resized to the generation size
     exactly as `sonic.preprocess.prepare_image` resizes them."""
-    cropped, _ = condition_on(image, face_box_xywh, framing)
-    if framing.crop:
-        left, top, right, bottom = crop_region(face_box_xywh, framing.expand_ratio,
-                                               image.width, image.height)
-    else:
-        left, top, right, bottom = 0, 0, image.width, image.height
+    cropped, box = condition_on(image, face_box_xywh, framing)
+    left, top = round(face_box_xywh[0] - box[0]), round(face_box_xywh[1] - box[1])
     cropped = cropped.convert("RGB")
     size = generation_size(*cropped.size, framing.min_resolution)
     resized = cropped.resize(size, Image.LANCZOS) if size != cropped.size else cropped
-    return Conditioning(np.asarray(resized), (left, top, right, bottom))
+    return Conditioning(np.asarray(resized),
+                        (left, top, left + cropped.width, top + cropped.height))
