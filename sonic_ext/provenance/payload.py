@@ -30,10 +30,10 @@ ID_HEX_CHARS = ID_BITS // 4
 _CONSTRAINT = 7
 _GENERATORS = (0o171, 0o133)
 _STATES = 1 << (_CONSTRAINT - 1)
-_CODED_BITS = 2 * (DATA_BITS + _CONSTRAINT - 1)
+CODED_BITS = 2 * (DATA_BITS + _CONSTRAINT - 1)
 # One pad bit makes the embedded length odd, so the library's cyclic bit-to-block layout puts
 # each bit in every column of the block grid instead of a fixed subset of columns.
-EMBEDDED_BITS = _CODED_BITS + 1
+EMBEDDED_BITS = CODED_BITS + 1
 _SCRAMBLE_LABEL = b"sonic-ext watermark payload v1"
 
 
@@ -55,12 +55,24 @@ def new_watermark_id() -> str:
     return secrets.token_hex(ID_BITS // 8)
 
 
-def encode_payload(watermark_id: str) -> np.ndarray:
-    """The EMBEDDED_BITS bits (uint8 0/1) that carry `watermark_id` in every frame."""
+def encode_coded(watermark_id: str) -> np.ndarray:
+    """The CODED_BITS bits (uint8 0/1): ID + CRC-16 under the convolutional code."""
     data = _id_bytes(watermark_id)
     crc = binascii.crc_hqx(data, 0xFFFF).to_bytes(2, "big")
-    bits = np.unpackbits(np.frombuffer(data + crc, dtype=np.uint8))
-    coded = np.append(_conv_encode(bits), np.uint8(0))
+    return _conv_encode(np.unpackbits(np.frombuffer(data + crc, dtype=np.uint8)))
+
+
+def decode_coded(soft: np.ndarray) -> tuple[str, bool]:
+    """(ID, CRC passed) from CODED_BITS soft bits (+ means 1, magnitude = reliability)."""
+    data = np.packbits(_viterbi_decode(np.asarray(soft, dtype=np.float64))).tobytes()
+    id_bytes, crc = data[: ID_BITS // 8], data[ID_BITS // 8:]
+    return id_bytes.hex(), binascii.crc_hqx(id_bytes, 0xFFFF).to_bytes(2, "big") == crc
+
+
+def encode_payload(watermark_id: str) -> np.ndarray:
+    """The EMBEDDED_BITS bits (uint8 0/1) that carry `watermark_id` in every frame (v1 layout:
+    one pad bit, fixed whitening and interleave)."""
+    coded = np.append(encode_coded(watermark_id), np.uint8(0))
     return (coded ^ _WHITENING)[_INTERLEAVE]
 
 
@@ -72,11 +84,7 @@ def decode_payload(soft: np.ndarray) -> DecodedPayload:
     deinterleaved = np.empty_like(soft)
     deinterleaved[_INTERLEAVE] = soft
     unwhitened = np.where(_WHITENING == 1, -deinterleaved, deinterleaved)
-    bits = _viterbi_decode(unwhitened[:_CODED_BITS])
-    data = np.packbits(bits).tobytes()
-    id_bytes, crc = data[: ID_BITS // 8], data[ID_BITS // 8:]
-    watermark_id = id_bytes.hex()
-    crc_ok = binascii.crc_hqx(id_bytes, 0xFFFF).to_bytes(2, "big") == crc
+    watermark_id, crc_ok = decode_coded(unwhitened[:CODED_BITS])
     return DecodedPayload(watermark_id, crc_ok, encode_payload(watermark_id))
 
 

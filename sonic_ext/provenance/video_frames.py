@@ -11,10 +11,17 @@ from ..errors import InputError
 
 
 def sample_frames(path: Path, max_frames: int) -> list[tuple[int, np.ndarray]]:
-    """Up to `max_frames` (index, HxWx3 uint8 RGB) pairs spread over the whole first video stream.
+    """Up to `max_frames` (index, HxWx3 uint8 RGB) pairs spread over the whole first video stream."""
+    return [(index, frame) for index, _, frame in sample_timed_frames(path, max_frames)]
+
+
+def sample_timed_frames(path: Path, max_frames: int, *,
+                        luma: bool = False) -> list[tuple[int, float, np.ndarray]]:
+    """Up to `max_frames` (index, seconds, frame) spread over the whole first video stream; the
+    frame is HxWx3 RGB, or with `luma` the decoder's own HxW luma plane (no colour conversion).
 
     Decoding is sequential (H.264 frames depend on earlier ones), but only the chosen frames are
-    converted to RGB, which is most of the per-frame cost.
+    converted, which is most of the per-frame cost.
     """
     if max_frames < 1:
         raise InputError("max_frames", f"must be at least 1, got {max_frames}")
@@ -28,10 +35,12 @@ def sample_frames(path: Path, max_frames: int) -> list[tuple[int, np.ndarray]]:
             last = max(wanted)
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            picked: list[tuple[int, np.ndarray]] = []
+            picked: list[tuple[int, float, np.ndarray]] = []
             for index, frame in enumerate(container.decode(stream)):
                 if index in wanted:
-                    picked.append((index, frame.to_ndarray(format="rgb24")))
+                    seconds = float(frame.time) if frame.time is not None else index / 25.0
+                    picked.append((index, seconds, frame.to_ndarray(
+                        format="gray" if luma else "rgb24")))
                 if index >= last:
                     break
     except av.FFmpegError as exc:
