@@ -67,6 +67,7 @@ FP_ATTACKS_DEFAULT = ("h264-crf28-veryfast", "scale-0.5x", "aspect-480x640", "cr
 
 
 REGISTRY_SIZE = 1000
+FP_WINDOW = 8  # frames per in-memory false-positive check
 
 
 @dataclass
@@ -80,6 +81,8 @@ class Method:
     # (file, key, the ID it was marked with or None): v2 also gets a registry of REGISTRY_SIZE
     # recorded IDs (decoys plus the true one), as verify does
     detect: Callable[[Path, object, str | None], object]
+    # the same on frames in memory (None: the method has no such entry point)
+    detect_frames: Callable[[np.ndarray, object], object] | None = None
 
 
 def load_methods(wanted: Sequence[str]) -> tuple[list[Method], list[str]]:
@@ -106,7 +109,9 @@ def load_methods(wanted: Sequence[str]) -> tuple[list[Method], list[str]]:
                 new_key=v2_module.WatermarkKey.generate,
                 marker=lambda wid, key: v2_module.FrameWatermarker(wid, key).embed,
                 detect=lambda path, key, wid: v2_module.detect_video(
-                    path, key, known_ids=registry_ids(wid))))
+                    path, key, known_ids=registry_ids(wid)),
+                detect_frames=lambda frames, key: v2_module.detect_frames(
+                    frames, key, known_ids=registry_ids(None))))
     return methods, notes
 
 
@@ -338,7 +343,8 @@ class FalsePositives:
 def false_positives(methods: list[Method], attacks: list[str], args: argparse.Namespace,
                     folder: Path, platform_encode: Encode | None) -> dict[str, FalsePositives]:
     """Every unmarked clip, encoded and then attacked, checked by every method (v2: a fresh key
-    per clip, as another installation would have)."""
+    per clip, as another installation would have); then, for methods that read frames in
+    memory, every FP_WINDOW-frame excerpt of the clip and of its mirror image."""
     counts = {m.name: FalsePositives() for m in methods}
     for name, frames in unmarked_clips(args.fp_clips, args.fp_seconds, 512, FPS):
         product = write_mp4(folder / "unmarked.mp4", frames, FPS, PRODUCT.crf, PRODUCT.preset)
@@ -357,6 +363,20 @@ def false_positives(methods: list[Method], attacks: list[str], args: argparse.Na
                                            "confidence": float(found.confidence)})
             if copy != product:
                 copy.unlink()
+        for method in methods:  # excerpts of the clip and of its mirror image, in memory
+            if method.detect_frames is None:
+                continue
+            for view in (frames, frames[:, :, ::-1]):
+                for start in range(0, len(view) - FP_WINDOW + 1, FP_WINDOW):
+                    found = method.detect_frames(view[start:start + FP_WINDOW],
+                                                 keys[method.name])
+                    tally = counts[method.name]
+                    tally.checks += 1
+                    if found.present:
+                        tally.detections += 1
+                        tally.examples.append({"clip": name, "attack": f"frames {start}+",
+                                               "id": found.watermark_id,
+                                               "confidence": float(found.confidence)})
         print(f"  unmarked {name}: " + ", ".join(f"{m} {c.detections}/{c.checks}"
                                                  for m, c in counts.items()),
               file=sys.stderr, flush=True)

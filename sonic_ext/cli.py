@@ -143,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="signing credentials: init | show").add_subparsers(
         dest="keys_command", metavar="ACTION", required=True, parser_class=_Parser)
-    init = keys.add_parser("init", help="create development signing credentials under "
-                                        "<home>/keys (kept if they exist)")
+    init = keys.add_parser("init", help="create development signing credentials and the "
+                                        "watermark key under <home>/keys (kept if they exist)")
     _add_json(init)
     init.set_defaults(handler=_keys_init)
     show = keys.add_parser("show", help="show the signing certificate in use (never the key)")
@@ -377,10 +377,17 @@ def _verify(service: SonicService, args: argparse.Namespace) -> Outcome:
         raise InputError("FILE", exc.problem, hint=exc.hint) from None
     lines = [f"{args.file}: {report.verdict}"]
     lines += [f"  - {printable(reason['text'])}" for reason in report.reasons]
+    named = report.content.get("named_consent")
     if report.consent:
         state = "revoked" if report.consent.get("revoked_at") else "not revoked"
+        if report.verdict == "stripped-unconfirmed":
+            state += "; the pictures are not confirmed to be its generation's"
         lines.append(f"  consent {report.consent['id']} "
                      f"({printable(report.consent['subject_name'])}): {state}")
+    elif isinstance(named, dict):
+        lines.append(f"  the watermark names consent {named['id']} "
+                     f"({printable(str(named['subject_name']))}), which does NOT cover this "
+                     "file")
     if args.report is not None:
         lines.append(f"  report: {service.write_verify_report(report, args.report)}")
     strict_failure = args.strict and report.verdict != "authentic"
@@ -503,13 +510,18 @@ def _keys_init(service: SonicService, _args: argparse.Namespace) -> Outcome:
     from .provenance.keys import init_dev_keys
 
     files = init_dev_keys(service.settings.keys_dir)
-    return Outcome({"root_certificate": str(files.root_cert), "chain": str(files.chain)},
+    mark_key = service.watermark_key()
+    return Outcome({"root_certificate": str(files.root_cert), "chain": str(files.chain),
+                    "watermark_key_id": mark_key.key_id},
                    f"development signing credentials in {files.chain.parent}\n"
-                   f"give auditors the root certificate (never the key): {files.root_cert}")
+                   f"give auditors the root certificate (never the key): {files.root_cert}\n"
+                   f"watermark key {mark_key.key_id} (secret: keep it with the signing key)")
 
 
 def _keys_show(service: SonicService, _args: argparse.Namespace) -> Outcome:
-    described = service.credentials().describe()
+    mark_key = service.watermark_key(create=False)
+    described = {**service.credentials().describe(),
+                 "watermark_key_id": mark_key.key_id if mark_key else None}
     return Outcome(described, "\n".join(f"{k}: {v}" for k, v in described.items()))
 
 

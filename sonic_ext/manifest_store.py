@@ -38,6 +38,6 @@ class RegistryRecorder:
             output_sha256=record.output_sha256, watermark_id=record.watermark_id,
             manifest=json.loads(record.manifest_json) if record.manifest_json else None,
             parameters={**record.parameters, **({"error": record.error} if record.error else {})},
-            also_relies_on=self.also_relies_on)
+            also_relies_on=self.also_relies_on, fingerprint=record.fingerprint)
         if record.status == "published":
             self.generation_id = stored.id

@@ -27,7 +27,16 @@ VERDICT_WORDS = {
     "tampered": ("Tampered", "The file does not match its signed manifest.", "#b00020"),
     "stripped-recovered": ("Manifest stripped, origin recovered", "The manifest was removed "
                            "(e.g. by a re-encode), but the watermark leads to a recorded "
-                           "generation.", "#1f5fa8"),
+                           "generation, and the pictures match its fingerprint.", "#1f5fa8"),
+    "content-mismatch": ("Watermark and pictures disagree", "The frames carry our watermark, "
+                         "but they are not the video it was made for: the mark was copied onto "
+                         "other content, or the content was replaced. The generation and "
+                         "consent it names do not cover this file.", "#b00020"),
+    "stripped-unconfirmed": ("Manifest stripped, content unconfirmed", "The manifest was "
+                             "removed and the watermark leads to a recorded generation, but "
+                             "that generation has no fingerprint (recorded before outputs were "
+                             "fingerprinted), so these pictures cannot be confirmed to be its "
+                             "video.", "#9a6b00"),
     "watermark-unknown": ("Watermark of unknown origin", "The frames carry our watermark, but "
                           "this registry has no record of it.", "#9a6b00"),
     "no-provenance": ("No provenance", "Neither a C2PA manifest nor our watermark was found.",
@@ -57,9 +66,15 @@ def render_html(report: VerifyReport, frames: Sequence[tuple[int, np.ndarray]] =
             f"<figure><img alt='frame {i}' src='data:image/jpeg;base64,{_jpeg(f)}'>"
             f"<figcaption>frame {i}</figcaption></figure>" for i, f in frames) + "</div>")
     parts.append(_watermark_section(report.watermark))
+    parts.append(_content_section(report.content))
     parts.append(_c2pa_section(report.c2pa))
-    for heading, record in (("Generation on record", report.generation),
-                            ("Consent on record", report.consent)):
+    for heading, record in (
+            ("Generation on record", report.generation),
+            ("Consent on record", report.consent),
+            ("Generation the watermark names: NOT this file's pictures",
+             report.content.get("named_generation")),
+            ("Consent of that generation: does NOT cover this file",
+             report.content.get("named_consent"))):
         if record:
             parts.append(f"<h2>{heading}</h2>{_table(record)}")
     parts.append("</body></html>")
@@ -82,6 +97,18 @@ def _watermark_section(mark: dict[str, Any]) -> str:
              f"{mark['confidence']:.2f}" if mark.get("present") else "not present")
     return (f"<h2>Watermark</h2><p>{found}; {mark['frames_checked']} frames checked.</p>"
             + _score_plot(mark["frame_indices"], mark["frame_scores"]))
+
+
+def _content_section(content: dict[str, Any]) -> str:
+    """The stripped copy's pictures against the fingerprint its generation recorded."""
+    if not content.get("checked"):
+        return ""
+    rows = {key: content.get(key) for key in ("matched", "score", "whole", "face", "face_low",
+                                              "face_source", "related_views", "thresholds",
+                                              "fingerprint_sha256")}
+    return ("<h2>Pictures against the recorded fingerprint</h2>"
+            f"<p id='content-check'>{'match' if content.get('matched') else 'MISMATCH'}: "
+            f"{len(content.get('views') or [])} frames compared.</p>" + _table(rows))
 
 
 def _score_plot(indices: Sequence[int], scores: Sequence[float]) -> str:

@@ -144,6 +144,9 @@ class VerifyReport:
     watermark: dict[str, object] = field(default_factory=dict)
     generation: dict[str, object] | None = None
     consent: dict[str, object] | None = None
+    # A stripped copy's pictures against the fingerprint of the generation its mark names;
+    # after `content-mismatch`, that generation and consent are here (named_*), not above.
+    content: dict[str, object] = field(default_factory=lambda: {"checked": False})
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "path": str(self.path), "reasons": list(self.reasons)}

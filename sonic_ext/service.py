@@ -43,10 +43,13 @@ if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch, c2pa) load on first
     from PIL import Image
 
     from .consent import ChainReport, ConsentDetails, ConsentRecord, ConsentRegistry, GateDecision
+    from .provenance.fingerprint import FingerprintRecorder
     from .provenance.keys import SigningCredentials
     from .provenance.manifest import GenerationFacts
     from .provenance.trust import TrustPolicy
+    from .provenance.watermark_key import WatermarkKey
     from .sonic.stage import SonicStage
+    from .verify import Recorded
 
 log = logging.getLogger(__name__)
 
@@ -177,13 +180,17 @@ class SonicService:
                               progress=progress, cancel=cancel),
             StageTimer("decode and encode", max(1, round(prepared.audio_seconds * fps)),
                        progress), cancel)
-        # 4.-5. watermark every frame on its way into the H.264 + AAC encoder
-        marker = FrameWatermarker(facts.watermark_id)
+        # 4.-5. watermark every frame on its way into the H.264 + AAC encoder, and fingerprint
+        # the marked frames, which binds the mark to these pictures in the registry
+        mark_key = self.watermark_key()
+        marker = FrameWatermarker(facts.watermark_id, mark_key)
+        fingerprinter = self._fingerprinter(portrait, decision, params, fps)
         signing = StageTimer("sign and publish", 1, progress)
 
         def write_unsigned(path: Path) -> None:
             write_mp4(frames, path, fps=fps, audio=request.audio,
-                      audio_seconds=prepared.audio_seconds, frame_hook=marker.embed)
+                      audio_seconds=prepared.audio_seconds,
+                      frame_hook=lambda chunk: fingerprinter.add(marker.embed(chunk)))
             signing.restart()
             signing.report(0, "signing")
 
@@ -191,7 +198,8 @@ class SonicService:
         recorder = RegistryRecorder(self.registry, decision.consent_id, request.requested_by,
                                     also_relies_on=decision.consent_ids)
         published = publish_signed_mp4(request.out, write_unsigned, facts, self.credentials(),
-                                       recorder)
+                                       recorder, watermark_key=mark_key,
+                                       fingerprint=fingerprinter.finish)
         signing.report(1, "published")
         return GenerateResult(out=published.path, generation_id=recorder.generation_id or "",
                               watermark_id=published.watermark_id,
@@ -252,6 +260,29 @@ class SonicService:
             log.warning("created development signing credentials in %s; outputs say so",
                         settings.keys_dir)
         return load_dev_credentials(settings.keys_dir, tsa_url=settings.tsa_url)
+
+    def watermark_key(self, *, create: bool = True) -> WatermarkKey | None:
+        """The key every mark of this installation is made and read with: SONIC_WATERMARK_KEY,
+        else `<home>/keys/watermark.key`, made on first use when `create` (None if missing)."""
+        from .provenance.watermark_key import KEY_FILE, load_watermark_key
+
+        shared = self.settings.watermark_key_file
+        return load_watermark_key(shared or self.settings.keys_dir / KEY_FILE, create=create,
+                                  shared=shared is not None)
+
+    @staticmethod
+    def _fingerprinter(portrait: Image.Image, decision: GateDecision,
+                       params: GenerationParams, fps: float) -> FingerprintRecorder:
+        """The fingerprint recorder, told where the animated face is: the video frame is the
+        pipeline's conditioning image (Sonic's crop when crop is on) resized, so the face box
+        is given in that image's pixels."""
+        from .framing import condition_on
+        from .provenance.fingerprint import FingerprintRecorder
+
+        if decision.face_box is None:
+            return FingerprintRecorder(fps)
+        conditioned, box = condition_on(portrait, decision.face_box, params.framing())
+        return FingerprintRecorder(fps, box, box_space=conditioned.size)
 
     @staticmethod
     def _verified_portrait(path: Path, decision: GateDecision, facts: GenerationFacts
@@ -337,13 +368,16 @@ class SonicService:
 
     def verify(self, path: Path, trust_anchors: Path | None = None) -> VerifyReport:
         """One verdict for any file, under this installation's trust plus `trust_anchors`."""
+        from .provenance.content_check import compare_aligned
         from .verify import judge, read_evidence
 
         path = Path(path)
         if not path.is_file():
             raise InputError("file", f"file not found: {path}")
-        return judge(path, read_evidence(path, self.trust_policy(trust_anchors)),
-                     self._records_of)
+        evidence = read_evidence(path, self.trust_policy(trust_anchors),
+                                 self.watermark_key(create=False),
+                                 self.registry.published_watermark_ids())
+        return judge(path, evidence, self._records_of, compare_aligned)
 
     def trust_policy(self, extra_anchors: Path | None = None) -> TrustPolicy:
         """Whom verification trusts: this installation's root, the configured anchors and
@@ -375,13 +409,16 @@ class SonicService:
                 log.info("no frames for the report of %s", report.path)
         return write_report(report, out, frames)
 
-    def _records_of(self, watermark_id: str) -> tuple[dict, dict] | None:
-        """The generation with this watermark and its consent as it stands now."""
-        generation = self.registry.find_generation(watermark_id=watermark_id)
-        if generation is None:
+    def _records_of(self, watermark_id: str) -> Recorded | None:
+        """The generation with this watermark, its consent as it stands now, and the output's
+        fingerprint."""
+        from .verify import Recorded
+
+        traced = self.registry.trace_watermark(watermark_id)
+        if traced is None:
             return None
-        consent = self.registry.show_consent(generation.consent_id).consent.to_dict()
-        return generation.to_dict(), consent
+        return Recorded(traced.generation.to_dict(), traced.consent.to_dict(),
+                        traced.fingerprint)
 
     # -- status -------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ ENV_TRUST_ANCHORS = "SONIC_TRUST_ANCHORS"
 ENV_TSA_URL = "SONIC_TSA_URL"
 ENV_ALLOWED_EKUS = "SONIC_ALLOWED_EKUS"
 ENV_ADMIN_TOKEN = "SONIC_ADMIN_TOKEN"
+ENV_WATERMARK_KEY = "SONIC_WATERMARK_KEY"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -55,6 +56,8 @@ class Settings:
     trust_anchors: Path | None = None
     allowed_ekus: Path | None = None  # file of signer EKU OIDs verification accepts, one a line
     tsa_url: str | None = None
+    # A deployment's shared watermark key file; None: <home>/keys/watermark.key, made on first use
+    watermark_key_file: Path | None = None
     # Consent changes through the API and UI need this token; without one they are refused there
     # (the CLI, run by whoever owns the home folder, needs none).
     admin_token: str | None = field(default=None, repr=False, compare=False)
@@ -98,6 +101,7 @@ class Settings:
             trust_anchors=_path_or_none(env.get(ENV_TRUST_ANCHORS)),
             allowed_ekus=_path_or_none(env.get(ENV_ALLOWED_EKUS)),
             tsa_url=env.get(ENV_TSA_URL) or None,
+            watermark_key_file=_path_or_none(env.get(ENV_WATERMARK_KEY)),
             home=resolved_home.expanduser().absolute(),
             models_dir=resolved_models.expanduser().absolute(),
             db_url=env.get(ENV_DB_URL) or None,

@@ -51,7 +51,8 @@ def test_a_consented_face_becomes_a_signed_watermarked_mp4(studio: SonicService,
     assert encoded[-1].step == encoded[-1].total == round(3.3 * 25)  # every frame reported
     assert events[-1].stage == "sign and publish" and events[-1].fraction == 1.0
 
-    reading = read_provenance(out, TrustPolicy.for_keys_dir(studio.settings.keys_dir))
+    reading = read_provenance(out, TrustPolicy.for_keys_dir(studio.settings.keys_dir),
+                              studio.watermark_key(create=False))
     assert reading.to_dict()["watermark"]["watermark_id"] == result.watermark_id
     assert reading.manifest is not None
     assert reading.manifest.validation_state == "Trusted"

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, Field, create_model
 
 from ..requests import PARAM_HELP, GenerationParams
+from ..verify import VERDICTS
 
 
 class ErrorDetail(BaseModel):
@@ -121,14 +122,25 @@ class JobList(BaseModel):
 
 class VerifyResult(BaseModel):
     path: str = Field(..., description="the uploaded file's name")
-    verdict: str = Field(..., description="authentic, valid-untrusted, tampered, "
-                                           "stripped-recovered, watermark-unknown or "
-                                           "no-provenance")
+    verdict: Literal[VERDICTS] = Field(  # type: ignore[valid-type]
+        ..., description="authentic, valid-untrusted, tampered, stripped-recovered (no "
+                         "manifest; the watermark's generation is on record and the pictures "
+                         "match its fingerprint), content-mismatch (our watermark, but not on "
+                         "the pictures it was made for: copied or replaced), "
+                         "stripped-unconfirmed (recorded before fingerprints: the pictures "
+                         "cannot be confirmed), watermark-unknown or no-provenance")
     reasons: List[Dict[str, str]]
     c2pa: Dict[str, Any]
     watermark: Dict[str, Any]
-    generation: Optional[Dict[str, Any]] = None
-    consent: Optional[Dict[str, Any]] = None
+    generation: Optional[Dict[str, Any]] = Field(None, description="the generation this file "
+                                                 "is traced to (never after content-mismatch)")
+    consent: Optional[Dict[str, Any]] = Field(None, description="that generation's consent as "
+                                              "it stands now")
+    content: Dict[str, Any] = Field(default_factory=lambda: {"checked": False},
+                                    description="a stripped copy's pictures against the "
+                                                "recorded fingerprint; after content-mismatch "
+                                                "also named_generation and named_consent: what "
+                                                "the watermark names, which this file is not")
 
 
 _CONSENT_STATUS = ("active, revoked, expired, not-yet-valid or superseded (an amendment "

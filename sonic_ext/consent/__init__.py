@@ -31,6 +31,7 @@ from .records import (
                    ConsentDetails,
                    ConsentRecord,
                    GenerationRecord,
+                   TracedGeneration,
                    utc_now,
 )
 from .registry import GENERATION_STATUSES, ConsentRegistry
@@ -42,5 +43,6 @@ __all__ = [
     "RULE_CONSENT_NOT_YET_VALID", "RULE_CONSENT_REVOKED", "RULE_CONSENT_SUPERSEDED",
     "RULE_FACE_TOO_SMALL", "RULE_FACE_UNVERIFIABLE", "RULE_MULTIPLE_FACES", "RULE_NO_FACE",
     "RULE_NOT_GRANTED",
-    "RULE_PURPOSE_NOT_ALLOWED", "RULE_PURPOSE_NOT_COVERED", "RULE_UNKNOWN_FACE", "utc_now",
+    "RULE_PURPOSE_NOT_ALLOWED", "RULE_PURPOSE_NOT_COVERED", "RULE_UNKNOWN_FACE",
+    "TracedGeneration", "utc_now",
 ]

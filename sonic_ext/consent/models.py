@@ -121,6 +121,9 @@ class Generation(Base):
     parameters: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The output's perceptual fingerprint (provenance/fingerprint.py), up to ~1 MB: loaded only
+    # when verification asks for it. None for generations recorded before revision 0003.
+    fingerprint: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 class AuditEvent(Base):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -138,3 +138,13 @@ class GenerationRecord:
                 "output_sha256": self.output_sha256, "watermark_id": self.watermark_id,
                 "manifest": self.manifest, "parameters": self.parameters,
                 "created_at": iso(self.created_at)}
+
+
+@dataclass(frozen=True)
+class TracedGeneration:
+    """Where a watermark leads: the generation, its consent as it stands now, and the output's
+    fingerprint (None for generations recorded before fingerprints existed)."""
+
+    generation: GenerationRecord
+    consent: ConsentRecord
+    fingerprint: bytes | None = field(repr=False)

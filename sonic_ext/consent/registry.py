@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from ..errors import Conflict, ConsentRefused, InputError, NotFound
 from ..identity import DetectedFace, FaceBackend, FaceBackends, Portrait, load_portrait
@@ -38,6 +38,7 @@ from .records import (
     ConsentDetails,
     ConsentRecord,
     GenerationRecord,
+    TracedGeneration,
     consent_status,
     iso,
     utc_now,
@@ -267,8 +268,12 @@ class ConsentRegistry:
                           manifest: Mapping[str, Any] | None = None,
                           parameters: Mapping[str, Any] | None = None,
                           generation_id: str | None = None,
-                          also_relies_on: Sequence[str] = ()) -> GenerationRecord:
+                          also_relies_on: Sequence[str] = (),
+                          fingerprint: bytes | None = None) -> GenerationRecord:
         """Record a generation (published or failed) and its audit event in one transaction.
+
+        `fingerprint` is the output's perceptual fingerprint (`provenance.fingerprint`); the
+        audit event carries its sha256, the table the blob.
 
         A published generation is recorded just before the file appears, and only while its
         consent, and the consent of every other person it shows (`also_relies_on`), is still
@@ -288,6 +293,8 @@ class ConsentRegistry:
             generation_id = check_text(generation_id, "generation_id", max_length=32)
         manifest_json = _json_field(manifest, "manifest")
         parameters_json = _json_field(parameters, "parameters")
+        if fingerprint is not None:
+            _check_fingerprint(fingerprint)
         with self.database.write() as (session, head):
             consent, _ = self._consent(session, consent_id, field="consent_id")
             now = self.clock()
@@ -303,7 +310,7 @@ class ConsentRegistry:
             row = Generation(id=generation_id or new_id("gen"), output_sha256=output_sha256,
                              watermark_id=watermark_id, manifest=dict(manifest or {}),
                              consent_id=consent_id, parameters=dict(parameters or {}),
-                             status=status, created_at=now)
+                             status=status, created_at=now, fingerprint=fingerprint)
             session.add(row)
             session.flush()
             append_event(session, head, actor=actor, action="generation.record", at=now,
@@ -313,7 +320,9 @@ class ConsentRegistry:
                                   "status": status, "output_sha256": output_sha256,
                                   "watermark_id": watermark_id,
                                   "manifest_sha256": _sha256_text(manifest_json),
-                                  "parameters_sha256": _sha256_text(parameters_json)})
+                                  "parameters_sha256": _sha256_text(parameters_json),
+                                  "fingerprint_sha256": (hashlib.sha256(fingerprint).hexdigest()
+                                                         if fingerprint is not None else None)})
             return _generation_record(row)
 
     def mark_generation_failed(self, generation_id: str, actor: str, error: str
@@ -340,6 +349,28 @@ class ConsentRegistry:
                                   .where(column == (watermark_id or output_sha256))
                                   .order_by(Generation.created_at.desc()).limit(1)).first()
             return _generation_record(row) if row else None
+
+    def published_watermark_ids(self) -> list[str]:
+        """Every watermark ID of a published generation: what the detector may match a weak
+        mark against (informed detection)."""
+        with self.database.read() as session:
+            return list(session.scalars(select(Generation.watermark_id)
+                                        .where(Generation.status == "published",
+                                               Generation.watermark_id.is_not(None))))
+
+    def trace_watermark(self, watermark_id: str) -> TracedGeneration | None:
+        """What a watermark found in a file leads to: its generation, that generation's consent
+        as it stands now, and the output's fingerprint; None when no generation has this ID."""
+        with self.database.read() as session:
+            row = session.scalars(select(Generation).options(undefer(Generation.fingerprint))
+                                  .where(Generation.watermark_id == watermark_id)).first()
+            if row is None:
+                return None
+            consent, subject = self._consent(session, row.consent_id)
+            models = self._reference_models(session, subject.id).get(subject.id, ())
+            return TracedGeneration(_generation_record(row),
+                                    self._to_record(consent, subject, models, self.clock()),
+                                    row.fingerprint)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -535,6 +566,15 @@ def _json_field(value: Mapping[str, Any] | None, field: str) -> str:
 
 def _sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _check_fingerprint(blob: bytes) -> None:
+    from ..provenance.fingerprint import Fingerprint  # numpy and OpenCV: only when recording
+
+    try:
+        Fingerprint.from_bytes(blob)
+    except (TypeError, ValueError) as exc:
+        raise InputError("fingerprint", f"not a fingerprint of this version: {exc}") from None
 
 
 def _check_sha256(value: str, field: str) -> None:

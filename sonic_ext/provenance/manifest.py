@@ -26,9 +26,9 @@ NAMESPACE = "org.sd-webui-sonic"
 CONSENT_LABEL = f"{NAMESPACE}.consent"
 GENERATION_LABEL = f"{NAMESPACE}.generation"
 SHA256_KEY = f"{NAMESPACE}.sha256"
-# Not on the C2PA soft-binding algorithm list (nothing built on invisible-watermark is); the
-# name is ours and versioned so a detector knows which payload layout to expect.
-SOFT_BINDING_ALG = f"{NAMESPACE}.imwatermark-dwtdctsvd.1"
+# Not on the C2PA soft-binding algorithm list; the name is ours and versioned so a detector
+# knows which mark and payload layout to expect. 0.1.0 wrote ".imwatermark-dwtdctsvd.1".
+SOFT_BINDING_ALG = f"{NAMESPACE}.tiled-luma-ss.{watermark.VERSION}"
 TRAINED_ALGORITHMIC_MEDIA = (
     "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia")
 _MIME_BY_SUFFIX = {
@@ -109,7 +109,7 @@ def build_manifest(facts: GenerationFacts, *, credentials_label: str) -> dict[st
         "signing_credentials": credentials_label,
         "parameters": dict(facts.parameters),
         "watermark": {"id": facts.watermark_id, "method": watermark.METHOD,
-                      "u_scale": watermark.U_SCALE, "canonical_size": watermark.CANONICAL_SIZE},
+                      "soft_binding_alg": SOFT_BINDING_ALG, "keyed": True},
     }
     return {
         "claim_generator_info": [{"name": PRODUCT, "version": __version__}],

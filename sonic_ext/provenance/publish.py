@@ -23,13 +23,15 @@ from .keys import SigningCredentials
 from .manifest import GenerationFacts, file_sha256
 from .sign import sign_mp4
 from .watermark import WatermarkDetection, detect_video
+from .watermark_key import WatermarkKey
 
 log = logging.getLogger(__name__)
 
-PUBLISH_CHECK_FRAMES = 4
+PUBLISH_CHECK_FRAMES = 8
 TEMP_PREFIX = ".sonic-publish-"
 
 UnsignedWriter = Callable[[Path], None]  # writes the watermarked, unsigned MP4 to the given path
+FingerprintSource = Callable[[], bytes]  # the output's fingerprint, once its frames are written
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class GenerationRecord:
     manifest_json: str | None = None
     signer: dict[str, object] | None = None
     error: str | None = None
+    fingerprint: bytes | None = field(default=None, repr=False)  # provenance.fingerprint blob
 
 
 class GenerationRecorder(Protocol):
@@ -75,13 +78,17 @@ class PublishedOutput:
 
 
 def publish_signed_mp4(final_path: Path, unsigned: Path | UnsignedWriter, facts: GenerationFacts,
-                       credentials: SigningCredentials, record: GenerationRecorder,
-                       ) -> PublishedOutput:
+                       credentials: SigningCredentials, record: GenerationRecorder, *,
+                       watermark_key: WatermarkKey,
+                       fingerprint: FingerprintSource | None = None) -> PublishedOutput:
     """Sign and publish one generation to `final_path` (see module docstring).
 
     `unsigned` is either a writer called with a temp path in the output folder, or the path of
     an unsigned MP4 that this call takes over: it is deleted whatever the outcome, because an
-    unsigned output must not outlive the publish step.
+    unsigned output must not outlive the publish step. `watermark_key` is the key the frames
+    were marked with: the signed file must carry the mark under it. `fingerprint`, called once the frames
+    are written (e.g. `FingerprintRecorder.finish`), gives the blob recorded with the
+    generation, which binds its watermark to its pictures.
 
     Raises SigningError; errors of our own types raised by the writer or the recorder (e.g.
     Cancelled) pass through unchanged, after the same clean-up and failure record.
@@ -100,14 +107,15 @@ def publish_signed_mp4(final_path: Path, unsigned: Path | UnsignedWriter, facts:
             unsigned(source)
         signed_tmp = _temp_path(final_path, "signed", temps)
         signed = sign_mp4(source, signed_tmp, facts, credentials)
-        found = _require_watermark(signed_tmp, facts.watermark_id)
+        found = _require_watermark(signed_tmp, facts.watermark_id, watermark_key)
         _flush_to_disk(signed_tmp)
         sha256 = file_sha256(signed_tmp)
         manifest_json = json.dumps(signed.reading.store, sort_keys=True)
         published = GenerationRecord(
             status="published", watermark_id=facts.watermark_id, consent=dict(facts.consent),
             parameters=dict(facts.parameters), created_at=created_at, output_path=final_path,
-            output_sha256=sha256, manifest_json=manifest_json, signer=signed.signer)
+            output_sha256=sha256, manifest_json=manifest_json, signer=signed.signer,
+            fingerprint=fingerprint() if fingerprint is not None else None)
         record(published)
         os.chmod(signed_tmp, 0o644)  # temp files are created private; the output is not
         os.replace(signed_tmp, final_path)
@@ -133,9 +141,10 @@ def publish_signed_mp4(final_path: Path, unsigned: Path | UnsignedWriter, facts:
         watermark_confidence=found.confidence, record=published)
 
 
-def _require_watermark(path: Path, watermark_id: str) -> WatermarkDetection:
+def _require_watermark(path: Path, watermark_id: str, key: WatermarkKey) -> WatermarkDetection:
     try:
-        found = detect_video(path, max_frames=PUBLISH_CHECK_FRAMES)
+        found = detect_video(path, key, max_frames=PUBLISH_CHECK_FRAMES,
+                             known_ids=[watermark_id])
     except InputError as exc:  # our own encode is at fault here, not the user's input
         raise SigningError(f"the signed file cannot be checked for its watermark: {exc}") from exc
     if found.watermark_id != watermark_id:

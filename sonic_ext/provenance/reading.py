@@ -7,6 +7,7 @@ and the check `sign.py` runs on every file it signs.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from ..errors import InputError
 from .keys import DEV_LABEL
 from .manifest import CONSENT_LABEL, GENERATION_LABEL
 from .trust import TrustPolicy
-from .watermark import DEFAULT_SAMPLE_FRAMES, WatermarkDetection, detect_video
+from .watermark import DEFAULT_SAMPLE_FRAMES, WatermarkDetection, detect_mark
+from .watermark_key import WatermarkKey
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,10 @@ def read_manifest(path: Path, trust: TrustPolicy, mime: str = "video/mp4",
     )
 
 
-def read_provenance(path: Path, trust: TrustPolicy, *,
+def read_provenance(path: Path, trust: TrustPolicy, key: WatermarkKey | None, *,
+                    known_ids: Sequence[str] = (),
                     max_frames: int = DEFAULT_SAMPLE_FRAMES) -> ProvenanceReading:
-    """Manifest (if any) and watermark detection over up to `max_frames` sampled frames."""
-    return ProvenanceReading(read_manifest(path, trust), detect_video(path, max_frames=max_frames))
+    """Manifest (if any) and our mark under `key` (or the 0.1.0 mark) over up to `max_frames`
+    sampled frames; `known_ids` as in `watermark.detect_video`."""
+    return ProvenanceReading(read_manifest(path, trust),
+                             detect_mark(path, key, known_ids=known_ids, max_frames=max_frames))

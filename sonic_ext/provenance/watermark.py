@@ -16,12 +16,18 @@ any crop, flip or aspect change lost it):
   chips and a keyed cell layout: without the installation's key (`watermark_key.py`) nobody can
   find, read or stamp the mark.
 
-Presence: the sync peak must reach Z_SYNC standard deviations of the correlation surface AND
-the CRC must pass. Under no mark the surface is close to Gaussian; the search tries at most
-SEARCH_TRIALS shifts x orientations x periods, so a false sync peak has probability
-< SEARCH_TRIALS * Q(Z_SYNC) ~ 4e-4, and the payload (disjoint cells, keyed chips) then passes the
-CRC with probability 2**-16: under 1e-8 per check, and under 1e-6 with every window of a long
-video checked as well (at most MAX_WINDOWS). bench/watermark.py measures it on unmarked video.
+Presence, two ways, each with a stated false-positive rate:
+- blind: the sync peak must reach Z_SYNC standard deviations of its correlation surface AND the
+  CRC-16 must pass. Under no mark the surface is close to Gaussian and the search tries at most
+  SEARCH_TRIALS shifts x orientations x periods, so a false sync peak has probability
+  < SEARCH_TRIALS * Q(Z_SYNC) ~ 7e-4 (a union bound: neighbouring shifts and periods are far
+  from independent); the payload (disjoint cells, keyed chips) then passes the
+  CRC with probability 2**-16: 1.1e-8 per search, 3.7e-7 with all 1 + MAX_WINDOWS searched;
+- informed (verify, with the registry's IDs): the payload at the best alignment of each search
+  is correlated with every recorded ID's codeword; each such score is N(0, 1) under no mark, and
+  `informed_threshold` sets the bar so that all (search, ID) pairs together stay under 1e-7.
+  It reads copies too damaged to decode (all ~640 payload cells vote for one known codeword).
+Measured: bench/watermark.py (unmarked clips and their attacked copies).
 """
 
 from __future__ import annotations
@@ -55,9 +61,9 @@ MASK_FLOOR, MASK_CEIL, MASK_REF = 0.35, 1.6, 10.0  # texture mask: local std / M
 WORK_SHORT = 512
 BILATERAL_RANGE = 8.0  # luma levels: a few times the mark's amplitude, well under edges  # detection works at this short side
 LAG_MIN, LAG_MAX = 40, 240  # periods searched, in working pixels
-PERIOD_CANDIDATES = 3  # per axis
-Z_SYNC = 6.0
-SEARCH_TRIALS = DET_TILE * DET_TILE * 8 * (PERIOD_CANDIDATES ** 2 + 2 * PERIOD_CANDIDATES)
+PERIOD_CANDIDATES = 4  # autocorrelation peaks per axis, each also tried at half its lag
+Z_SYNC = 6.2
+SEARCH_TRIALS = DET_TILE * DET_TILE * 8 * (4 * PERIOD_CANDIDATES ** 2 + 4 * PERIOD_CANDIDATES)
 MAX_WINDOWS = 32
 Z_INFORMED = 7.0
 INFORMED_FALSE_RATE = 1e-7
@@ -151,7 +157,7 @@ class FrameWatermarker:
         return np.stack([self.embed_frame(frame) for frame in frames])
 
     def embed_frame(self, frame: np.ndarray) -> np.ndarray:
-        _check_frame(frame, MIN_EMBED_SIDE, "frame to watermark")
+        check_frame(frame, MIN_EMBED_SIDE, "frame to watermark")
         height, width = frame.shape[:2]
         pattern = self._patterns.get((height, width))
         if pattern is None:
@@ -409,17 +415,21 @@ def _prepare(luma: np.ndarray, index: int, time: float) -> _Frame:
 
 
 def _search(frames: list[_Frame], layout: _Layout) -> tuple[_Found | None, list[float]]:
-    """The best (period, orientation, shift) for the summed frames; per-frame sync peaks."""
+    """The best (period, orientation, shift) for the summed frames; per-frame sync peaks.
+
+    Folding is linear and every frame of a video shares its geometry, so candidates are tried
+    on the sum of the frames: one resampling per candidate, however many frames."""
     if not frames:
         return None, []
+    height = min(frame.work.shape[0] for frame in frames)
+    width = min(frame.work.shape[1] for frame in frames)
+    total = np.sum([frame.work[:height, :width] for frame in frames], axis=0)
     best: _Found | None = None
     for periods in _period_candidates(frames):
-        folded = [_fold(frame.work, periods) for frame in frames]
-        candidate = _sync(np.sum(folded, axis=0), layout)
-        candidate = _Found(candidate.z, candidate.op, candidate.shift, periods, candidate.folded)
+        candidate = _sync(_fold(total, periods), layout)
         if best is None or candidate.z > best.z:
-            best, best_folded = candidate, folded
-    return best, [_sync_at(tile, best, layout) for tile in best_folded]
+            best = _Found(candidate.z, candidate.op, candidate.shift, periods, candidate.folded)
+    return best, _frame_scores(frames, best, layout) if best else []
 
 
 def _frame_scores(frames: list[_Frame], found: _Found, layout: _Layout) -> list[float]:
@@ -432,7 +442,9 @@ def _period_candidates(frames: list[_Frame]) -> list[tuple[float, float]]:
     height = min(frame.work.shape[0] for frame in frames)
     along_x = sum(_autocorrelation(frame.work[:height, :width], axis=1) for frame in frames)
     along_y = sum(_autocorrelation(frame.work[:height, :width], axis=0) for frame in frames)
-    xs, ys = _peaks(along_x), _peaks(along_y)
+    # a content pattern may outrank the tile's own period, never its half: try both
+    xs, ys = (list(dict.fromkeys(p for lag in _peaks(corr) for p in (lag, lag / 2)
+                                 if p >= LAG_MIN)) for corr in (along_x, along_y))
     # most copies keep square pixels: each axis's candidates also stand for both axes
     square = [(p, p) for p in dict.fromkeys(xs + ys)]
     return list(dict.fromkeys(square + [(px, py) for px in xs for py in ys]))
@@ -630,7 +642,8 @@ def _segments(frames: list[_Frame], scores: Sequence[float]) -> tuple[tuple[floa
     return tuple(runs)
 
 
-def _check_frame(frame: np.ndarray, min_side: int, what: str) -> None:
+def check_frame(frame: np.ndarray, min_side: int, what: str) -> None:
+    """An HxWx3 uint8 RGB frame with both sides at least `min_side`, else InputError."""
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         raise InputError(what, f"expected an HxWx3 uint8 RGB array, got {frame.dtype} "
                          f"{frame.shape}")

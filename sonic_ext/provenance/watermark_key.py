@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-KEY_FILE = "watermark.key"
+KEY_FILE = "watermark.key"  # under <home>/keys
 ENV_KEY_FILE = "SONIC_WATERMARK_KEY"  # a deployment's shared key file (several workers, one key)
 _KEY_BYTES = 32
 
@@ -54,24 +54,21 @@ class WatermarkKey:
         return bytes(out[:count])
 
 
-def watermark_key_path(keys_dir: Path) -> Path:
-    """The key file in use: $SONIC_WATERMARK_KEY when set, else `<keys>/watermark.key`."""
-    configured = os.environ.get(ENV_KEY_FILE)
-    return Path(configured) if configured else keys_dir / KEY_FILE
-
-
-def load_watermark_key(keys_dir: Path, *, create: bool) -> WatermarkKey | None:
-    """The installation's key; made (0600) when missing and `create`, else None when missing."""
-    path = watermark_key_path(keys_dir)
+def load_watermark_key(path: Path, *, create: bool, shared: bool = False) -> WatermarkKey | None:
+    """The key in `path`; made there (0600) when missing and `create`, else None when missing.
+    A `shared` file (a deployment's, named by SONIC_WATERMARK_KEY) is never made here: a new
+    key would make this worker's marks unreadable to the others."""
     if path.is_file():
-        data = bytes.fromhex(path.read_text(encoding="ascii").strip())
-        return WatermarkKey(data)
+        try:
+            return WatermarkKey(bytes.fromhex(path.read_text(encoding="ascii").strip()))
+        except (ValueError, UnicodeDecodeError):
+            raise InputError("watermark key", f"{path} does not hold a {_KEY_BYTES}-byte key in "
+                                              "hex") from None
     if not create:
         return None
-    if os.environ.get(ENV_KEY_FILE):
+    if shared:
         raise InputError(ENV_KEY_FILE, f"{path} does not exist",
-                         hint="copy the deployment's watermark key there; a new key would make "
-                              "this worker's marks unreadable to the others")
+                         hint="copy the deployment's watermark key there")
     key = WatermarkKey.generate()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -30,6 +30,7 @@ from imwatermark.dwtDctSvd import EmbedDwtDctSvd
 from ..errors import InputError
 from .payload import EMBEDDED_BITS, decode_payload, encode_payload
 from .video_frames import sample_frames
+from .watermark import check_frame
 
 METHOD = "dwtDctSvd"
 CANONICAL_SIZE = 256
@@ -88,7 +89,7 @@ class FrameWatermarker:
         return np.stack([self.embed_frame(frame) for frame in frames])
 
     def embed_frame(self, frame: np.ndarray) -> np.ndarray:
-        _check_frame(frame, MIN_EMBED_SIDE, "frame to watermark")
+        check_frame(frame, MIN_EMBED_SIDE, "frame to watermark")
         height, width = frame.shape[:2]
         bgr = np.ascontiguousarray(frame[:, :, ::-1])
         canonical = _to_canonical(bgr)
@@ -103,7 +104,7 @@ class FrameWatermarker:
 
 def frame_soft_bits(frame: np.ndarray) -> np.ndarray:
     """Per embedded bit, the share of blocks voting 1, as a value in [-1, 1] (+1: all vote 1)."""
-    _check_frame(frame, MIN_DETECT_SIDE, "frame to check")
+    check_frame(frame, MIN_DETECT_SIDE, "frame to check")
     canonical = _to_canonical(np.ascontiguousarray(frame[:, :, ::-1]))
     u_plane = cv2.cvtColor(canonical, cv2.COLOR_BGR2YUV)[:, :, 1]
     approx, _ = pywt.dwt2(u_plane, "haar")
@@ -143,12 +144,3 @@ def _to_canonical(bgr: np.ndarray) -> np.ndarray:
     shrinking = height * width > CANONICAL_SIZE * CANONICAL_SIZE
     return cv2.resize(bgr, (CANONICAL_SIZE, CANONICAL_SIZE),
                       interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-
-
-def _check_frame(frame: np.ndarray, min_side: int, what: str) -> None:
-    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise InputError(what, f"expected an HxWx3 uint8 RGB array, got {frame.dtype} "
-                         f"{frame.shape}")
-    if min(frame.shape[:2]) < min_side:
-        raise InputError(what, f"{frame.shape[1]}x{frame.shape[0]} is too small; both sides "
-                         f"must be at least {min_side} pixels")

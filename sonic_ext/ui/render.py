@@ -66,10 +66,17 @@ def verdict_html(report: VerifyReport) -> str:
     _, meaning, _ = VERDICT_WORDS.get(report.verdict, (report.verdict, "", ""))
     reasons = "".join(f"<li>{_e(r['text'])}</li>" for r in report.reasons)
     consent = ""
+    named = report.content.get("named_consent")
     if report.consent:
         state = "revoked" if report.consent.get("revoked_at") else "in force"
+        unconfirmed = (" The pictures could not be confirmed to be that generation's."
+                       if report.verdict == "stripped-unconfirmed" else "")
         consent = (f"<p>Consent {_e(report.consent.get('id'))} "
-                   f"({_e(report.consent.get('subject_name'))}): {state}.</p>")
+                   f"({_e(report.consent.get('subject_name'))}): {state}.{unconfirmed}</p>")
+    elif isinstance(named, dict):
+        consent = (f"<p class='sonic-mismatch'>The watermark names consent {_e(named.get('id'))} "
+                   f"({_e(named.get('subject_name'))}), which does NOT cover these pictures."
+                   "</p>")
     return (f"<div class='sonic-verdict-block'>{_badge(report.verdict)} {_e(meaning)}"
             f"<ul class='sonic-reasons'>{reasons}</ul>{consent}</div>")
 

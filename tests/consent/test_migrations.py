@@ -6,8 +6,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from sonic_ext.consent import ConsentRegistry
 from sonic_ext.consent.database import RegistryDatabase
 from sonic_ext.consent.models import Base, RegistryHead
+
+from .conftest import enrol
 
 TABLES = {"alembic_version", "audit_events", "consents", "face_references", "generations",
           "registry_head", "subjects"}
@@ -55,6 +58,28 @@ def test_opening_again_is_a_no_op(tmp_path):
     try:
         with again.engine.connect() as connection:
             assert connection.exec_driver_sql(
-                "SELECT version_num FROM alembic_version").scalar() == "0002"
+                "SELECT version_num FROM alembic_version").scalar() == "0003"
     finally:
         again.dispose()
+
+
+def test_a_0002_registry_gains_fingerprints_and_keeps_its_generations(open_registry, evidence):
+    """Generations recorded before 0003 keep everything and read back without a fingerprint,
+    which verification reports as `stripped-unconfirmed`."""
+    registry: ConsentRegistry = open_registry()
+    consent = enrol(registry, "Barack Obama", "obama.jpg", evidence)
+    registry.database.downgrade("0002")
+    columns = {c["name"] for c in inspect(registry.database.engine).get_columns("generations")}
+    assert "fingerprint" not in columns
+    with registry.database.engine.begin() as connection:  # a row as 0.2 wrote it
+        connection.exec_driver_sql(
+            "INSERT INTO generations (id, output_sha256, watermark_id, manifest, consent_id, "
+            "parameters, status, created_at) VALUES ('gen_old', NULL, 'wm-old', '{}', ?, '{}', "
+            "'published', '2026-12-01 10:00:00.000000')", (consent.id,))
+    registry.database.upgrade()
+    columns = {c["name"] for c in inspect(registry.database.engine).get_columns("generations")}
+    assert "fingerprint" in columns
+    traced = registry.trace_watermark("wm-old")
+    assert traced is not None and traced.fingerprint is None
+    assert (traced.generation.id, traced.consent.id) == ("gen_old", consent.id)
+    assert registry.verify_chain().ok

@@ -159,6 +159,33 @@ def test_generations_are_recorded_and_found(registry, evidence):
     assert actions == ["consent.add", "generation.record", "generation.record"]
 
 
+def test_a_generation_keeps_its_fingerprint_and_the_audit_log_its_hash(registry, evidence):
+    import numpy as np
+
+    from sonic_ext.provenance.fingerprint import FingerprintRecorder
+
+    consent = enrol(registry, "Barack Obama", "obama.jpg", evidence)
+    recorder = FingerprintRecorder(25)
+    recorder.add(np.full((30, 256, 256, 3), 90, np.uint8))
+    blob = recorder.finish()
+    record = registry.record_generation(consent_id=consent.id, status="published",
+                                        actor="alice", output_sha256="cd" * 32,
+                                        watermark_id="wm-0002", fingerprint=blob)
+    traced = registry.trace_watermark("wm-0002")
+    assert traced is not None and traced.fingerprint == blob
+    assert traced.generation == record and traced.consent.id == consent.id
+    assert "fingerprint" not in record.to_dict()  # the report carries records, not blobs
+    event = registry.show_consent(consent.id).history[-1]
+    assert event.payload["fingerprint_sha256"] == hashlib.sha256(blob).hexdigest()
+    assert registry.trace_watermark("wm-none") is None
+    with pytest.raises(InputError, match="not a fingerprint"):
+        registry.record_generation(consent_id=consent.id, status="published", actor="alice",
+                                   output_sha256="ef" * 32, watermark_id="wm-0003",
+                                   fingerprint=b"not one")
+    assert registry.find_generation(watermark_id="wm-0003") is None
+    assert registry.verify_chain().ok
+
+
 def test_registry_survives_reopening(registry, evidence, settings, policy, dlib_backends):
     consent = enrol(registry, "Barack Obama", "obama.jpg", evidence)
     again = ConsentRegistry.open(settings, policy, backends=dlib_backends)

@@ -7,6 +7,7 @@ used to tune the watermark. Expensive things (keys, the marked clip) are made on
 from __future__ import annotations
 
 import fractions
+import functools
 import math
 import socket
 import struct
@@ -27,10 +28,21 @@ from sonic_ext.provenance.keys import (
     load_dev_credentials,
 )
 from sonic_ext.provenance.manifest import GenerationFacts, InputFile
+from sonic_ext.provenance.publish import publish_signed_mp4
 from sonic_ext.provenance.watermark import FrameWatermarker
+from sonic_ext.provenance.watermark_key import WatermarkKey
 
 FPS = 25
 CLIP_ID = "5eed0fc0ffee"
+MARK_KEY = WatermarkKey(bytes(range(100, 132)))  # the tests' installation key
+# publish as an installation whose key is MARK_KEY
+publish_marked = functools.partial(publish_signed_mp4, watermark_key=MARK_KEY)
+
+
+def install_mark_key(keys_dir: Path) -> None:
+    """Make MARK_KEY the watermark key of the installation with this keys folder."""
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    (keys_dir / "watermark.key").write_text(MARK_KEY.secret.hex() + "\n")
 MakeFacts = Callable[..., GenerationFacts]
 MarkedWriter = Callable[..., Callable[[Path], None]]
 
@@ -151,15 +163,17 @@ def make_facts(inputs_dir: Path) -> MakeFacts:
 @pytest.fixture(scope="session")
 def marked_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """4 s, 512x512, 25 fps, watermarked with CLIP_ID, CRF 18 (the product's own encode)."""
-    frames = FrameWatermarker(CLIP_ID).embed(moving_frames(100))
+    frames = FrameWatermarker(CLIP_ID, MARK_KEY).embed(moving_frames(100))
     return write_mp4(tmp_path_factory.mktemp("clip") / "marked.mp4", frames, crf=18)
 
 
 @pytest.fixture
 def marked_writer() -> MarkedWriter:
-    """A publish writer that encodes `count` frames of `size` px marked with the given ID."""
-    def make(watermark_id: str, count: int = 25, size: int = 256) -> Callable[[Path], None]:
-        frames = FrameWatermarker(watermark_id).embed(moving_frames(count, size=size))
+    """A publish writer that encodes `count` frames of `size` px of `image` (default: the
+    astronaut) marked with the given ID."""
+    def make(watermark_id: str, count: int = 25, size: int = 256,
+             image: np.ndarray | None = None) -> Callable[[Path], None]:
+        frames = FrameWatermarker(watermark_id, MARK_KEY).embed(moving_frames(count, size, image))
 
         def write(path: Path) -> None:
             write_mp4(path, frames)

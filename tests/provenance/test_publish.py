@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sonic_ext.errors import Cancelled, SigningError
 from sonic_ext.provenance.keys import DEV_LABEL, DevKeyFiles, SigningCredentials
 from sonic_ext.provenance.manifest import file_sha256
-from sonic_ext.provenance.publish import GenerationRecord, publish_signed_mp4
+from sonic_ext.provenance.publish import GenerationRecord
 
-from .conftest import MakeFacts, MarkedWriter, moving_frames, write_mp4
+from .conftest import MakeFacts, MarkedWriter, moving_frames, publish_marked, write_mp4
 
 WATERMARK_ID = "a1b2c3d4e5f6"
 Writer = Callable[[Path], None]
@@ -49,7 +49,7 @@ def test_a_published_output_is_signed_verified_and_recorded(
         out_dir: Path, writer: Writer, make_facts: MakeFacts,
         dev_credentials: SigningCredentials, records: list[GenerationRecord]) -> None:
     final = out_dir / "talking-head.mp4"
-    result = publish_signed_mp4(final, writer, make_facts(WATERMARK_ID), dev_credentials,
+    result = publish_marked(final, writer, make_facts(WATERMARK_ID), dev_credentials,
                                 records.append)
     assert list(out_dir.iterdir()) == [final]
     assert result.validation_state == "Trusted" and result.credentials == DEV_LABEL
@@ -70,7 +70,7 @@ def test_an_unsigned_file_handed_over_is_consumed(out_dir: Path, make_facts: Mak
     unsigned = out_dir / "encoded.mp4"
     marked_writer(WATERMARK_ID)(unsigned)
     final = out_dir / "final.mp4"
-    publish_signed_mp4(final, unsigned, make_facts(WATERMARK_ID), dev_credentials,
+    publish_marked(final, unsigned, make_facts(WATERMARK_ID), dev_credentials,
                        records.append)
     assert list(out_dir.iterdir()) == [final]
 
@@ -85,7 +85,7 @@ def test_a_key_that_does_not_match_the_certificate_leaves_no_file(
         dev_credentials: SigningCredentials, records: list[GenerationRecord]) -> None:
     bad = replace(dev_credentials, private_key_pem=_other_key_pem())
     with pytest.raises(SigningError):
-        publish_signed_mp4(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID), bad,
+        publish_marked(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID), bad,
                            records.append)
     _assert_nothing_published(out_dir, records)
 
@@ -96,7 +96,7 @@ def test_an_unreachable_timestamp_authority_leaves_no_file(
         closed_port_url: str) -> None:
     with_tsa = replace(dev_credentials, tsa_url=closed_port_url)
     with pytest.raises(SigningError, match="timestamp authority"):
-        publish_signed_mp4(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID), with_tsa,
+        publish_marked(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID), with_tsa,
                            records.append)
     _assert_nothing_published(out_dir, records)
     assert "timestamp authority" in (records[-1].error or "")
@@ -109,7 +109,7 @@ def test_frames_without_the_watermark_are_not_published(
         write_mp4(path, moving_frames(25, size=256))
 
     with pytest.raises(SigningError, match="does not carry watermark"):
-        publish_signed_mp4(out_dir / "o.mp4", unmarked, make_facts(WATERMARK_ID),
+        publish_marked(out_dir / "o.mp4", unmarked, make_facts(WATERMARK_ID),
                            dev_credentials, records.append)
     _assert_nothing_published(out_dir, records)
 
@@ -123,7 +123,7 @@ def test_a_registry_that_cannot_record_stops_the_publish(
             raise RuntimeError("database is locked")
 
     with pytest.raises(SigningError, match="database is locked"):
-        publish_signed_mp4(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID),
+        publish_marked(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID),
                            dev_credentials, flaky_registry)
     assert [r.status for r in records] == ["published", "failed"]
     assert list(out_dir.iterdir()) == []
@@ -137,7 +137,7 @@ def test_a_cancelled_encode_passes_through_and_leaves_no_temp_file(
         raise Cancelled("cancelled by the user")
 
     with pytest.raises(Cancelled):
-        publish_signed_mp4(out_dir / "o.mp4", cancelled, make_facts(WATERMARK_ID),
+        publish_marked(out_dir / "o.mp4", cancelled, make_facts(WATERMARK_ID),
                            dev_credentials, records.append)
     _assert_nothing_published(out_dir, records)
 
@@ -151,10 +151,10 @@ def test_the_signing_key_never_reaches_logs_records_or_outputs(
     secrets = [line for line in key_pem.decode().splitlines() if "PRIVATE" not in line]
     secrets.append(format(key.private_numbers().private_value, "x"))
     caplog.set_level(logging.DEBUG)
-    result = publish_signed_mp4(out_dir / "ok.mp4", writer, make_facts(WATERMARK_ID),
+    result = publish_marked(out_dir / "ok.mp4", writer, make_facts(WATERMARK_ID),
                                 dev_credentials, records.append)
     with pytest.raises(SigningError) as failure:
-        publish_signed_mp4(out_dir / "bad.mp4", writer, make_facts(WATERMARK_ID),
+        publish_marked(out_dir / "bad.mp4", writer, make_facts(WATERMARK_ID),
                            replace(dev_credentials, private_key_pem=_other_key_pem()),
                            records.append)
     seen = "\n".join([caplog.text, result.manifest_json, repr(result), str(failure.value),

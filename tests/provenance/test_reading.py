@@ -13,12 +13,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sonic_ext.errors import InputError
 from sonic_ext.provenance.keys import SigningCredentials
-from sonic_ext.provenance.publish import PublishedOutput, publish_signed_mp4
+from sonic_ext.provenance.publish import PublishedOutput
 from sonic_ext.provenance.reading import read_provenance
 from sonic_ext.provenance.trust import TrustPolicy
 from sonic_ext.provenance.watermark import detect_video
 
-from .conftest import MakeFacts, MarkedWriter, reencode
+from .conftest import MARK_KEY, MakeFacts, MarkedWriter, publish_marked, reencode
 
 WATERMARK_ID = "feedfacecafe"
 
@@ -26,7 +26,7 @@ WATERMARK_ID = "feedfacecafe"
 @pytest.fixture
 def published(tmp_path: Path, marked_writer: MarkedWriter, make_facts: MakeFacts,
               dev_credentials: SigningCredentials) -> PublishedOutput:
-    return publish_signed_mp4(tmp_path / "out.mp4", marked_writer(WATERMARK_ID, 50, 512),
+    return publish_marked(tmp_path / "out.mp4", marked_writer(WATERMARK_ID, 50, 512),
                               make_facts(WATERMARK_ID), dev_credentials, lambda record: None)
 
 
@@ -44,7 +44,7 @@ def _unrelated_root() -> bytes:
 def test_the_signed_output_reads_back_both_halves(published: PublishedOutput,
                                                   keys_dir: Path) -> None:
     trust = TrustPolicy.for_keys_dir(keys_dir).with_anchors(_unrelated_root())
-    reading = read_provenance(published.path, trust)
+    reading = read_provenance(published.path, trust, MARK_KEY)
     assert reading.manifest is not None
     assert reading.manifest.validation_state == "Trusted"
     assert reading.manifest.watermark_id == WATERMARK_ID == reading.watermark.watermark_id
@@ -57,7 +57,8 @@ def test_the_signed_output_reads_back_both_halves(published: PublishedOutput,
 def test_a_stripped_reencoded_copy_is_traced_by_its_watermark(published: PublishedOutput,
                                                               tmp_path: Path) -> None:
     copy = reencode(published.path, tmp_path / "reuploaded.mp4", crf=28, scale=0.5)
-    reading = read_provenance(copy, TrustPolicy.for_keys_dir(tmp_path / "no-keys-here"))
+    reading = read_provenance(copy, TrustPolicy.for_keys_dir(tmp_path / "no-keys-here"),
+                              MARK_KEY, known_ids=[WATERMARK_ID])  # the registry's, as verify
     assert reading.manifest is None
     assert reading.watermark.present and reading.watermark.watermark_id == WATERMARK_ID
 
@@ -66,4 +67,4 @@ def test_a_file_that_is_not_video_is_refused_clearly(tmp_path: Path) -> None:
     not_video = tmp_path / "notes.mp4"
     not_video.write_text("hello")
     with pytest.raises(InputError, match="cannot be decoded as video"):
-        detect_video(not_video)
+        detect_video(not_video, MARK_KEY)

@@ -35,4 +35,6 @@ def test_the_service_writes_only_through_publish() -> None:
     service = (PACKAGE / "service.py").read_text()
     writer = service[service.index("def write_unsigned"):]
     writer = writer[:writer.index("publish_signed_mp4(")]
-    assert "write_mp4(" in writer and "frame_hook=marker.embed" in writer
+    # every frame is marked, and the fingerprint is of the marked frames, as written
+    assert "write_mp4(" in writer
+    assert "frame_hook=lambda chunk: fingerprinter.add(marker.embed(chunk))" in writer

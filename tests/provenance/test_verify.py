@@ -1,5 +1,6 @@
 """Verdicts on real signed files: intact, untrusted, tampered, stripped by a re-encode (known to
-the registry or not), and unmarked."""
+the registry or not, with or without a fingerprint), our mark copied onto other pictures, and
+unmarked."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import shutil
 from pathlib import Path
 
 import pytest
+from skimage import data
 
 from sonic_ext import Settings, SonicService, cli
+from sonic_ext.consent import ConsentRecord
+from sonic_ext.provenance.fingerprint import FingerprintRecorder
 from sonic_ext.provenance.keys import init_dev_keys
-from sonic_ext.provenance.publish import PublishedOutput, publish_signed_mp4
+from sonic_ext.provenance.publish import PublishedOutput
 
 from ..evidence import write_release_pdf
-from .conftest import MakeFacts, MarkedWriter, moving_frames, reencode, write_mp4
+from .conftest import (MakeFacts, install_mark_key, publish_marked, MarkedWriter, moving_frames, read_frames, reencode,
+                       write_mp4)
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 WATERMARK = "0badc0ffee42"
@@ -25,6 +30,7 @@ def installation(tmp_path: Path) -> SonicService:
     service = SonicService(Settings.from_environment({}, home=tmp_path / "home"))
     service.settings.ensure_dirs()
     init_dev_keys(service.settings.keys_dir)
+    install_mark_key(service.settings.keys_dir)
     return service
 
 
@@ -32,7 +38,7 @@ def installation(tmp_path: Path) -> SonicService:
 def signed(installation: SonicService, tmp_path: Path, marked_writer: MarkedWriter,
            make_facts: MakeFacts) -> PublishedOutput:
     """Signed with this installation's keys; not yet in its registry."""
-    return publish_signed_mp4(tmp_path / "signed.mp4", marked_writer(WATERMARK, 50, 512),
+    return publish_marked(tmp_path / "signed.mp4", marked_writer(WATERMARK, 50, 512),
                               make_facts(WATERMARK), installation.credentials(),
                               lambda record: None)
 
@@ -64,22 +70,84 @@ def test_a_flipped_media_byte_is_tampered(installation: SonicService, signed: Pu
     assert report.reasons[0]["code"] == "c2pa.invalid"
 
 
+def fingerprint_of(path: Path) -> bytes:
+    """The fingerprint publishing records: of the frames as written."""
+    recorder = FingerprintRecorder(25)
+    recorder.add(read_frames(path))
+    return recorder.finish()
+
+
+def record_signed(service: SonicService, signed: PublishedOutput, tmp_path: Path,
+                  fingerprint: bytes | None) -> ConsentRecord:
+    """Record `signed` as a generation of Barack Obama's consent, as publishing does."""
+    evidence = write_release_pdf(tmp_path / "release.pdf")
+    consent = service.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence,
+                                  ["education"], None, "operator", grantees=["any"])
+    service.registry.record_generation(consent_id=consent.id, status="published",
+                                       actor="test", output_sha256=signed.sha256,
+                                       watermark_id=WATERMARK, fingerprint=fingerprint)
+    return consent
+
+
 def test_a_reencoded_copy_is_recovered_through_the_registry(installation: SonicService,
                                                             signed: PublishedOutput,
                                                             tmp_path: Path) -> None:
     stripped = reencode(signed.path, tmp_path / "stripped.mp4", crf=28)
     assert installation.verify(stripped).verdict == "watermark-unknown"
-    evidence = write_release_pdf(tmp_path / "release.pdf")
-    consent = installation.add_consent("Barack Obama", [FACES / "obama.jpg"], evidence,
-                                       ["education"], None, "operator", grantees=["any"])
-    installation.registry.record_generation(consent_id=consent.id, status="published",
-                                            actor="test", output_sha256=signed.sha256,
-                                            watermark_id=WATERMARK)
+    consent = record_signed(installation, signed, tmp_path, fingerprint_of(signed.path))
     installation.revoke_consent(consent.id, "withdrawn", "operator")
     report = installation.verify(stripped)
     assert report.verdict == "stripped-recovered"
     assert report.generation["output_sha256"] == signed.sha256
     assert report.consent["id"] == consent.id and report.consent["revoked_at"]
+    assert report.content["checked"] and report.content["matched"]
+    assert [r["code"] for r in report.reasons] == ["c2pa.absent", "watermark.found",
+                                                   "fingerprint.match"]
+
+
+def test_our_mark_copied_onto_another_video_is_a_content_mismatch(
+        installation: SonicService, signed: PublishedOutput, tmp_path: Path,
+        marked_writer: MarkedWriter, capsys: pytest.CaptureFixture[str]) -> None:
+    consent = record_signed(installation, signed, tmp_path, fingerprint_of(signed.path))
+    forged = tmp_path / "forged.mp4"  # the same ID stamped onto other pictures
+    marked_writer(WATERMARK, 50, 512, data.coffee())(forged)
+    report = installation.verify(forged)
+    assert report.verdict == "content-mismatch"
+    assert report.watermark["watermark_id"] == WATERMARK
+    assert report.generation is None and report.consent is None  # never as if it passed
+    assert report.content["named_consent"]["id"] == consent.id
+    assert report.content["matched"] is False
+    mismatch = next(r for r in report.reasons if r["code"] == "watermark.content-mismatch")
+    assert "are not that video's" in mismatch["text"]
+    home = str(installation.settings.home)
+    out = tmp_path / "report.html"
+    assert cli.main(["--home", home, "verify", str(forged), "--strict", "--report",
+                     str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert f"{forged}: content-mismatch" in printed and "does NOT cover this file" in printed
+    page = out.read_text(encoding="utf-8")
+    assert "Watermark and pictures disagree" in page and "NOT this file's pictures" in page
+    from sonic_ext.ui.render import verdict_html
+
+    assert "sonic-verdict-content-mismatch" in verdict_html(report)
+    assert "does NOT cover these pictures" in verdict_html(report)
+
+
+def test_a_copy_of_a_generation_recorded_without_fingerprint_is_unconfirmed(
+        installation: SonicService, signed: PublishedOutput, tmp_path: Path) -> None:
+    consent = record_signed(installation, signed, tmp_path, None)
+    report = installation.verify(reencode(signed.path, tmp_path / "stripped.mp4", crf=28))
+    assert report.verdict == "stripped-unconfirmed"
+    assert report.consent["id"] == consent.id and report.content == {"checked": False,
+                                                                     "fingerprint": None}
+    assert "fingerprint.absent" in [r["code"] for r in report.reasons]
+
+
+def test_a_valid_manifest_needs_no_fingerprint(installation: SonicService,
+                                               signed: PublishedOutput, tmp_path: Path) -> None:
+    record_signed(installation, signed, tmp_path, None)
+    report = installation.verify(signed.path)
+    assert report.verdict == "authentic" and report.content == {"checked": False}
 
 
 def test_an_unmarked_video_has_no_provenance(installation: SonicService, tmp_path: Path) -> None:

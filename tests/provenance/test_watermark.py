@@ -61,12 +61,20 @@ def test_frames_that_cannot_be_marked_are_refused_with_the_reason() -> None:
 
 
 def test_the_key_file_is_private_and_reused(tmp_path: Path) -> None:
-    keys = tmp_path / "keys"
-    assert load_watermark_key(keys, create=False) is None
-    made = load_watermark_key(keys, create=True)
-    assert made is not None and (keys / "watermark.key").stat().st_mode & 0o777 == 0o600
-    assert load_watermark_key(keys, create=False) == made
+    path = tmp_path / "keys" / "watermark.key"
+    assert load_watermark_key(path, create=False) is None
+    made = load_watermark_key(path, create=True)
+    assert made is not None and path.stat().st_mode & 0o777 == 0o600
+    assert load_watermark_key(path, create=False) == made
     assert made.secret.hex() not in repr(made)
+
+
+def test_a_deployment_key_that_is_missing_or_damaged_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="SONIC_WATERMARK_KEY"):
+        load_watermark_key(tmp_path / "shared.key", create=True, shared=True)
+    (tmp_path / "bad.key").write_text("not hex")
+    with pytest.raises(InputError, match="32-byte key"):
+        load_watermark_key(tmp_path / "bad.key", create=False)
 
 
 def test_the_informed_threshold_keeps_the_false_positive_rate_with_many_ids() -> None:
