@@ -90,25 +90,12 @@ class Recorded:
 
 Lookup = Callable[[str], Optional[Recorded]]
 # (file, watermark detection, the generation's fingerprint) -> FingerprintMatch: whether the
-# file's pictures are the fingerprinted video's.
+# file's pictures are the fingerprinted video's (the service passes
+# provenance.content_check.compare_aligned).
 ContentCheck = Callable[[Path, Any, "Fingerprint"], "FingerprintMatch"]
-CONTENT_SAMPLE_FRAMES = 32
 
 
-def compare_sampled_frames(path: Path, mark: Any, fingerprint: Fingerprint) -> FingerprintMatch:
-    """The default ContentCheck: frames sampled over the file, compared as they are (a copy in
-    the original's geometry, possibly rescaled)."""
-    from .provenance.fingerprint import similarity, views_from_frames
-    from .provenance.video_frames import sample_timed_frames
-
-    sampled = sample_timed_frames(path, CONTENT_SAMPLE_FRAMES)
-    return similarity(fingerprint, views_from_frames([frame for _, _, frame in sampled],
-                                                     [seconds for _, seconds, _ in sampled],
-                                                     fingerprint))
-
-
-def judge(path: Path, evidence: Evidence, lookup: Lookup,
-          compare: ContentCheck = compare_sampled_frames) -> VerifyReport:
+def judge(path: Path, evidence: Evidence, lookup: Lookup, compare: ContentCheck) -> VerifyReport:
     """The verdict; `lookup(watermark_id)` gives the registry's records, or None; `compare`
     decides whether a stripped copy's pictures are those of the generation its mark names."""
     manifest, mark = evidence.manifest, evidence.watermark

@@ -17,7 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .fingerprint import Fingerprint, FingerprintMatch, View, similarity, views_from_frames
+from .fingerprint import (
+    Fingerprint,
+    FingerprintMatch,
+    View,
+    similarity,
+    views_from_frames,
+)
 from .video_frames import sample_timed_frames
 from .watermark import Geometry, WatermarkDetection
 

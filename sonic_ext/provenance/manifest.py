@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._version import __version__
 from .. import hashing
+from .._version import __version__
 from ..errors import InputError
 from . import watermark
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from statistics import NormalDist
@@ -175,7 +175,7 @@ class FrameWatermarker:
 def _texture_mask(frame: np.ndarray) -> np.ndarray:
     """Local luma standard deviation over ~9 px (at 512), as a gain in [MASK_FLOOR, MASK_CEIL]."""
     gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    size = max(3, int(round(9 * min(frame.shape[:2]) / REF_SHORT)) | 1)
+    size = max(3, round(9 * min(frame.shape[:2]) / REF_SHORT) | 1)
     mean = cv2.boxFilter(gray, -1, (size, size))
     square = cv2.boxFilter(gray * gray, -1, (size, size))
     std = np.sqrt(np.maximum(square - mean * mean, 0))
@@ -268,7 +268,6 @@ class WatermarkDetection:
     segments: tuple[tuple[float, float], ...] = ()  # seconds of the video carrying the mark
     method: str = METHOD
     informed: bool = False  # found by matching the IDs this registry knows, not by decoding
-    frame_times: tuple[float, ...] = field(default=(), repr=False)
 
     @property
     def frames_checked(self) -> int:
@@ -346,7 +345,9 @@ def detect_mark(path: Path, key: WatermarkKey | None, *, known_ids: Sequence[str
     found = detect_video(path, key, max_frames=max_frames, known_ids=known_ids) if key else None
     if found is not None and found.present:
         return found
-    from . import watermark_v1  # imports torch through invisible-watermark: only when needed
+    from . import (
+        watermark_v1,  # imports torch through invisible-watermark: only when needed
+    )
 
     legacy = watermark_v1.detect_video(path)
     if not legacy.present and found is not None:
@@ -386,8 +387,7 @@ def _detect(frames: list[_Frame], key: WatermarkKey, known_ids: Sequence[str]) -
         frame_scores=tuple(frame_z), frame_indices=tuple(f.index for f in frames),
         sync_z=found.z if found else 0.0,
         geometry=_geometry(found, frames[0]) if present else None,
-        segments=_segments(frames, frame_z) if present else (),
-        frame_times=tuple(f.time for f in frames))
+        segments=_segments(frames, frame_z) if present else ())
 
 
 def _luma(frame: np.ndarray) -> np.ndarray:
@@ -599,7 +599,6 @@ def _informed(searches: Sequence[_Found | None], layout: _Layout,
 
 def _geometry(found: _Found, frame: _Frame) -> Geometry:
     """The copy-from-original mapping implied by the sync peak (see Geometry)."""
-    flip, turns = _OPS[found.op]
     index = np.indices((DET_TILE, DET_TILE))  # [y, x] index grids of the accumulator
     # _orient(F)[v] = F[phi(v)]: phi is affine modulo DET_TILE; read its matrix off the grids
     source_y = _orient(index[0], found.op)

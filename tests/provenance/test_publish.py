@@ -50,7 +50,7 @@ def test_a_published_output_is_signed_verified_and_recorded(
         dev_credentials: SigningCredentials, records: list[GenerationRecord]) -> None:
     final = out_dir / "talking-head.mp4"
     result = publish_marked(final, writer, make_facts(WATERMARK_ID), dev_credentials,
-                                records.append)
+                            records.append)
     assert list(out_dir.iterdir()) == [final]
     assert result.validation_state == "Trusted" and result.credentials == DEV_LABEL
     assert result.sha256 == file_sha256(final) and result.watermark_id == WATERMARK_ID
@@ -71,7 +71,7 @@ def test_an_unsigned_file_handed_over_is_consumed(out_dir: Path, make_facts: Mak
     marked_writer(WATERMARK_ID)(unsigned)
     final = out_dir / "final.mp4"
     publish_marked(final, unsigned, make_facts(WATERMARK_ID), dev_credentials,
-                       records.append)
+                   records.append)
     assert list(out_dir.iterdir()) == [final]
 
 
@@ -86,7 +86,7 @@ def test_a_key_that_does_not_match_the_certificate_leaves_no_file(
     bad = replace(dev_credentials, private_key_pem=_other_key_pem())
     with pytest.raises(SigningError):
         publish_marked(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID), bad,
-                           records.append)
+                       records.append)
     _assert_nothing_published(out_dir, records)
 
 
@@ -97,7 +97,7 @@ def test_an_unreachable_timestamp_authority_leaves_no_file(
     with_tsa = replace(dev_credentials, tsa_url=closed_port_url)
     with pytest.raises(SigningError, match="timestamp authority"):
         publish_marked(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID), with_tsa,
-                           records.append)
+                       records.append)
     _assert_nothing_published(out_dir, records)
     assert "timestamp authority" in (records[-1].error or "")
 
@@ -110,7 +110,7 @@ def test_frames_without_the_watermark_are_not_published(
 
     with pytest.raises(SigningError, match="does not carry watermark"):
         publish_marked(out_dir / "o.mp4", unmarked, make_facts(WATERMARK_ID),
-                           dev_credentials, records.append)
+                       dev_credentials, records.append)
     _assert_nothing_published(out_dir, records)
 
 
@@ -124,7 +124,7 @@ def test_a_registry_that_cannot_record_stops_the_publish(
 
     with pytest.raises(SigningError, match="database is locked"):
         publish_marked(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID),
-                           dev_credentials, flaky_registry)
+                       dev_credentials, flaky_registry)
     assert [r.status for r in records] == ["published", "failed"]
     assert list(out_dir.iterdir()) == []
 
@@ -138,7 +138,7 @@ def test_a_cancelled_encode_passes_through_and_leaves_no_temp_file(
 
     with pytest.raises(Cancelled):
         publish_marked(out_dir / "o.mp4", cancelled, make_facts(WATERMARK_ID),
-                           dev_credentials, records.append)
+                       dev_credentials, records.append)
     _assert_nothing_published(out_dir, records)
 
 
@@ -152,11 +152,11 @@ def test_the_signing_key_never_reaches_logs_records_or_outputs(
     secrets.append(format(key.private_numbers().private_value, "x"))
     caplog.set_level(logging.DEBUG)
     result = publish_marked(out_dir / "ok.mp4", writer, make_facts(WATERMARK_ID),
-                                dev_credentials, records.append)
+                            dev_credentials, records.append)
     with pytest.raises(SigningError) as failure:
         publish_marked(out_dir / "bad.mp4", writer, make_facts(WATERMARK_ID),
-                           replace(dev_credentials, private_key_pem=_other_key_pem()),
-                           records.append)
+                       replace(dev_credentials, private_key_pem=_other_key_pem()),
+                       records.append)
     seen = "\n".join([caplog.text, result.manifest_json, repr(result), str(failure.value),
                       *map(repr, records), repr(dev_credentials),
                       result.path.read_bytes().decode("latin-1")])

@@ -18,8 +18,16 @@ from sonic_ext.provenance.keys import init_dev_keys
 from sonic_ext.provenance.publish import PublishedOutput
 
 from ..evidence import write_release_pdf
-from .conftest import (MakeFacts, install_mark_key, publish_marked, MarkedWriter, moving_frames, read_frames, reencode,
-                       write_mp4)
+from .conftest import (
+    MakeFacts,
+    MarkedWriter,
+    install_mark_key,
+    moving_frames,
+    publish_marked,
+    read_frames,
+    reencode,
+    write_mp4,
+)
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 WATERMARK = "0badc0ffee42"
@@ -39,8 +47,8 @@ def signed(installation: SonicService, tmp_path: Path, marked_writer: MarkedWrit
            make_facts: MakeFacts) -> PublishedOutput:
     """Signed with this installation's keys; not yet in its registry."""
     return publish_marked(tmp_path / "signed.mp4", marked_writer(WATERMARK, 50, 512),
-                              make_facts(WATERMARK), installation.credentials(),
-                              lambda record: None)
+                          make_facts(WATERMARK), installation.credentials(),
+                          lambda record: None)
 
 
 def test_an_intact_output_of_this_installation_is_authentic(installation: SonicService,

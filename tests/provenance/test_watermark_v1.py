@@ -10,7 +10,11 @@ import pytest
 
 from sonic_ext.errors import InputError
 from sonic_ext.provenance.watermark import detect_mark
-from sonic_ext.provenance.watermark_v1 import FrameWatermarker, detect_frames, detect_video
+from sonic_ext.provenance.watermark_v1 import (
+    FrameWatermarker,
+    detect_frames,
+    detect_video,
+)
 
 from .conftest import CLIP_ID, MARK_KEY, moving_frames, psnr, reencode, write_mp4
 
