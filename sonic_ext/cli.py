@@ -8,6 +8,7 @@ carries exactly one JSON object, for errors too; progress and messages go to std
 from __future__ import annotations
 
 import argparse
+import textwrap
 import getpass
 import json
 import logging
@@ -47,7 +48,18 @@ class UsageError(InputError):
         self.usage = usage
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Wraps help text between words only: command names such as `adopt-unsigned` stay whole."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.format_usage().strip())
 
@@ -219,7 +231,7 @@ def _param_help(name: str, defaults: GenerationParams) -> str:
 
 
 def _add_consent(commands: Any) -> None:
-    consent = commands.add_parser("consent", help="the consent registry: add | amend | check | list | show | revoke | audit-verify").add_subparsers(
+    consent = commands.add_parser("consent", help="the consent registry: add | amend | check | list | show | revoke | audit-verify | audit-export | adopt-unsigned").add_subparsers(
         dest="consent_command", metavar="ACTION", required=True, parser_class=_Parser)
     add = consent.add_parser("add", help="enrol a person who consented, or renew an enrolled "
                                          "person's consent (--subject)", epilog=EPILOG)
@@ -286,9 +298,26 @@ def _add_consent(commands: Any) -> None:
     revoke.add_argument("--reason", required=True, type=_nonempty, metavar="TEXT")
     _add_json(revoke)
     revoke.set_defaults(handler=_consent_revoke)
-    audit = consent.add_parser("audit-verify", help="check the audit log's hash chain")
+    audit = consent.add_parser(
+        "audit-verify", help="check the audit log and every signed record against the consent "
+                             "key, its signed checkpoints and any anchors given")
+    audit.add_argument("--anchor", dest="anchors", action="append", type=Path, default=[],
+                       metavar="FILE", help="a checkpoint kept elsewhere: an exported "
+                       "checkpoint file, or an output of ours (its manifest carries the "
+                       "checkpoint of its gate decision); repeatable")
     _add_json(audit)
     audit.set_defaults(handler=_audit_verify)
+    export = consent.add_parser("audit-export", help="write every signed checkpoint and the "
+                                                     "consent key's public key, for off-site "
+                                                     "keeping")
+    export.add_argument("--out", required=True, type=Path, metavar="DIR")
+    _add_json(export)
+    export.set_defaults(handler=_audit_export)
+    adopt = consent.add_parser("adopt-unsigned", help="sign rows recorded before the registry "
+                                                      "was signed (only those its audit log "
+                                                      "recorded as they are)")
+    _add_json(adopt)
+    adopt.set_defaults(handler=_adopt_unsigned)
 
 
 def _add_grantees(parser: argparse.ArgumentParser, *, required: bool) -> None:
@@ -481,12 +510,36 @@ def _consent_revoke(service: SonicService, args: argparse.Namespace) -> Outcome:
     return Outcome(record.to_dict(), "revoked " + _consent_text(record.to_dict()))
 
 
-def _audit_verify(service: SonicService, _args: argparse.Namespace) -> Outcome:
-    report = service.verify_audit_chain()
-    text = (f"audit log intact: {report.events_checked} events checked" if report.ok else
-            f"audit log BROKEN at event {report.broken_seq}: {report.problem} "
-            f"({report.events_checked} events checked)")
-    return Outcome(report.to_dict(), text, exit_code=0 if report.ok else 1)
+def _audit_verify(service: SonicService, args: argparse.Namespace) -> Outcome:
+    report = service.verify_audit_chain(args.anchors)
+    checked = (f"{report.events_checked} events, signed checkpoints up to "
+               f"{report.checkpoint_size or 'none'}, {report.anchors_checked} anchor(s), "
+               f"consent key {report.key_id}")
+    if report.ok:
+        return Outcome(report.to_dict(), f"registry intact: {checked}")
+    where = f" at event {report.broken_seq}" if report.broken_seq else ""
+    lines = [f"registry ALTERED{where} ({checked}):",
+             *(f"  - {printable(p)}" for p in report.problems)]
+    return Outcome(report.to_dict(), "\n".join(lines), exit_code=1)
+
+
+def _audit_export(service: SonicService, args: argparse.Namespace) -> Outcome:
+    written = service.export_audit_checkpoints(args.out)
+    return Outcome(written, f"{written['checkpoints']} signed checkpoints (latest: "
+                            f"{written['latest_size']} events) and the consent key's public key "
+                            f"written to {args.out}")
+
+
+def _adopt_unsigned(service: SonicService, _args: argparse.Namespace) -> Outcome:
+    result = service.adopt_unsigned(_actor())
+    adopted = sum(len(result[k]) for k in ("subjects", "consents", "references"))
+    lines = [f"adopted {len(result['subjects'])} subject(s), {len(result['consents'])} "
+             f"consent(s), {len(result['references'])} face reference(s)"]
+    if result["left_unsigned"]:
+        lines.append("left unsigned (the audit log does not record them as they are; the gate "
+                     "keeps refusing them): " + ", ".join(result["left_unsigned"]))
+    return Outcome(result, "\n".join(lines), exit_code=0 if adopted or not result[
+        "left_unsigned"] else 1)
 
 
 def _golden_check(_service: SonicService, args: argparse.Namespace) -> Outcome:

@@ -361,8 +361,22 @@ class SonicService:
     def revoke_consent(self, consent_id: str, reason: str, actor: str) -> ConsentRecord:
         return self.registry.revoke_consent(consent_id, reason, actor)
 
-    def verify_audit_chain(self) -> ChainReport:
-        return self.registry.verify_chain()
+    def verify_audit_chain(self, anchor_files: Sequence[Path] = ()) -> ChainReport:
+        """The registry against its consent key and checkpoints, plus the checkpoints in
+        `anchor_files` (exported checkpoint notes, or our outputs: their manifests carry one)."""
+        from .consent.anchors import read_anchor
+
+        trust = self.trust_policy() if anchor_files else None
+        return self.registry.verify_chain([read_anchor(Path(f), trust) for f in anchor_files])
+
+    def export_audit_checkpoints(self, folder: Path) -> dict[str, Any]:
+        """Every signed checkpoint and the public key that verifies them, into `folder`."""
+        from .consent.anchors import export_checkpoints
+
+        return export_checkpoints(self.registry, folder)
+
+    def adopt_unsigned(self, actor: str) -> dict[str, list[str]]:
+        return self.registry.adopt_unsigned(actor)
 
     # -- verification -------------------------------------------------------------------------
 

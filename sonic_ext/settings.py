@@ -25,6 +25,7 @@ ENV_TSA_URL = "SONIC_TSA_URL"
 ENV_ALLOWED_EKUS = "SONIC_ALLOWED_EKUS"
 ENV_ADMIN_TOKEN = "SONIC_ADMIN_TOKEN"
 ENV_WATERMARK_KEY = "SONIC_WATERMARK_KEY"
+ENV_CONSENT_KEY = "SONIC_CONSENT_KEY"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -58,6 +59,8 @@ class Settings:
     tsa_url: str | None = None
     # A deployment's shared watermark key file; None: <home>/keys/watermark.key, made on first use
     watermark_key_file: Path | None = None
+    # A deployment's shared consent key (signs the registry); None: <home>/keys/consent-key.pem
+    consent_key_file: Path | None = None
     # Consent changes through the API and UI need this token; without one they are refused there
     # (the CLI, run by whoever owns the home folder, needs none).
     admin_token: str | None = field(default=None, repr=False, compare=False)
@@ -102,6 +105,7 @@ class Settings:
             allowed_ekus=_path_or_none(env.get(ENV_ALLOWED_EKUS)),
             tsa_url=env.get(ENV_TSA_URL) or None,
             watermark_key_file=_path_or_none(env.get(ENV_WATERMARK_KEY)),
+            consent_key_file=_path_or_none(env.get(ENV_CONSENT_KEY)),
             home=resolved_home.expanduser().absolute(),
             models_dir=resolved_models.expanduser().absolute(),
             db_url=env.get(ENV_DB_URL) or None,

@@ -14,7 +14,7 @@ from sonic_ext import __version__, cli
 
 ALL_COMMANDS = ["serve", "generate", "verify", "consent", "add", "amend", "check", "list",
                 "show", "revoke",
-                "audit-verify", "models", "status", "download", "make-tiny", "keys", "init",
+                "audit-verify", "audit-export", "adopt-unsigned", "models", "status", "download", "make-tiny", "keys", "init",
                 "dev", "golden-check"]
 
 
@@ -35,7 +35,8 @@ def test_module_help_lists_every_command_and_action() -> None:
 @pytest.mark.parametrize("command", [
     ["serve"], ["generate"], ["verify"], ["consent", "add"], ["consent", "amend"],
     ["consent", "check"], ["consent", "list"],
-    ["consent", "show"], ["consent", "revoke"], ["consent", "audit-verify"], ["models", "status"],
+    ["consent", "show"], ["consent", "revoke"], ["consent", "audit-verify"],
+    ["consent", "audit-export"], ["consent", "adopt-unsigned"], ["models", "status"],
     ["models", "download"], ["models", "make-tiny"], ["models", "keys"], ["keys", "init"],
     ["keys", "show"], ["dev", "golden-check"]])
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:

@@ -4,6 +4,7 @@ H.264 + AAC, C2PA signing, atomic publish and the manifest store: real libraries
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,19 @@ def test_a_consented_face_becomes_a_signed_watermarked_mp4(studio: SonicService,
     assert report.consent["id"] == result.consent_id
     assert studio.verify_audit_chain().ok
     assert list(tmp_path.glob(".sonic-publish-*")) == []
+
+    # the manifest anchors the audit log: the checkpoint of its gate decision, signed by the
+    # consent key, still names a rewrite after every checkpoint in the database was redone
+    assert reading.manifest.consent["audit_checkpoint"].split("\n")[1] == str(
+        reading.manifest.consent["audit_seq"])
+    anchored = studio.verify_audit_chain([out])
+    assert anchored.ok and anchored.anchors_checked == 2  # the manifest and the home's file
+    with sqlite3.connect(studio.settings.registry_path, isolation_level=None) as db:
+        db.execute("DELETE FROM audit_events WHERE seq > ?",
+                   (reading.manifest.consent["audit_seq"] - 1,))
+    problems = studio.verify_audit_chain([out]).problems
+    assert any(p.startswith("manifest of talking.mp4: the consent key signed a log of")
+               for p in problems)
 
 
 def test_someone_without_consent_gets_nothing(studio: SonicService, speech: Path,

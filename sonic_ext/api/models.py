@@ -239,6 +239,7 @@ class GateDecision(BaseModel):
     face_box: Optional[List[int]] = None
     audit_seq: Optional[int] = Field(None, description="the audit event recording the decision")
     audit_hash: Optional[str] = None
+    audit_checkpoint: Optional[str] = None
 
 
 class ConsentCheck(BaseModel):
@@ -280,6 +281,10 @@ class ChainReport(BaseModel):
     events_checked: int
     broken_seq: Optional[int] = None
     problem: Optional[str] = None
+    problems: List[str] = []
+    checkpoint_size: Optional[int] = None
+    anchors_checked: int = 0
+    key_id: Optional[str] = None
 
 
 # -- examples for OpenAPI ---------------------------------------------------------------------
@@ -370,7 +375,8 @@ CONSENT_DETAILS_EXAMPLE: Dict[str, Any] = {
                  "prev_hash": "77ab" + "0" * 60, "hash": "e01c" + "0" * 60}],
 }
 CHAIN_EXAMPLE: Dict[str, Any] = {"ok": True, "events_checked": 42, "broken_seq": None,
-                                 "problem": None}
+                                 "problem": None, "problems": [], "checkpoint_size": 42,
+                                 "anchors_checked": 1, "key_id": "5e1c0a2b9d4f7e31"}
 ERROR_EXAMPLES: Dict[int, Dict[str, Any]] = {
     401: {"detail": "valid HTTP Basic credentials required"},
     403: {"detail": {"code": "consent_refused", **_NOT_GRANTED, "audit_seq": 43}},

@@ -1,10 +1,11 @@
 """The append-only, hash-chained audit log.
 
 Each event's hash covers its sequence number, time, actor, action, payload and the previous
-event's hash, so changing, removing or reordering any event breaks every link after it. The head
-row holds the latest hash as well, which exposes a log whose newest events were cut off.
-Anchoring goes further: a gate decision returns its event's hash, and the signed manifest that
-carries it pins the chain up to that point outside the database.
+event's hash, so changing, removing or reordering any event breaks every link after it. Plain
+hashes only catch careless edits (anyone can recompute them): the registry's consent key signs a
+checkpoint of the chain at every event (`signing.py`), and `integrity.py` checks the log against
+those and against the checkpoints kept outside the database (the checkpoint file, exports, and
+the manifest of every output, which carries the checkpoint of its gate decision).
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent, RegistryHead
-from .records import AuditEntry, ChainReport, iso
+from .records import AuditEntry, iso
 
 GENESIS_HASH = "0" * 64
 HASH_DOMAIN = "sonic-ext audit v1"
-_VERIFY_BATCH = 1000
 
 
 def canonical_json(value: Any) -> str:
@@ -55,28 +54,8 @@ def to_entry(row: AuditEvent) -> AuditEntry:
                       payload_json=row.payload, prev_hash=row.prev_hash, hash=row.hash)
 
 
-def verify_chain(session: Session) -> ChainReport:
-    """Walk the log oldest first; report the first event that does not link or hash right."""
-    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    rows = session.execute(select(AuditEvent).order_by(AuditEvent.seq)
-                           .execution_options(yield_per=_VERIFY_BATCH)).scalars()
-    for row in rows:
-        problem = _link_problem(row, expected_seq, prev_hash)
-        if problem:
-            return ChainReport(False, checked, broken_seq=min(row.seq, expected_seq),
-                               problem=problem)
-        checked += 1
-        expected_seq, prev_hash = row.seq + 1, row.hash
-    head = session.get(RegistryHead, 1)
-    if head is None or (head.audit_seq, head.audit_hash) != (expected_seq - 1, prev_hash):
-        tip = f"event {head.audit_seq}" if head else "no head row"
-        return ChainReport(False, checked, broken_seq=expected_seq,
-                           problem=f"the log ends at event {expected_seq - 1} but the registry "
-                                   f"head records {tip}: newest events were removed or altered")
-    return ChainReport(True, checked)
-
-
-def _link_problem(row: AuditEvent, expected_seq: int, prev_hash: str) -> str | None:
+def link_problem(row: AuditEvent, expected_seq: int, prev_hash: str) -> str | None:
+    """What is wrong with this event as the next link after `prev_hash`, or None."""
     if row.seq != expected_seq:
         return f"event {expected_seq} is missing (next event is {row.seq})"
     if row.prev_hash != prev_hash:

@@ -35,7 +35,6 @@ from ..errors import ConsentRefused, InputError
 from ..framing import Conditioning, Framing, conditioning
 from ..identity import Box, DetectedFace, FaceBackend, load_portrait
 from ..identity.faces import SAME_FACE_IOU, overlap
-from .audit import append_event
 from .fields import check_purpose, check_text
 from .grantees import is_granted
 from .models import Consent, Subject
@@ -56,6 +55,9 @@ RULE_CONSENT_EXPIRED = "consent-expired"
 RULE_CONSENT_NOT_YET_VALID = "consent-not-yet-valid"
 RULE_CONSENT_SUPERSEDED = "consent-superseded"
 RULE_PURPOSE_NOT_COVERED = "purpose-not-covered"
+RULE_REGISTRY_ALTERED = "registry-altered"
+_ALTERED_HINT = ("an admin runs `sonic-ext consent audit-verify`: the registry no longer holds "
+                 "what its consent key signed")
 
 _RULE_OF_STATUS = {"revoked": RULE_CONSENT_REVOKED, "expired": RULE_CONSENT_EXPIRED,
                    "not-yet-valid": RULE_CONSENT_NOT_YET_VALID,
@@ -127,6 +129,9 @@ class GateDecision:
     face_box: Box | None = None
     audit_seq: int | None = None
     audit_hash: str | None = None
+    # the consent key's signed checkpoint of the log at this decision: an anchor outside the
+    # database, in every manifest (`consent audit-verify --anchor`)
+    audit_checkpoint: str | None = None
 
     @property
     def faces_checked(self) -> int:
@@ -147,6 +152,7 @@ class GateDecision:
             "consent_ids": list(self.consent_ids), "similarity": _rounded(self.similarity),
             "face_box": list(self.face_box) if self.face_box else None,
             "audit_seq": self.audit_seq, "audit_hash": self.audit_hash,
+            "audit_checkpoint": self.audit_checkpoint,
         }
 
 
@@ -229,7 +235,7 @@ class ConsentGate:
             seen = conditioning(Image.fromarray(portrait.rgb), animated.box, framing)
         candidates = self._candidates(faces, seen)
         # 4. Decide on the registry as it is now, and record the decision, in one transaction.
-        with self.registry.database.write() as (session, head):
+        with self.registry.writing() as (session, head):
             now = self.registry.clock()
             base = GateDecision(
                 passed=False, rule=None, message="", hint=None, purpose=purpose, actor=actor,
@@ -241,12 +247,18 @@ class ConsentGate:
                 faces=())
             matrix = self.registry.references.matrix(session, self.backend.model_id,
                                                      head.references_version)
-            decision = self._decide(session, base, candidates, matrix,
-                                    animated.box if animated else None)
-            entry = append_event(session, head, actor=actor, at=now,
-                                 action="gate.pass" if decision.passed else "gate.refuse",
-                                 payload=_audit_payload(decision))
-        decision = replace(decision, audit_seq=entry.seq, audit_hash=entry.hash)
+            altered = self.registry.tail_problem(session, head)
+            if altered:
+                decision = _refused(base, RULE_REGISTRY_ALTERED, altered, _ALTERED_HINT)
+            else:
+                decision = self._decide(session, base, candidates, matrix,
+                                        animated.box if animated else None)
+            entry = self.registry.append(session, head, actor=actor, at=now,
+                                         action="gate.pass" if decision.passed
+                                         else "gate.refuse", payload=_audit_payload(decision))
+            checkpoint = self.registry.latest_checkpoint(session, entry.seq)
+        decision = replace(decision, audit_seq=entry.seq, audit_hash=entry.hash,
+                           audit_checkpoint=checkpoint)
         if not decision.passed:
             raise GateRefused(decision)
         return decision
@@ -321,6 +333,11 @@ class ConsentGate:
                              hint="the consents granted to you are listed in the UI and by "
                                   "GET /consents/granted; admins: `sonic-ext consent list`")
         for claim in claims.values():
+            altered = self.registry.claim_problem(session, claim.consent,  # type: ignore[union-attr]
+                                                  claim.subject)  # type: ignore[union-attr]
+            if altered:
+                return _refused(base, RULE_REGISTRY_ALTERED, altered, _ALTERED_HINT)
+        for claim in claims.values():
             refusal = _claim_refusal(claim, base)  # type: ignore[arg-type]
             if refusal is not None:
                 return _refused(base, *refusal)
@@ -376,6 +393,13 @@ class ConsentGate:
                 f"{base.min_face_px} px)"), hint=(
                 "use a portrait in which every face is at least that large, or crop away the "
                 "faces of everyone who is not to be animated"))
+        altered = sorted(c.subject.id for c in claims.values()
+                         if c.subject.id in matrix.rejected)
+        if altered:
+            return replace(verdict, rule=RULE_REGISTRY_ALTERED, message=(
+                f"face references of subject {', '.join(altered)} are not signed by this "
+                "registry's consent key: they were added or edited outside the registry"),
+                hint=_ALTERED_HINT)
         scores = {cid: matrix.best_of_subject(face.embedding, c.subject.id)
                   for cid, c in claims.items()}
         known = {cid: s for cid, s in scores.items() if s is not None}
@@ -462,7 +486,7 @@ def _refused(base: GateDecision, rule: str, message: str, hint: str) -> GateDeci
 
 def _audit_payload(decision: GateDecision) -> dict[str, Any]:
     payload = decision.to_dict()
-    del payload["audit_seq"], payload["audit_hash"]
+    del payload["audit_seq"], payload["audit_hash"], payload["audit_checkpoint"]
     return payload
 
 

@@ -69,6 +69,8 @@ class Subject(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The consent key's signature over the row (consent/signing.py); None: not signed
+    signature: Mapped[str | None] = mapped_column(Text)
 
 
 class Consent(Base):
@@ -92,6 +94,9 @@ class Consent(Base):
     # An amendment is a new consent that `supersedes` the old; the old is then out of force.
     supersedes: Mapped[str | None] = mapped_column(String(32))
     superseded_by: Mapped[str | None] = mapped_column(String(32))
+    # The audit event that gave the consent its present state; signed with it
+    state_seq: Mapped[int | None] = mapped_column(Integer)
+    signature: Mapped[str | None] = mapped_column(Text)
 
 
 class FaceReference(Base):
@@ -108,6 +113,7 @@ class FaceReference(Base):
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     source_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    signature: Mapped[str | None] = mapped_column(Text)
 
 
 class Generation(Base):
@@ -136,3 +142,12 @@ class AuditEvent(Base):
     payload: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """The consent key's signed checkpoint (a C2SP signed note) of the chain at each size."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    note: Mapped[str] = mapped_column(Text)

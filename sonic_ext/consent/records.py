@@ -110,16 +110,23 @@ class ConsentDetails:
 
 @dataclass(frozen=True)
 class ChainReport:
-    """Result of `verify_chain`: ok, or the first event whose link is broken and how."""
+    """Result of `audit-verify` (`integrity.audit_report`): ok, or every problem found, the
+    first (`problem`) at the earliest event involved (`broken_seq`) when one is."""
 
     ok: bool
     events_checked: int
     broken_seq: int | None = None
     problem: str | None = None
+    problems: tuple[str, ...] = ()
+    checkpoint_size: int | None = None  # the newest event a valid signed checkpoint covers
+    anchors_checked: int = 0  # checkpoints kept outside the database that were checked
+    key_id: str | None = None  # the consent key everything was checked against
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "events_checked": self.events_checked,
-                "broken_seq": self.broken_seq, "problem": self.problem}
+                "broken_seq": self.broken_seq, "problem": self.problem,
+                "problems": list(self.problems), "checkpoint_size": self.checkpoint_size,
+                "anchors_checked": self.anchors_checked, "key_id": self.key_id}
 
 
 @dataclass(frozen=True)

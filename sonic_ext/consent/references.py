@@ -5,6 +5,10 @@ unit length, so the products are cosine similarities). The cost is reading the m
 0.5 GB per face at a million 128-d references, so rows are stored contiguously and never copied
 per query. References are only ever added, so a refresh appends the rows with higher ids than
 those already loaded; the head row's `references_version` tells when to look.
+
+Each row's consent-key signature is checked as it is loaded (~0.1 ms a row, once per process):
+a row inserted or edited outside the registry never enters the matrix, and its subject is
+listed in `rejected`, so the gate names the tampering instead of matching against it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import FaceReference
+from .signing import ConsentVerifier, reference_fields
 
 _INITIAL_CAPACITY = 1024
 
@@ -34,6 +39,7 @@ class ReferenceMatrix:
     rows: np.ndarray
     codes: np.ndarray
     subject_ids: tuple[str, ...]
+    rejected: frozenset[str] = frozenset()  # subjects with a reference whose signature failed
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
@@ -81,6 +87,7 @@ class ReferenceIndex:
         self._count = 0
         self._subject_ids: list[str] = []
         self._code_of: dict[str, int] = {}
+        self.rejected: set[str] = set()
 
     def extend(self, ids: np.ndarray, subject_ids: list[str], rows: np.ndarray) -> None:
         """Append references (ids ascending, above `last_id`); rows must be unit length."""
@@ -102,7 +109,7 @@ class ReferenceIndex:
     def snapshot(self) -> ReferenceMatrix:
         # Views: later appends write past `_count` or into a new buffer, never into these rows.
         return ReferenceMatrix(self._rows[:self._count], self._codes[:self._count],
-                               tuple(self._subject_ids))
+                               tuple(self._subject_ids), frozenset(self.rejected))
 
     def _code(self, subject_id: str) -> int:
         if subject_id not in self._code_of:
@@ -125,7 +132,8 @@ class ReferenceIndex:
 class ReferenceCache:
     """Per-model indexes of one registry, shared by the threads of a process."""
 
-    def __init__(self) -> None:
+    def __init__(self, verifier: ConsentVerifier) -> None:
+        self.verifier = verifier
         self._indexes: dict[str, ReferenceIndex] = {}
         self._lock = threading.Lock()
 
@@ -134,19 +142,26 @@ class ReferenceCache:
         with self._lock:
             index = self._indexes.setdefault(model_id, ReferenceIndex(model_id))
             if index.version != version:
-                _load_new_rows(session, index)
+                _load_new_rows(session, index, self.verifier)
                 index.version = version
             return index.snapshot()
 
 
-def _load_new_rows(session: Session, index: ReferenceIndex) -> None:
-    result = session.execute(
-        select(FaceReference.id, FaceReference.subject_id, FaceReference.embedding)
-        .where(FaceReference.model_id == index.model_id, FaceReference.id > index.last_id)
-        .order_by(FaceReference.id))
-    rows = result.all()
+def _load_new_rows(session: Session, index: ReferenceIndex, verifier: ConsentVerifier) -> None:
+    rows = session.scalars(select(FaceReference)
+                           .where(FaceReference.model_id == index.model_id,
+                                  FaceReference.id > index.last_id)
+                           .order_by(FaceReference.id)).all()
     if not rows:
         return
-    ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
-    matrix = np.frombuffer(b"".join(r.embedding for r in rows), dtype="<f4")
-    index.extend(ids, [r.subject_id for r in rows], matrix.reshape(len(rows), -1))
+    valid = []
+    for row in rows:
+        if verifier.valid(row.signature, "reference", reference_fields(row)):
+            valid.append(row)
+        else:
+            index.rejected.add(row.subject_id)
+    if valid:
+        ids = np.fromiter((r.id for r in valid), dtype=np.int64, count=len(valid))
+        matrix = np.frombuffer(b"".join(r.embedding for r in valid), dtype="<f4")
+        index.extend(ids, [r.subject_id for r in valid], matrix.reshape(len(valid), -1))
+    index.last_id = int(rows[-1].id)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,13 +27,30 @@ from ..errors import Conflict, ConsentRefused, InputError, NotFound
 from ..identity import DetectedFace, FaceBackend, FaceBackends, Portrait, load_portrait
 from ..policy import Policy
 from ..settings import Settings
-from .audit import append_event, canonical_json, to_entry, verify_chain
+from .audit import GENESIS_HASH, append_event, canonical_json, link_problem, to_entry
 from .database import RegistryDatabase
 from .evidence import check_evidence_file, store_evidence
 from .fields import check_expiry, check_purposes, check_text
 from .grantees import check_grantees, is_granted
-from .models import AuditEvent, Consent, FaceReference, Generation, RegistryHead, Subject
+from .integrity import (
+    Anchor,
+    audit_report,
+    claim_problem,
+    read_checkpoint_file,
+    tail_problem,
+    write_checkpoint_file,
+)
+from .models import (
+    AuditCheckpoint,
+    AuditEvent,
+    Consent,
+    FaceReference,
+    Generation,
+    RegistryHead,
+    Subject,
+)
 from .records import (
+    AuditEntry,
     ChainReport,
     Clock,
     ConsentDetails,
@@ -44,8 +62,19 @@ from .records import (
     utc_now,
 )
 from .references import ReferenceCache
+from .signing import (
+    ENV_KEY_FILE,
+    KEY_FILE,
+    ConsentKey,
+    consent_fields,
+    create_consent_key,
+    load_consent_key,
+    reference_fields,
+    subject_fields,
+)
 
 GENERATION_STATUSES = ("published", "failed")
+CHECKPOINT_FILE = "checkpoint.txt"  # under <home>/audit: the latest signed checkpoint
 
 
 def new_id(prefix: str) -> str:
@@ -68,20 +97,75 @@ class ConsentRegistry:
     """The registry of one installation. Thread-safe; open one per process."""
 
     def __init__(self, database: RegistryDatabase, policy: Policy, backends: FaceBackends,
-                 evidence_dir: Path, clock: Clock = utc_now) -> None:
+                 evidence_dir: Path, key: ConsentKey, clock: Clock = utc_now,
+                 checkpoint_file: Path | None = None) -> None:
         self.database = database
         self.policy = policy
         self.backends = backends
         self.evidence_dir = evidence_dir
+        self.key = key
         self.clock = clock
-        self.references = ReferenceCache()
+        self.checkpoint_file = checkpoint_file
+        self.references = ReferenceCache(key)
 
     @classmethod
     def open(cls, settings: Settings, policy: Policy, *, backends: FaceBackends | None = None,
              clock: Clock = utc_now) -> ConsentRegistry:
-        """Open (creating or migrating) the database at `settings.database_url`."""
-        return cls(RegistryDatabase.open(settings.database_url), policy,
-                   backends or FaceBackends(settings.models_dir), settings.evidence_dir, clock)
+        """Open (creating or migrating) the database at `settings.database_url`, with the
+        installation's consent key (made on first use; see `open_consent_key`)."""
+        database = RegistryDatabase.open(settings.database_url)
+        try:
+            key = open_consent_key(settings, database)
+        except BaseException:
+            database.dispose()
+            raise
+        return cls(database, policy, backends or FaceBackends(settings.models_dir),
+                   settings.evidence_dir, key, clock,
+                   checkpoint_file=settings.home / "audit" / CHECKPOINT_FILE)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[tuple[Session, RegistryHead]]:
+        """`database.write()`, then, once committed, the new checkpoint into the checkpoint
+        file (outside the database, so a rewound database disagrees with it)."""
+        with self.database.write() as (session, head):
+            yield session, head
+        note = session.info.pop("checkpoint", None)
+        if note is not None and self.checkpoint_file is not None:
+            write_checkpoint_file(self.checkpoint_file, note[1], note[0])
+
+    def append(self, session: Session, head: RegistryHead, *, actor: str, action: str,
+               payload: dict[str, Any], at: datetime) -> AuditEntry:
+        """The next audit event and its signed checkpoint (inside a `writing()` transaction)."""
+        entry = append_event(session, head, actor=actor, action=action, payload=payload, at=at)
+        note = self.key.checkpoint(entry.seq, entry.hash)
+        session.add(AuditCheckpoint(size=entry.seq, note=note))
+        session.info["checkpoint"] = (entry.seq, note)
+        return entry
+
+    def latest_checkpoint(self, session: Session, seq: int) -> str | None:
+        return session.scalar(select(AuditCheckpoint.note).where(AuditCheckpoint.size == seq))
+
+    def _seal_consent(self, consent: Consent, state_seq: int) -> None:
+        consent.state_seq = state_seq
+        consent.signature = self.key.sign("consent", consent_fields(consent))
+
+    def _seal_subject(self, subject: Subject) -> None:
+        subject.signature = self.key.sign("subject", subject_fields(subject))
+
+    def _seal_reference(self, reference: FaceReference) -> None:
+        reference.signature = self.key.sign("reference", reference_fields(reference))
+
+    # -- integrity ----------------------------------------------------------------------------
+
+    def claim_problem(self, session: Session, consent: Consent, subject: Subject) -> str | None:
+        """Why a consent and its subject, as stored, are not what the consent key signed."""
+        return claim_problem(session, self.key, consent, subject)
+
+    def tail_problem(self, session: Session, head: RegistryHead) -> str | None:
+        """Why the audit chain's head cannot be trusted now (see `integrity.tail_problem`)."""
+        return tail_problem(session, self.key, head, self.checkpoint_file)
 
     @property
     def min_face_px(self) -> int:
@@ -124,7 +208,7 @@ class ConsentRegistry:
         # 2. One face per portrait, embedded by every available backend (slow: no lock held).
         enrolments = self._enrolments(portraits)
         # 3. Subject, consent, references, evidence and audit event: one transaction.
-        with self.database.write() as (session, head):
+        with self.writing() as (session, head):
             now = self.clock()
             subject, is_new = self._subject_for(session, head, name, subject_id, enrolments,
                                                 now)
@@ -137,10 +221,18 @@ class ConsentRegistry:
                     grantees=list(grantees), recorded_by=recorded_by, recorded_at=now)
                 session.add(consent)
                 session.flush()
-                session.add_all(_references(consent, enrolments))
+                references = _references(consent, enrolments)
+                session.add_all(references)
+                session.flush()
                 head.references_version += 1
-                append_event(session, head, actor=recorded_by, action="consent.add", at=now,
-                             payload=_added_payload(consent, subject, is_new, enrolments))
+                entry = self.append(session, head, actor=recorded_by, action="consent.add",
+                                    at=now, payload=_added_payload(consent, subject, is_new,
+                                                                   enrolments))
+                if is_new:
+                    self._seal_subject(subject)
+                self._seal_consent(consent, entry.seq)
+                for reference in references:
+                    self._seal_reference(reference)
                 return self._record(session, consent, subject, now)
             except BaseException:
                 stored.discard()
@@ -167,7 +259,7 @@ class ConsentRegistry:
             expires = check_expiry(expires, now)  # type: ignore[arg-type]
         if evidence is not None:
             check_evidence_file(evidence)
-        with self.database.write() as (session, head):
+        with self.writing() as (session, head):
             old, subject = self._consent(session, consent_id)
             status = self._status(old, now)
             if status != "active":
@@ -201,10 +293,12 @@ class ConsentRegistry:
                 session.add(consent)
                 session.flush()
                 old.superseded_by = consent.id
-                append_event(session, head, actor=recorded_by, action="consent.amend", at=now,
-                             payload={**_consent_payload(consent, subject),
-                                      "supersedes": old.id,
-                                      "new_evidence": stored is not None})
+                entry = self.append(session, head, actor=recorded_by, action="consent.amend",
+                                    at=now, payload={**_consent_payload(consent, subject),
+                                                     "supersedes": old.id,
+                                                     "new_evidence": stored is not None})
+                self._seal_consent(consent, entry.seq)
+                self._seal_consent(old, entry.seq)
                 return self._record(session, consent, subject, now)
             except BaseException:
                 if stored:
@@ -245,21 +339,83 @@ class ConsentRegistry:
         """Revoke now; from this transaction on, the gate refuses the person under it."""
         reason = check_text(reason, "reason", max_length=2000)
         actor = check_text(actor, "actor")
-        with self.database.write() as (session, head):
+        with self.writing() as (session, head):
             consent, subject = self._consent(session, consent_id)
             if consent.revoked_at is not None:
                 raise Conflict("id", f"consent {consent.id} was revoked already on "
                                        f"{iso(consent.revoked_at)}")
             now = self.clock()
             consent.revoked_at, consent.revoked_by, consent.revoke_reason = now, actor, reason
-            append_event(session, head, actor=actor, action="consent.revoke", at=now,
-                         payload={"consent_id": consent.id, "subject_id": subject.id,
-                                  "reason": reason, "revoked_at": iso(now)})
+            entry = self.append(session, head, actor=actor, action="consent.revoke", at=now,
+                                payload={"consent_id": consent.id, "subject_id": subject.id,
+                                         "reason": reason, "revoked_at": iso(now)})
+            self._seal_consent(consent, entry.seq)
             return self._record(session, consent, subject, now)
 
-    def verify_chain(self) -> ChainReport:
+    def verify_chain(self, anchors: Sequence[Anchor] = ()) -> ChainReport:
+        """Everything `audit-verify` checks (`integrity.audit_report`), against `anchors` and
+        the checkpoint file."""
+        anchors = list(anchors)
+        outside = read_checkpoint_file(self.key, self.checkpoint_file)
+        if outside is not None and not isinstance(outside, str):
+            anchors.append(Anchor(str(self.checkpoint_file), outside.note))
         with self.database.read() as session:
-            return verify_chain(session)
+            report = audit_report(session, self.key, anchors)
+        if isinstance(outside, str):
+            return replace(report, ok=False, problem=report.problem or outside,
+                           problems=(*report.problems, outside))
+        return report
+
+    def checkpoints(self) -> list[tuple[int, str]]:
+        """Every signed checkpoint, oldest first: what `consent audit-export` keeps off-site."""
+        with self.database.read() as session:
+            return [(size, note) for size, note in session.execute(
+                select(AuditCheckpoint.size, AuditCheckpoint.note)
+                .order_by(AuditCheckpoint.size))]
+
+    def adopt_unsigned(self, actor: str) -> dict[str, list[str]]:
+        """Sign the rows a registry made before signing existed, but only those its audit log
+        recorded: a subject or consent some `consent.add`/`consent.amend` created, whose
+        revocation matches the log's, and the references that event listed. Rows with no event
+        (inserted by SQL) stay unsigned, and the gate keeps refusing them. Refused when the
+        chain's links are broken."""
+        actor = check_text(actor, "actor")
+        with self.writing() as (session, head):
+            recorded = _recorded_by_log(session)
+            if recorded.broken:
+                raise Conflict("audit log", f"the audit log is broken ({recorded.broken}); "
+                                            "nothing was adopted",
+                               hint="`sonic-ext consent audit-verify` names the problem")
+            adopted: dict[str, list[str]] = {"subjects": [], "consents": [], "references": []}
+            left: list[str] = []
+            subjects = session.scalars(select(Subject).where(Subject.signature.is_(None))).all()
+            consents = session.scalars(select(Consent).where(Consent.signature.is_(None))).all()
+            references = session.scalars(select(FaceReference)
+                                         .where(FaceReference.signature.is_(None))).all()
+            for subject in subjects:
+                (adopted["subjects"] if subject.id in recorded.subjects else left).append(
+                    subject.id)
+            for consent in consents:
+                (adopted["consents"] if recorded.matches(consent) else left).append(consent.id)
+            for reference in references:
+                fits = (reference.consent_id, reference.model_id, reference.source_sha256) \
+                    in recorded.references and reference.consent_id in adopted["consents"]
+                (adopted["references"] if fits else left).append(f"reference {reference.id}")
+            if not any(adopted.values()):
+                return {**adopted, "left_unsigned": left}
+            entry = self.append(session, head, actor=actor, action="registry.adopt",
+                                at=self.clock(), payload={**adopted, "left_unsigned": left})
+            for subject in subjects:
+                if subject.id in adopted["subjects"]:
+                    self._seal_subject(subject)
+            for consent in consents:
+                if consent.id in adopted["consents"]:
+                    self._seal_consent(consent, entry.seq)
+            for reference in references:
+                if f"reference {reference.id}" not in left:
+                    self._seal_reference(reference)
+            head.references_version += 1
+            return {**adopted, "left_unsigned": left}
 
     # -- generations --------------------------------------------------------------------------
 
@@ -295,15 +451,13 @@ class ConsentRegistry:
         parameters_json = _json_field(parameters, "parameters")
         if fingerprint is not None:
             _check_fingerprint(fingerprint)
-        with self.database.write() as (session, head):
+        with self.writing() as (session, head):
             consent, _ = self._consent(session, consent_id, field="consent_id")
             now = self.clock()
             if status == "published":
-                for other_id in dict.fromkeys(also_relies_on):
-                    if other_id != consent.id:
-                        _require_in_force(self._consent(session, other_id, "consent_id")[0],
-                                          now)
-                _require_in_force(consent, now)
+                for other_id in dict.fromkeys([*also_relies_on, consent.id]):
+                    self._require_in_force(session, *self._consent(session, other_id,
+                                                                   "consent_id"), now)
             if watermark_id is not None and session.scalar(
                     select(Generation.id).where(Generation.watermark_id == watermark_id)):
                 raise InputError("watermark_id", f"{watermark_id!r} is recorded already")
@@ -313,29 +467,29 @@ class ConsentRegistry:
                              status=status, created_at=now, fingerprint=fingerprint)
             session.add(row)
             session.flush()
-            append_event(session, head, actor=actor, action="generation.record", at=now,
-                         payload={"generation_id": row.id, "consent_id": consent_id,
-                                  "consent_ids": list(dict.fromkeys([consent_id,
-                                                                     *also_relies_on])),
-                                  "status": status, "output_sha256": output_sha256,
-                                  "watermark_id": watermark_id,
-                                  "manifest_sha256": _sha256_text(manifest_json),
-                                  "parameters_sha256": _sha256_text(parameters_json),
-                                  "fingerprint_sha256": (hashlib.sha256(fingerprint).hexdigest()
-                                                         if fingerprint is not None else None)})
+            self.append(session, head, actor=actor, action="generation.record", at=now,
+                        payload={"generation_id": row.id, "consent_id": consent_id,
+                                 "consent_ids": list(dict.fromkeys([consent_id,
+                                                                    *also_relies_on])),
+                                 "status": status, "output_sha256": output_sha256,
+                                 "watermark_id": watermark_id,
+                                 "manifest_sha256": _sha256_text(manifest_json),
+                                 "parameters_sha256": _sha256_text(parameters_json),
+                                 "fingerprint_sha256": (hashlib.sha256(fingerprint).hexdigest()
+                                                        if fingerprint is not None else None)})
             return _generation_record(row)
 
     def mark_generation_failed(self, generation_id: str, actor: str, error: str
                                ) -> GenerationRecord:
         """A generation recorded as published whose file then never appeared."""
         actor = check_text(actor, "actor")
-        with self.database.write() as (session, head):
+        with self.writing() as (session, head):
             row = session.get(Generation, generation_id)
             if row is None:
                 raise InputError("generation_id", f"no generation with id {generation_id!r}")
             row.status = "failed"
-            append_event(session, head, actor=actor, action="generation.fail", at=self.clock(),
-                         payload={"generation_id": row.id, "error": error[:2000]})
+            self.append(session, head, actor=actor, action="generation.fail", at=self.clock(),
+                        payload={"generation_id": row.id, "error": error[:2000]})
             return _generation_record(row)
 
     def find_generation(self, *, watermark_id: str | None = None,
@@ -483,6 +637,19 @@ class ConsentRegistry:
         models = self._reference_models(session, subject.id)
         return self._to_record(consent, subject, models.get(subject.id, ()), now)
 
+    def _require_in_force(self, session: Session, consent: Consent, subject: Subject,
+                          now: datetime) -> None:
+        status = self._status(consent, now)
+        if status != "active":
+            raise ConsentRefused(f"consent {consent.id} is {status} now: it changed while the "
+                                 "video was being made, so nothing was published",
+                                 hint="generate again only under a consent in force")
+        problem = self.claim_problem(session, consent, subject)
+        if problem:
+            raise ConsentRefused(f"consent {consent.id} cannot be relied on: {problem}; nothing "
+                                 "was published", hint="an admin runs `sonic-ext consent "
+                                 "audit-verify`")
+
     @staticmethod
     def _status(consent: Consent, now: datetime) -> str:
         return consent_status(consent.revoked_at, consent.valid_from, consent.valid_until, now,
@@ -502,6 +669,87 @@ class ConsentRegistry:
             grantees=tuple(consent.grantees or ()),
             evidence_media_type=consent.evidence_media_type, supersedes=consent.supersedes,
             superseded_by=consent.superseded_by)
+
+
+def open_consent_key(settings: Settings, database: RegistryDatabase) -> ConsentKey:
+    """SONIC_CONSENT_KEY's file, else <home>/keys/consent-key.pem, made there for a registry
+    nothing has signed yet. A signed registry whose key is gone is an error, never a new key:
+    everything signed before would then read as tampered."""
+    shared = settings.consent_key_file
+    path = shared or settings.keys_dir / KEY_FILE
+    key = load_consent_key(path)
+    if key is not None:
+        return key
+    if shared is not None:
+        raise InputError(ENV_KEY_FILE, f"{path} does not exist",
+                         hint="copy the deployment's consent key there")
+    with database.read() as session:
+        signed = session.scalar(select(AuditCheckpoint.size).limit(1)) is not None
+    if signed:
+        raise InputError("consent key", f"this registry is signed, but its consent key {path} "
+                                        "is missing",
+                         hint=f"restore the key from the installation's backup (or name the "
+                              f"deployment's key file in {ENV_KEY_FILE})")
+    try:
+        return create_consent_key(path)
+    except FileExistsError:  # another process opening the new registry made it first
+        made = load_consent_key(path)
+        if made is None:
+            raise
+        return made
+
+
+@dataclass
+class _LogRecords:
+    """What the audit log says the registry holds (for `adopt_unsigned`)."""
+
+    subjects: set[str]
+    consents: dict[str, dict[str, Any]]  # consent id -> its terms as the log recorded them
+    references: set[tuple[str, str, str]]  # (consent id, model id, portrait sha256)
+    broken: str | None = None
+
+    def matches(self, consent: Consent) -> bool:
+        """Whether the row holds exactly the terms, revocation and supersession logged."""
+        logged = self.consents.get(consent.id)
+        if logged is None:
+            return False
+        stored = {**_consent_terms(consent), "revoked_at": iso(consent.revoked_at),
+                  "superseded_by": consent.superseded_by}
+        return stored == logged
+
+
+def _recorded_by_log(session: Session) -> _LogRecords:
+    found = _LogRecords(set(), {}, set())
+    expected_seq, prev_hash = 1, GENESIS_HASH
+    for row in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
+        found.broken = link_problem(row, expected_seq, prev_hash)
+        if found.broken:
+            return found
+        expected_seq, prev_hash = row.seq + 1, row.hash
+        payload = to_entry(row).payload
+        consent_id = str(payload.get("consent_id"))
+        if row.action in ("consent.add", "consent.amend"):
+            found.subjects.add(str(payload["subject_id"]))
+            found.consents[consent_id] = {
+                **{name: payload.get(name) for name in _TERMS}, "revoked_at": None,
+                "superseded_by": None}
+            found.references.update((consent_id, str(r["model_id"]), str(r["source_sha256"]))
+                                    for r in payload.get("references", []))
+            if payload.get("supersedes") in found.consents:
+                found.consents[str(payload["supersedes"])]["superseded_by"] = consent_id
+        elif row.action == "consent.revoke" and consent_id in found.consents:
+            found.consents[consent_id]["revoked_at"] = payload.get("revoked_at")
+    return found
+
+
+_TERMS = ("subject_id", "purposes", "grantees", "valid_from", "valid_until", "evidence_sha256")
+
+
+def _consent_terms(consent: Consent) -> dict[str, Any]:
+    """The `_TERMS` of a row, as `_consent_payload` logs them."""
+    return {"subject_id": consent.subject_id, "purposes": list(consent.purposes),
+            "grantees": list(consent.grantees or ()), "valid_from": iso(consent.valid_from),
+            "valid_until": iso(consent.valid_until), "evidence_sha256": consent.evidence_sha256}
 
 
 def _references(consent: Consent,
@@ -540,14 +788,6 @@ def _widening(old: Consent, purposes: list[str], until: datetime | None,
     if "any" not in (old.grantees or ()) and set(grantees) - set(old.grantees or ()):
         added.append("grantees " + ", ".join(sorted(set(grantees) - set(old.grantees or ()))))
     return "; ".join(added)
-
-
-def _require_in_force(consent: Consent, now: datetime) -> None:
-    status = ConsentRegistry._status(consent, now)
-    if status != "active":
-        raise ConsentRefused(f"consent {consent.id} is {status} now: it changed while the video "
-                             "was being made, so nothing was published",
-                             hint="generate again only under a consent in force")
 
 
 def _generation_record(row: Generation) -> GenerationRecord:

@@ -177,10 +177,13 @@ class ConsentHandlers:
     def audit(self, token: str | None) -> str:
         self._admin(token)
         report = self.service.verify_audit_chain()
+        checked = (f"{report.events_checked} events checked against the consent key "
+                   f"{report.key_id} and its signed checkpoints")
         if report.ok:
-            return f"Audit log intact: {report.events_checked} events checked."
-        return (f"**Audit log broken** at event {report.broken_seq}: {report.problem} "
-                f"({report.events_checked} events checked).")
+            return f"Registry intact: {checked}."
+        where = f" at event {report.broken_seq}" if report.broken_seq else ""
+        return "\n".join([f"**Registry altered**{where} ({checked}):",
+                          *(f"- {_md(p)}" for p in report.problems)])
 
 
 def consent_tab(service: SonicService) -> None:

@@ -143,7 +143,8 @@ def test_granted_consents_and_the_gate_dry_run_are_per_user(
         audited = [e for e in history if e["seq"] == decision["audit_seq"]]
         assert [e["action"] for e in audited] == ["gate.pass"]
         assert audited[0]["payload"] == {k: v for k, v in decision.items()
-                                         if k not in ("audit_seq", "audit_hash")}
+                                         if k not in ("audit_seq", "audit_hash",
+                                                      "audit_checkpoint")}
 
         # bob may not use it: the check and a generation are refused, with the decision
         refused = _refusal(_check(api, BOB, [consent["id"]]), "not-granted")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,33 @@ def test_enrol_list_show_revoke_and_verify_the_audit_log(sonic, evidence: Path) 
     assert [e["action"] for e in shown["history"]][-1].endswith("revoke")
     code, audit, _ = sonic("consent", "audit-verify")
     assert code == 0 and audit["ok"] and audit["events_checked"] >= 2
+
+
+def test_audit_verify_names_an_undone_revocation_and_checks_exported_anchors(
+        sonic, evidence: Path, tmp_path: Path) -> None:
+    code, added, _ = sonic("consent", "add", "--name", "Barack Obama", "--portrait",
+                           str(FACES / "obama.jpg"), "--evidence", str(evidence),
+                           "--purpose", "education", "--grantee", "any")
+    sonic("consent", "revoke", added["id"], "--reason", "withdrawn")
+    code, exported, _ = sonic("consent", "audit-export", "--out", str(tmp_path / "off-site"))
+    assert code == 0 and exported["checkpoints"] == exported["latest_size"] == 2
+    assert (tmp_path / "off-site" / "consent-key.pub.pem").read_bytes().startswith(
+        b"-----BEGIN PUBLIC KEY-----")
+    anchor = str(tmp_path / "off-site" / "checkpoint.txt")
+    code, audit, _ = sonic("consent", "audit-verify", "--anchor", anchor)
+    assert code == 0 and audit["ok"] and audit["anchors_checked"] == 2  # + the home's file
+    with sqlite3.connect(tmp_path / "home" / "registry.db", isolation_level=None) as db:
+        db.execute("UPDATE consents SET revoked_at = NULL")
+    code, audit, _ = sonic("consent", "audit-verify", "--anchor", anchor)
+    assert code == 1 and not audit["ok"]
+    assert audit["problems"] == [f"consent {added['id']} is not as the consent key signed it: "
+                                 "it was inserted or edited outside the registry (e.g. a "
+                                 "revocation undone)"]
+    code, adopted, _ = sonic("consent", "adopt-unsigned")
+    assert code == 0 and adopted == {"subjects": [], "consents": [], "references": [],
+                                     "left_unsigned": []}  # signed rows are never re-signed
+    code, error, _ = sonic("consent", "audit-verify", "--anchor", str(evidence))
+    assert code == 2 and "neither a checkpoint nor a video of ours" in error["error"]["message"]
 
 
 def test_purpose_defaults_to_general_like_generate(sonic, evidence: Path) -> None:

@@ -12,8 +12,8 @@ from sonic_ext.consent.models import Base, RegistryHead
 
 from .conftest import enrol
 
-TABLES = {"alembic_version", "audit_events", "consents", "face_references", "generations",
-          "registry_head", "subjects"}
+TABLES = {"alembic_version", "audit_checkpoints", "audit_events", "consents", "face_references",
+          "generations", "registry_head", "subjects"}
 
 
 def test_upgrade_from_empty_creates_the_schema_in_wal_mode(tmp_path):
@@ -58,7 +58,7 @@ def test_opening_again_is_a_no_op(tmp_path):
     try:
         with again.engine.connect() as connection:
             assert connection.exec_driver_sql(
-                "SELECT version_num FROM alembic_version").scalar() == "0003"
+                "SELECT version_num FROM alembic_version").scalar() == "0004"
     finally:
         again.dispose()
 
@@ -82,4 +82,7 @@ def test_a_0002_registry_gains_fingerprints_and_keeps_its_generations(open_regis
     traced = registry.trace_watermark("wm-old")
     assert traced is not None and traced.fingerprint is None
     assert (traced.generation.id, traced.consent.id) == ("gen_old", consent.id)
+    # 0004 signs the registry: rows from before it are adopted by an admin, as the log has them
+    assert not registry.verify_chain().ok
+    assert registry.adopt_unsigned("operator")["consents"] == [consent.id]
     assert registry.verify_chain().ok

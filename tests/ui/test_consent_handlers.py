@@ -3,6 +3,7 @@ list, revoke and the audit chain, with the service's own checks and messages."""
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -103,7 +104,15 @@ def test_enrol_list_revoke_and_check_the_audit_chain(admin: ConsentHandlers,
     with pytest.raises(gr.Error, match="was revoked already"):
         admin.revoke(TOKEN, record.id, "again", request=gr.Request())
 
-    assert admin.audit(TOKEN) == "Audit log intact: 2 events checked."
+    key_id = admin.service.registry.key.key_id
+    assert admin.audit(TOKEN) == (f"Registry intact: 2 events checked against the consent key "
+                                  f"{key_id} and its signed checkpoints.")
+    with sqlite3.connect(admin.service.settings.registry_path, isolation_level=None) as db:
+        db.execute("UPDATE consents SET revoked_at = NULL")
+    assert admin.audit(TOKEN).startswith("**Registry altered** (2 events checked against")
+    altered = admin.audit(TOKEN)
+    assert "is not as the consent key signed it" in altered
+    assert record.id.replace("_", "\\_") in altered  # markdown-escaped
 
 
 def test_enrolment_mistakes_are_named(admin: ConsentHandlers, evidence: Path) -> None:
