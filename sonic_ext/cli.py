@@ -148,7 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
                              "always trusted)")
     verify.add_argument("--strict", action="store_true",
                         help="exit 1 unless the verdict is 'authentic'")
+    verify.add_argument("--status-list", type=Path, metavar="FILE",
+                        help="a consent status list (`consent status-list`, or the operator's "
+                             "GET /sonic/v1/consent-status); default: this registry's, now")
+    verify.add_argument("--bundle", type=Path, metavar="DIR",
+                        help="an auditor bundle (`auditor-bundle`): its trust anchors and "
+                             "status list, no registry needed")
     verify.set_defaults(handler=_verify)
+    bundle = commands.add_parser("auditor-bundle", help="what a third party needs to verify "
+                                                        "our files offline: --out DIR")
+    bundle.add_argument("--out", required=True, type=Path, metavar="DIR")
+    _add_json(bundle)
+    bundle.set_defaults(handler=_auditor_bundle)
 
     _add_consent(commands)
     _add_models(commands)
@@ -231,7 +242,7 @@ def _param_help(name: str, defaults: GenerationParams) -> str:
 
 
 def _add_consent(commands: Any) -> None:
-    consent = commands.add_parser("consent", help="the consent registry: add | amend | check | list | show | revoke | audit-verify | audit-export | adopt-unsigned").add_subparsers(
+    consent = commands.add_parser("consent", help="the consent registry: add | amend | check | list | show | revoke | status-list | audit-verify | audit-export | adopt-unsigned").add_subparsers(
         dest="consent_command", metavar="ACTION", required=True, parser_class=_Parser)
     add = consent.add_parser("add", help="enrol a person who consented, or renew an enrolled "
                                          "person's consent (--subject)", epilog=EPILOG)
@@ -307,6 +318,11 @@ def _add_consent(commands: Any) -> None:
                        "checkpoint of its gate decision); repeatable")
     _add_json(audit)
     audit.set_defaults(handler=_audit_verify)
+    status = consent.add_parser("status-list", help="the signed revocation status list "
+                                                    "auditors check consent credentials with")
+    status.add_argument("--out", type=Path, metavar="FILE", help="write it here (default: print)")
+    _add_json(status)
+    status.set_defaults(handler=_consent_status_list)
     export = consent.add_parser("audit-export", help="write every signed checkpoint and the "
                                                      "consent key's public key, for off-site "
                                                      "keeping")
@@ -400,12 +416,19 @@ def _verify(service: SonicService, args: argparse.Namespace) -> Outcome:
         raise InputError("--trust-anchors", f"file not found: {args.trust_anchors}")
     if args.report is not None and not args.report.absolute().parent.is_dir():
         raise InputError("--report", f"folder does not exist: {args.report.absolute().parent}")
+    if args.bundle is not None and (args.trust_anchors or args.status_list):
+        raise InputError("--bundle", "a bundle brings its own trust anchors and status list",
+                         hint="give --bundle alone, or --trust-anchors / --status-list")
     try:
-        report = service.verify(args.file, args.trust_anchors)
+        report = service.verify(args.file, args.trust_anchors, status_list=args.status_list,
+                                bundle=args.bundle)
     except InputError as exc:
         raise InputError("FILE", exc.problem, hint=exc.hint) from None
     lines = [f"{args.file}: {report.verdict}"]
     lines += [f"  - {printable(reason['text'])}" for reason in report.reasons]
+    if report.consent_check is not None:
+        lines.append(f"  consent credential: {report.consent_check['verdict']}: "
+                     f"{printable(str(report.consent_check['reason']))}")
     named = report.content.get("named_consent")
     if report.consent:
         state = "revoked" if report.consent.get("revoked_at") else "not revoked"
@@ -421,6 +444,21 @@ def _verify(service: SonicService, args: argparse.Namespace) -> Outcome:
         lines.append(f"  report: {service.write_verify_report(report, args.report)}")
     strict_failure = args.strict and report.verdict != "authentic"
     return Outcome(report.to_dict(), "\n".join(lines), exit_code=1 if strict_failure else 0)
+
+
+def _auditor_bundle(service: SonicService, args: argparse.Namespace) -> Outcome:
+    written = service.auditor_bundle(args.out)
+    return Outcome(written, f"auditor bundle for {written['issuer']} in {args.out}: "
+                            f"{', '.join(written['files'])}")
+
+
+def _consent_status_list(service: SonicService, args: argparse.Namespace) -> Outcome:
+    token = service.consent_status_list()
+    if args.out is None:
+        return Outcome({"status_list": token}, token)
+    args.out.write_text(token + "\n", encoding="ascii")
+    return Outcome({"status_list": token, "out": str(args.out)},
+                   f"signed status list written to {args.out}")
 
 
 def _actor() -> str:

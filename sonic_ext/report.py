@@ -68,6 +68,11 @@ def render_html(report: VerifyReport, frames: Sequence[tuple[int, np.ndarray]] =
     parts.append(_watermark_section(report.watermark))
     parts.append(_content_section(report.content))
     parts.append(_c2pa_section(report.c2pa))
+    if report.consent_check:
+        check = report.consent_check
+        parts.append(f"<h2>Consent (from the file)</h2><p id='consent-verdict'><b>"
+                     f"{_e(check['verdict'])}</b>: {_e(check['reason'])}</p>"
+                     + _table({k: v for k, v in check.items() if k not in ("verdict", "reason")}))
     for heading, record in (
             ("Generation on record", report.generation),
             ("Consent on record", report.consent),

@@ -147,6 +147,9 @@ class VerifyReport:
     # A stripped copy's pictures against the fingerprint of the generation its mark names;
     # after `content-mismatch`, that generation and consent are here (named_*), not above.
     content: dict[str, object] = field(default_factory=lambda: {"checked": False})
+    # From the file alone: the manifest's consent credential, its issuer, what it covered and
+    # its revocation status (consent/credential_check.py); None without a manifest
+    consent_check: dict[str, object] | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "path": str(self.path), "reasons": list(self.reasons)}

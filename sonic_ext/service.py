@@ -23,18 +23,23 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .errors import AdminRequired, ConsentRefused, InputError, NotAvailable
+from .errors import AdminRequired, ConsentRefused, InputError, NotAvailable, SonicError
 from .hosting import GenerationHost, StandaloneHost, tee
 from .media.inputs import check_audio, check_image, check_output_path
 from .policy import Policy, load_policy
-from .progress import (CancelToken, ProgressCallback, StageTimer, ignore_progress,
-                       reported_chunks)
+from .progress import (
+    CancelToken,
+    ProgressCallback,
+    StageTimer,
+    ignore_progress,
+    reported_chunks,
+)
 from .requests import GenerateRequest, GenerateResult, GenerationParams, VerifyReport
 from .settings import Settings
 from .sonic.layout import ModelsStatus, check_models
@@ -42,7 +47,13 @@ from .sonic.layout import ModelsStatus, check_models
 if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch, c2pa) load on first use only
     from PIL import Image
 
-    from .consent import ChainReport, ConsentDetails, ConsentRecord, ConsentRegistry, GateDecision
+    from .consent import (
+        ChainReport,
+        ConsentDetails,
+        ConsentRecord,
+        ConsentRegistry,
+        GateDecision,
+    )
     from .provenance.fingerprint import FingerprintRecorder
     from .provenance.keys import SigningCredentials
     from .provenance.manifest import GenerationFacts
@@ -219,8 +230,10 @@ class SonicService:
         check_image(request.image, "image")
         check_audio(request.audio, "audio")
         check_output_path(request.out, "out", overwrite=request.overwrite)
-        from .consent.gate import check_claims  # SQLAlchemy and PyAV: loaded only once the
-        from .media.audio import check_speech   # cheap checks passed
+        from .consent.gate import (
+            check_claims,  # SQLAlchemy and PyAV: loaded only once the
+        )
+        from .media.audio import check_speech  # cheap checks passed
 
         check_claims(request.consent_ids)
         return purpose, check_speech(request.audio, self.policy.max_audio_seconds)
@@ -246,8 +259,12 @@ class SonicService:
     def credentials(self) -> SigningCredentials:
         """The signer: given to the service, configured key files, or development credentials
         (made on first use and named as such in every manifest)."""
-        from .provenance.keys import (DevKeyFiles, init_dev_keys, load_credentials,
-                                      load_dev_credentials)
+        from .provenance.keys import (
+            DevKeyFiles,
+            init_dev_keys,
+            load_credentials,
+            load_dev_credentials,
+        )
 
         settings = self.settings
         if self._credentials is not None:
@@ -310,7 +327,9 @@ class SonicService:
             model_checksums=model_checksums(self.settings.models_dir),
             consent=decision.to_dict(),
             parameters={**request.params.to_dict(), "purpose": purpose},
-            title=request.out.name)
+            title=request.out.name,
+            consent_credentials=tuple(self.registry.consent_credentials(decision.consent_ids)),
+            status_list_id=self.registry.issuer.status_list_id)
 
     # -- consent --------------------------------------------------------------------------------
 
@@ -380,18 +399,65 @@ class SonicService:
 
     # -- verification -------------------------------------------------------------------------
 
-    def verify(self, path: Path, trust_anchors: Path | None = None) -> VerifyReport:
-        """One verdict for any file, under this installation's trust plus `trust_anchors`."""
+    def verify(self, path: Path, trust_anchors: Path | None = None, *,
+               status_list: Path | None = None, bundle: Path | None = None) -> VerifyReport:
+        """One verdict for any file, under this installation's trust plus `trust_anchors`, and
+        its Consent section: the manifest's consent credential checked against the consent
+        trust anchors and `status_list` (default: this registry's list, now). `bundle`: an
+        auditor bundle's folder (`auditor_bundle`), whose anchors and status list are used."""
+        from .consent.bundle import AuditorBundle
         from .provenance.content_check import compare_aligned
         from .verify import judge, read_evidence
 
         path = Path(path)
         if not path.is_file():
             raise InputError("file", f"file not found: {path}")
-        evidence = read_evidence(path, self.trust_policy(trust_anchors),
+        auditor = AuditorBundle.read(bundle) if bundle is not None else None
+        extra = auditor.content_anchors if auditor else trust_anchors
+        evidence = read_evidence(path, self.trust_policy(extra),
                                  self.watermark_key(create=False),
                                  self.registry.published_watermark_ids())
-        return judge(path, evidence, self._records_of, compare_aligned)
+        report = judge(path, evidence, self._records_of, compare_aligned)
+        if evidence.manifest is None:
+            return report
+        return replace(report, consent_check=self._consent_check(
+            evidence.manifest, extra, auditor, status_list))
+
+    def _consent_check(self, manifest: Any, extra_anchors: Path | None,
+                       auditor: Any, status_list: Path | None) -> dict[str, object]:
+        from .consent.credential_check import check_consent
+        from .consent.credentials import load_anchors
+        from .provenance.manifest import CREDENTIAL_LABEL
+
+        anchors = load_anchors(self.registry.issuer.anchors_pem())
+        for extra in (self.settings.trust_anchors, extra_anchors):
+            if extra is not None:
+                anchors += load_anchors(_read_setting_file(extra, "trust anchors"))
+        if auditor is not None:
+            anchors += auditor.consent_anchors
+        token = None
+        if status_list is not None:
+            token = _read_setting_file(status_list, "status list").decode().strip()
+        elif auditor is not None:
+            token = auditor.status_list
+        else:
+            try:
+                token = self.registry.status_list()
+            except SonicError as exc:  # an altered registry publishes no list
+                log.warning("no local status list for verification: %s", exc)
+        carried = (manifest.assertion(CREDENTIAL_LABEL) or {}).get("credentials") or []
+        return check_consent(manifest.consent or {}, carried, anchors, token,
+                             self.registry.clock())
+
+    def consent_status_list(self) -> str:
+        """The registry's signed revocation status list, as of now (a VC-JWT)."""
+        return self.registry.status_list()
+
+    def auditor_bundle(self, folder: Path) -> dict[str, Any]:
+        """What a third party needs to verify our files offline (`consent/bundle.py`)."""
+        from .consent.bundle import write_bundle
+
+        return write_bundle(self, folder)
 
     def trust_policy(self, extra_anchors: Path | None = None) -> TrustPolicy:
         """Whom verification trusts: this installation's root, the configured anchors and

@@ -26,6 +26,7 @@ ENV_ALLOWED_EKUS = "SONIC_ALLOWED_EKUS"
 ENV_ADMIN_TOKEN = "SONIC_ADMIN_TOKEN"
 ENV_WATERMARK_KEY = "SONIC_WATERMARK_KEY"
 ENV_CONSENT_KEY = "SONIC_CONSENT_KEY"
+ENV_CONSENT_CHAIN = "SONIC_CONSENT_CHAIN"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -61,6 +62,9 @@ class Settings:
     watermark_key_file: Path | None = None
     # A deployment's shared consent key (signs the registry); None: <home>/keys/consent-key.pem
     consent_key_file: Path | None = None
+    # The consent key's certificate chain (PEM, leaf first) for consent credentials; None: a
+    # development certificate under <home>/keys
+    consent_chain_file: Path | None = None
     # Consent changes through the API and UI need this token; without one they are refused there
     # (the CLI, run by whoever owns the home folder, needs none).
     admin_token: str | None = field(default=None, repr=False, compare=False)
@@ -106,6 +110,7 @@ class Settings:
             tsa_url=env.get(ENV_TSA_URL) or None,
             watermark_key_file=_path_or_none(env.get(ENV_WATERMARK_KEY)),
             consent_key_file=_path_or_none(env.get(ENV_CONSENT_KEY)),
+            consent_chain_file=_path_or_none(env.get(ENV_CONSENT_CHAIN)),
             home=resolved_home.expanduser().absolute(),
             models_dir=resolved_models.expanduser().absolute(),
             db_url=env.get(ENV_DB_URL) or None,

@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from sonic_ext import (ConsentRefused, GenerateRequest, GenerationParams, ProgressEvent,
-                       SonicService, cli)
+from sonic_ext import (
+    ConsentRefused,
+    GenerateRequest,
+    GenerationParams,
+    ProgressEvent,
+    SonicService,
+    cli,
+)
 from sonic_ext.media.encode import probe
 from tests.conftest import consent_ids, write_tone_wav
 from tests.evidence import write_release_pdf
@@ -152,3 +158,42 @@ def test_the_cli_generates_with_exit_0_and_one_json_object(studio: SonicService,
     assert code == 0
     assert report["out"] == str(out) and out.is_file()
     assert report["credentials"] == "development credentials"
+
+
+def test_an_auditor_with_only_the_bundle_checks_the_consent_offline(
+        studio: SonicService, speech: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A fresh home on 'another machine': no registry, no keys of ours, only the bundle."""
+    out = tmp_path / "talking.mp4"
+    result = studio.generate(GenerateRequest(FACES / "obama2.jpg", speech, out, "education",
+                                             FAST, consent_ids=consent_ids(studio)))
+    here = studio.verify(out)
+    assert (here.verdict, here.consent_check["verdict"]) == ("authentic", "in-force")
+    assert here.consent_check["consent_id"] == result.consent_id
+    assert here.consent_check["issuer"].startswith("Sonic development consent registry")
+
+    def audit(bundle: Path) -> dict:
+        code = cli.main(["--home", str(tmp_path / "auditor"), "verify", str(out), "--bundle",
+                         str(bundle), "--json"])
+        assert code == 0
+        return json.loads(capsys.readouterr().out)
+
+    cli.main(["--home", str(studio.settings.home), "auditor-bundle", "--out",
+              str(tmp_path / "bundle"), "--json"])
+    capsys.readouterr()
+    offline = audit(tmp_path / "bundle")
+    assert offline["verdict"] == "authentic"  # the bundle's content anchors
+    assert offline["consent_check"]["verdict"] == "in-force"
+    assert offline["consent"] is None  # the auditor's (empty) registry knows nothing
+    # without the bundle the auditor's machine trusts neither signer
+    code = cli.main(["--home", str(tmp_path / "auditor"), "verify", str(out), "--json"])
+    alone = json.loads(capsys.readouterr().out)
+    assert code == 0 and alone["consent_check"]["verdict"] == "issuer-untrusted"
+
+    studio.revoke_consent(result.consent_id, "withdrawn", "operator")
+    assert audit(tmp_path / "bundle")["consent_check"]["verdict"] == "in-force"  # old list
+    cli.main(["--home", str(studio.settings.home), "auditor-bundle", "--out",
+              str(tmp_path / "bundle"), "--json"])
+    capsys.readouterr()
+    assert audit(tmp_path / "bundle")["consent_check"]["verdict"] == "revoked"
+    assert studio.verify(out).consent_check["verdict"] == "revoked"  # the operator's own list

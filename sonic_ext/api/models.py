@@ -141,6 +141,12 @@ class VerifyResult(BaseModel):
                                                 "recorded fingerprint; after content-mismatch "
                                                 "also named_generation and named_consent: what "
                                                 "the watermark names, which this file is not")
+    consent_check: Optional[Dict[str, Any]] = Field(
+        None, description="from the file alone: the manifest's consent credential (verdict: "
+                          "in-force, revoked, status-unknown, outside-consent, "
+                          "credential-mismatch, issuer-untrusted, credential-invalid, absent), "
+                          "its issuer, what it covered, and its status per this registry's "
+                          "current status list; null without a manifest")
 
 
 _CONSENT_STATUS = ("active, revoked, expired, not-yet-valid or superseded (an amendment "

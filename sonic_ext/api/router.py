@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
 
+from ..errors import SonicError
 from ..jobs import JobManager
 from ..service import SonicService
 from .auth import ApiAuth
 from .consent import add_consent_routes
+from .errors import error_response
 from .generate import add_generate_routes
 from .job_routes import add_job_routes
 from .models import Health, ModelsReport, error_responses
@@ -35,6 +38,19 @@ def create_router(service: SonicService, auth: ApiAuth) -> APIRouter:
                 description="Open to probes, also when API users are configured.")
     def health() -> Dict[str, Any]:
         return service.health()
+
+    @status.get("/consent-status", response_class=PlainTextResponse,
+                summary="The signed consent revocation status list",
+                description="A W3C Bitstring Status List as a VC-JWT (application/vc+jwt), "
+                            "signed by the registry's consent issuer, as of now. Open without "
+                            "authentication: it reveals only bits, one per consent credential.",
+                responses={200: {"content": {"application/vc+jwt": {}}}, **error_responses(409)})
+    def consent_status() -> PlainTextResponse:
+        try:  # an altered registry publishes no list: Conflict (409)
+            token = service.consent_status_list()
+        except SonicError as exc:
+            raise error_response(exc) from None
+        return PlainTextResponse(token, media_type="application/vc+jwt")
 
     @status.get("/models", response_model=ModelsReport, summary="Each expected model file",
                 dependencies=[Depends(require_user)], responses=error_responses(401))

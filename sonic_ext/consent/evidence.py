@@ -113,7 +113,7 @@ def _image_decodes(path: Path) -> bool:
     try:
         with Image.open(path) as image:
             image.verify()
-    except Exception:  # noqa: BLE001 - Pillow raises many kinds for a broken file
+    except Exception:
         return False
     return True
 

@@ -189,7 +189,7 @@ def _record_problems(session: Session, verifier: ConsentVerifier,
             yield (f"subject {subject.id} is not signed by the consent key: it was inserted "
                    "or edited outside the registry")
     for consent in session.scalars(select(Consent).order_by(Consent.id)):
-        problem = _consent_problem(verifier, consent, latest_state.get(consent.id))
+        problem = consent_problem(verifier, consent, latest_state.get(consent.id))
         if problem:
             yield problem
     for reference in session.scalars(select(FaceReference).order_by(FaceReference.id)
@@ -199,8 +199,9 @@ def _record_problems(session: Session, verifier: ConsentVerifier,
                    "signed by the consent key: it was inserted or edited outside the registry")
 
 
-def _consent_problem(verifier: ConsentVerifier, consent: Consent,
-                     latest_seq: int | None) -> str | None:
+def consent_problem(verifier: ConsentVerifier, consent: Consent,
+                    latest_seq: int | None) -> str | None:
+    """Why a consent row is not the state the consent key signed last, or None."""
     if not verifier.valid(consent.signature, "consent", consent_fields(consent)):
         return (f"consent {consent.id} is not as the consent key signed it: it was inserted or "
                 "edited outside the registry (e.g. a revocation undone)")
@@ -210,6 +211,17 @@ def _consent_problem(verifier: ConsentVerifier, consent: Consent,
         return (f"consent {consent.id} holds the state of event {consent.state_seq}, but event "
                 f"{latest_seq} changed it since: the row was rolled back")
     return None
+
+
+def latest_states(session: Session) -> dict[str, int]:
+    """Per consent id, the audit event that last changed its state (state events only)."""
+    latest: dict[str, int] = {}
+    for seq, action, payload in session.execute(
+            select(AuditEvent.seq, AuditEvent.action, AuditEvent.payload)
+            .where(AuditEvent.action.in_(STATE_ACTIONS)).order_by(AuditEvent.seq)):
+        for consent_id in state_changes(action, _payload(payload)):
+            latest[consent_id] = seq
+    return latest
 
 
 def _payload(text: str) -> dict[str, object]:
@@ -236,7 +248,7 @@ def claim_problem(session: Session, verifier: ConsentVerifier, consent: Consent,
         .order_by(AuditEvent.seq.desc()))
     latest = next((seq for seq, action, payload in changes
                    if consent.id in state_changes(action, _payload(payload))), None)
-    return _consent_problem(verifier, consent, latest)
+    return consent_problem(verifier, consent, latest)
 
 
 def tail_problem(session: Session, verifier: ConsentVerifier, head: RegistryHead,

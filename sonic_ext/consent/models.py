@@ -97,6 +97,10 @@ class Consent(Base):
     # The audit event that gave the consent its present state; signed with it
     state_seq: Mapped[int | None] = mapped_column(Integer)
     signature: Mapped[str | None] = mapped_column(Text)
+    # Its bit in the signed revocation status list, and its signed consent credential (a VC-JWT,
+    # consent/credentials.py) that every manifest relying on it carries
+    status_index: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)
+    credential: Mapped[str | None] = mapped_column(Text)
 
 
 class FaceReference(Base):

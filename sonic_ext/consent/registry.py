@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
 from ..errors import Conflict, ConsentRefused, InputError, NotFound
@@ -28,6 +28,7 @@ from ..identity import DetectedFace, FaceBackend, FaceBackends, Portrait, load_p
 from ..policy import Policy
 from ..settings import Settings
 from .audit import GENESIS_HASH, append_event, canonical_json, link_problem, to_entry
+from .credentials import ConsentIssuer, consent_credential, load_issuer, status_list
 from .database import RegistryDatabase
 from .evidence import check_evidence_file, store_evidence
 from .fields import check_expiry, check_purposes, check_text
@@ -36,6 +37,8 @@ from .integrity import (
     Anchor,
     audit_report,
     claim_problem,
+    consent_problem,
+    latest_states,
     read_checkpoint_file,
     tail_problem,
     write_checkpoint_file,
@@ -97,16 +100,17 @@ class ConsentRegistry:
     """The registry of one installation. Thread-safe; open one per process."""
 
     def __init__(self, database: RegistryDatabase, policy: Policy, backends: FaceBackends,
-                 evidence_dir: Path, key: ConsentKey, clock: Clock = utc_now,
+                 evidence_dir: Path, issuer: ConsentIssuer, clock: Clock = utc_now,
                  checkpoint_file: Path | None = None) -> None:
         self.database = database
         self.policy = policy
         self.backends = backends
         self.evidence_dir = evidence_dir
-        self.key = key
+        self.issuer = issuer
+        self.key = issuer.key
         self.clock = clock
         self.checkpoint_file = checkpoint_file
-        self.references = ReferenceCache(key)
+        self.references = ReferenceCache(issuer.key)
 
     @classmethod
     def open(cls, settings: Settings, policy: Policy, *, backends: FaceBackends | None = None,
@@ -116,11 +120,12 @@ class ConsentRegistry:
         database = RegistryDatabase.open(settings.database_url)
         try:
             key = open_consent_key(settings, database)
+            issuer = load_issuer(key, settings.keys_dir, settings.consent_chain_file)
         except BaseException:
             database.dispose()
             raise
         return cls(database, policy, backends or FaceBackends(settings.models_dir),
-                   settings.evidence_dir, key, clock,
+                   settings.evidence_dir, issuer, clock,
                    checkpoint_file=settings.home / "audit" / CHECKPOINT_FILE)
 
     # -- writing ------------------------------------------------------------------------------
@@ -150,6 +155,19 @@ class ConsentRegistry:
     def _seal_consent(self, consent: Consent, state_seq: int) -> None:
         consent.state_seq = state_seq
         consent.signature = self.key.sign("consent", consent_fields(consent))
+
+    def _issue_credential(self, session: Session, consent: Consent, subject: Subject) -> None:
+        """The consent's signed credential (after its row and references are sealed)."""
+        references = session.scalars(select(FaceReference)
+                                     .where(FaceReference.subject_id == subject.id)).all()
+        named = bool(self.policy.data["provenance"]["credential_subject_name"])
+        consent.credential = consent_credential(self.issuer, consent, references,
+                                                subject.name if named else None)
+
+    @staticmethod
+    def _next_status_index(session: Session) -> int:
+        highest = session.scalar(select(func.max(Consent.status_index)))
+        return 0 if highest is None else highest + 1
 
     def _seal_subject(self, subject: Subject) -> None:
         subject.signature = self.key.sign("subject", subject_fields(subject))
@@ -218,7 +236,8 @@ class ConsentRegistry:
                     id=new_id("con"), subject_id=subject.id, purposes=list(purposes),
                     valid_from=now, valid_until=valid_until, evidence_file=stored.path.name,
                     evidence_sha256=stored.sha256, evidence_media_type=stored.media_type,
-                    grantees=list(grantees), recorded_by=recorded_by, recorded_at=now)
+                    grantees=list(grantees), recorded_by=recorded_by, recorded_at=now,
+                    status_index=self._next_status_index(session))
                 session.add(consent)
                 session.flush()
                 references = _references(consent, enrolments)
@@ -233,6 +252,8 @@ class ConsentRegistry:
                 self._seal_consent(consent, entry.seq)
                 for reference in references:
                     self._seal_reference(reference)
+                session.flush()
+                self._issue_credential(session, consent, subject)
                 return self._record(session, consent, subject, now)
             except BaseException:
                 stored.discard()
@@ -289,7 +310,7 @@ class ConsentRegistry:
                     evidence_media_type=(stored.media_type if stored
                                          else old.evidence_media_type),
                     grantees=new_grantees, recorded_by=recorded_by, recorded_at=now,
-                    supersedes=old.id)
+                    supersedes=old.id, status_index=self._next_status_index(session))
                 session.add(consent)
                 session.flush()
                 old.superseded_by = consent.id
@@ -299,6 +320,7 @@ class ConsentRegistry:
                                                      "new_evidence": stored is not None})
                 self._seal_consent(consent, entry.seq)
                 self._seal_consent(old, entry.seq)
+                self._issue_credential(session, consent, subject)
                 return self._record(session, consent, subject, now)
             except BaseException:
                 if stored:
@@ -366,6 +388,36 @@ class ConsentRegistry:
                            problems=(*report.problems, outside))
         return report
 
+    def consent_credentials(self, consent_ids: Sequence[str]) -> list[str]:
+        """The signed credentials of these consents, in order (what a manifest carries)."""
+        with self.database.read() as session:
+            rows = {c.id: c for c in session.scalars(select(Consent)
+                                                     .where(Consent.id.in_(consent_ids)))}
+        missing = [c for c in consent_ids if c not in rows or not rows[c].credential]
+        if missing:
+            raise ConsentRefused(f"consent {missing[0]} has no signed credential",
+                                 hint="an admin runs `sonic-ext consent adopt-unsigned`")
+        return [str(rows[c].credential) for c in consent_ids]
+
+    def status_list(self) -> str:
+        """The signed revocation status list, now. Built only from consent rows as the consent
+        key signed them and the audit log last changed them: a revocation undone by SQL (or a
+        rolled-back row) refuses the list instead of publishing the consent as in force."""
+        with self.database.read() as session:
+            head = session.get(RegistryHead, 1)
+            problem = self.tail_problem(session, head) if head else "no registry head"
+            latest = latest_states(session)
+            revoked = []
+            for consent in session.scalars(select(Consent)
+                                           .where(Consent.status_index.is_not(None))):
+                problem = problem or consent_problem(self.key, consent, latest.get(consent.id))
+                if consent.revoked_at is not None:
+                    revoked.append(int(consent.status_index))  # type: ignore[arg-type]
+        if problem:
+            raise Conflict("registry", f"no status list was made: {problem}",
+                           hint="`sonic-ext consent audit-verify` names every problem")
+        return status_list(self.issuer, revoked, self.clock())
+
     def checkpoints(self) -> list[tuple[int, str]]:
         """Every signed checkpoint, oldest first: what `consent audit-export` keeps off-site."""
         with self.database.read() as session:
@@ -408,12 +460,18 @@ class ConsentRegistry:
             for subject in subjects:
                 if subject.id in adopted["subjects"]:
                     self._seal_subject(subject)
-            for consent in consents:
-                if consent.id in adopted["consents"]:
-                    self._seal_consent(consent, entry.seq)
             for reference in references:
                 if f"reference {reference.id}" not in left:
                     self._seal_reference(reference)
+            session.flush()
+            for consent in consents:
+                if consent.id in adopted["consents"]:
+                    if consent.status_index is None:
+                        consent.status_index = self._next_status_index(session)
+                    self._seal_consent(consent, entry.seq)
+                    session.flush()
+                    self._issue_credential(session, consent,
+                                           session.get(Subject, consent.subject_id))
             head.references_version += 1
             return {**adopted, "left_unsigned": left}
 
@@ -809,7 +867,9 @@ def _sha256_text(text: str) -> str:
 
 
 def _check_fingerprint(blob: bytes) -> None:
-    from ..provenance.fingerprint import Fingerprint  # numpy and OpenCV: only when recording
+    from ..provenance.fingerprint import (
+        Fingerprint,  # numpy and OpenCV: only when recording
+    )
 
     try:
         Fingerprint.from_bytes(blob)

@@ -129,6 +129,11 @@ class ConsentKey(ConsentVerifier):
     def __repr__(self) -> str:
         return f"ConsentKey({self.key_id})"
 
+    @property
+    def private_key(self) -> ed25519.Ed25519PrivateKey:
+        """For the credential signer (`credentials.ConsentIssuer`) only."""
+        return self._private
+
     def sign(self, kind: str, fields: dict[str, Any]) -> str:
         return base64.b64encode(self._private.sign(record_material(kind, fields))).decode()
 
@@ -172,6 +177,7 @@ def consent_fields(row: Any) -> dict[str, Any]:
         "revoked_by": row.revoked_by, "revoke_reason": row.revoke_reason,
         "grantees": list(row.grantees or ()), "supersedes": row.supersedes,
         "superseded_by": row.superseded_by, "state_seq": row.state_seq,
+        "status_index": row.status_index,
     }
 
 

@@ -3,7 +3,8 @@
 Contents (design §4): claim generator (our name + version); `c2pa.actions.v2` with `c2pa.created`
 (trainedAlgorithmicMedia, softwareAgent = Sonic + our version, model checksums, the two inputs)
 and `c2pa.watermarked`; the `c2pa.soft-binding` assertion carrying the watermark ID (c2pa-rs
-refuses a watermarked action without one); our consent-decision and generation assertions. The
+refuses a watermarked action without one); our consent-decision, consent-credential and
+generation assertions. The
 portrait and the audio are `inputTo` ingredients with their sha256 in metadata, because a plain
 ingredient carries no content hash of its own (research §1.4). The BMFF hard binding is added by
 c2pa-rs when it signs.
@@ -24,6 +25,8 @@ from . import watermark
 PRODUCT = "sd-webui-sonic"
 NAMESPACE = "org.sd-webui-sonic"
 CONSENT_LABEL = f"{NAMESPACE}.consent"
+# The signed consent credentials (consent/credentials.py) of every consent the video relies on
+CREDENTIAL_LABEL = f"{NAMESPACE}.consent-credential"
 GENERATION_LABEL = f"{NAMESPACE}.generation"
 SHA256_KEY = f"{NAMESPACE}.sha256"
 # Not on the C2PA soft-binding algorithm list; the name is ours and versioned so a detector
@@ -70,6 +73,9 @@ class GenerationFacts:
     consent: Mapping[str, Any]  # the consent gate's decision record
     parameters: Mapping[str, Any]  # seed, steps, resolution, ...
     title: str = "sonic.mp4"
+    # the registry's signed credentials of the consents relied on, and its status list's id
+    consent_credentials: tuple[str, ...] = ()
+    status_list_id: str | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -119,6 +125,10 @@ def build_manifest(facts: GenerationFacts, *, credentials_label: str) -> dict[st
             {"label": "c2pa.actions.v2", "data": {"actions": [created, watermarked]}},
             {"label": "c2pa.soft-binding", "data": soft_binding},
             {"label": CONSENT_LABEL, "data": dict(facts.consent)},
+            *([{"label": CREDENTIAL_LABEL,
+                "data": {"credentials": list(facts.consent_credentials),
+                         "status_list": facts.status_list_id}}]
+              if facts.consent_credentials else []),
             {"label": GENERATION_LABEL, "data": generation},
         ],
     }

@@ -77,6 +77,10 @@ def verdict_html(report: VerifyReport) -> str:
         consent = (f"<p class='sonic-mismatch'>The watermark names consent {_e(named.get('id'))} "
                    f"({_e(named.get('subject_name'))}), which does NOT cover these pictures."
                    "</p>")
+    if report.consent_check:
+        check = report.consent_check
+        consent += (f"<p class='sonic-consent-check'>Consent credential: "
+                    f"<b>{_e(check['verdict'])}</b>. {_e(check['reason'])}</p>")
     return (f"<div class='sonic-verdict-block'>{_badge(report.verdict)} {_e(meaning)}"
             f"<ul class='sonic-reasons'>{reasons}</ul>{consent}</div>")
 

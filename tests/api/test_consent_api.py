@@ -86,6 +86,7 @@ def test_a_consent_enrolled_over_the_api_opens_the_gate_until_revoked(
         assert report.status_code == 200, report.text
         assert report.headers["content-type"].startswith("text/html")
         assert "Authentic" in report.text and job["result"]["watermark_id"] in report.text
+        assert "Consent (from the file)" in report.text and "in-force" in report.text
         assert httpx.get(f"{api}/{job['report_url']}", auth=QA).status_code == 404
         video = httpx.get(f"{api}/{job['video_url']}", auth=OPS)
         verified = httpx.post(f"{api}/verify", auth=OPS, timeout=SLOW,
@@ -93,6 +94,8 @@ def test_a_consent_enrolled_over_the_api_opens_the_gate_until_revoked(
         assert verified.status_code == 200, verified.text
         assert (verified.json()["verdict"], verified.json()["path"]) == ("authentic", "talk.mp4")
         assert verified.json()["generation"]["consent_id"] == consent["id"]
+        assert verified.json()["consent_check"]["verdict"] == "in-force"
+        assert verified.json()["consent_check"]["consent_id"] == consent["id"]
 
         revoked = httpx.post(f"{api}/consents/{consent['id']}/revoke", auth=OPS, headers=ADMIN,
                              json={"reason": "withdrawn by e-mail"})
@@ -111,6 +114,13 @@ def test_a_consent_enrolled_over_the_api_opens_the_gate_until_revoked(
         # consent.add, gate.pass, the generation, consent.revoke, gate.refuse (a request without
         # a claim, or claiming an unknown id, is bad input: no decision, no event)
         assert chain["ok"] is True and chain["events_checked"] >= 5
+        # the signed status list is open to anyone (bits only) and now has the revocation
+        status = httpx.get(f"{api}/consent-status")
+        assert status.status_code == 200
+        assert status.headers["content-type"].startswith("application/vc+jwt")
+        reverified = httpx.post(f"{api}/verify", auth=OPS, timeout=SLOW,
+                                files={"file": ("talk.mp4", video.content, "video/mp4")})
+        assert reverified.json()["consent_check"]["verdict"] == "revoked"
     assert len(list(service.settings.outputs_dir.glob("*.mp4"))) == 1
 
 

@@ -193,12 +193,18 @@ def test_cli_api_and_ui_give_the_same_verdict(installation: SonicService,
     for path, expected in ((signed.path, "authentic"), (stripped, "watermark-unknown")):
         assert cli.main(["--home", str(installation.settings.home), "verify", str(path),
                          "--json"]) == 0
-        from_cli = json.loads(capsys.readouterr().out)["verdict"]
+        cli_report = json.loads(capsys.readouterr().out)
+        from_cli = cli_report["verdict"]
         with serve_in_thread(create_app(installation, ApiAuth())) as base, path.open("rb") as fh:
             answer = httpx.post(f"{base}/sonic/v1/verify", files={"file": fh}, timeout=60)
         assert answer.status_code == 200
         verdict_html, report_file, _inline = VerifyHandlers(installation).verify(str(path))
         assert from_cli == answer.json()["verdict"] == expected
+        # this output was signed without consent credentials: all three say so alike
+        assert cli_report["consent_check"] == answer.json()["consent_check"]
+        if path == signed.path:
+            assert cli_report["consent_check"]["verdict"] == "absent"
+            assert "Consent credential: <b>absent</b>" in verdict_html
         assert f"sonic-verdict-{expected}'>{expected}<" in verdict_html
         assert path.name in Path(report_file).read_text(encoding="utf-8")
 
