@@ -429,6 +429,10 @@ def _verify(service: SonicService, args: argparse.Namespace) -> Outcome:
     if report.consent_check is not None:
         lines.append(f"  consent credential: {report.consent_check['verdict']}: "
                      f"{printable(str(report.consent_check['reason']))}")
+        identity = report.consent_check.get("identity")
+        if isinstance(identity, dict):
+            lines.append(f"  registry identity assertion: {identity['state']}: "
+                         f"{printable(str(identity['reason']))}")
     named = report.content.get("named_consent")
     if report.consent:
         state = "revoked" if report.consent.get("revoked_at") else "not revoked"

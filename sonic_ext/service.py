@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch, c2pa) load on first
         GateDecision,
     )
     from .provenance.fingerprint import FingerprintRecorder
+    from .provenance.identity_assertion import IdentitySigner
     from .provenance.keys import SigningCredentials
     from .provenance.manifest import GenerationFacts
     from .provenance.trust import TrustPolicy
@@ -210,13 +211,21 @@ class SonicService:
                                     also_relies_on=decision.consent_ids)
         published = publish_signed_mp4(request.out, write_unsigned, facts, self.credentials(),
                                        recorder, watermark_key=mark_key,
-                                       fingerprint=fingerprinter.finish)
+                                       fingerprint=fingerprinter.finish,
+                                       identity=self._identity_signer())
         signing.report(1, "published")
         return GenerateResult(out=published.path, generation_id=recorder.generation_id or "",
                               watermark_id=published.watermark_id,
                               consent_id=decision.consent_id, sha256=published.sha256,
                               credentials=published.credentials,
                               seconds=round(time.monotonic() - prepared.started, 3))
+
+    def _identity_signer(self) -> IdentitySigner:
+        """The consent registry's signer of each output's CAWG identity assertion."""
+        from .provenance.identity_assertion import IdentitySigner
+
+        issuer = self.registry.issuer
+        return IdentitySigner(issuer.chain_pem(), issuer.private_key_pem())
 
     def check_generate_request(self, request: GenerateRequest) -> tuple[str, float]:
         """Step 1 on its own: validate every field; return the normalised purpose and the
@@ -447,7 +456,7 @@ class SonicService:
                 log.warning("no local status list for verification: %s", exc)
         carried = (manifest.assertion(CREDENTIAL_LABEL) or {}).get("credentials") or []
         return check_consent(manifest.consent or {}, carried, anchors, token,
-                             self.registry.clock())
+                             self.registry.clock(), manifest.identities)
 
     def consent_status_list(self) -> str:
         """The registry's signed revocation status list, as of now (a VC-JWT)."""

@@ -27,6 +27,7 @@ ENV_ADMIN_TOKEN = "SONIC_ADMIN_TOKEN"
 ENV_WATERMARK_KEY = "SONIC_WATERMARK_KEY"
 ENV_CONSENT_KEY = "SONIC_CONSENT_KEY"
 ENV_CONSENT_CHAIN = "SONIC_CONSENT_CHAIN"
+ENV_CONSENT_ANCHORS = "SONIC_CONSENT_ANCHORS"
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -65,6 +66,9 @@ class Settings:
     # The consent key's certificate chain (PEM, leaf first) for consent credentials; None: a
     # development certificate under <home>/keys
     consent_chain_file: Path | None = None
+    # The roots that chain vouches by (PEM), what auditors trust for consent; None: the chain's
+    # last certificate
+    consent_anchors_file: Path | None = None
     # Consent changes through the API and UI need this token; without one they are refused there
     # (the CLI, run by whoever owns the home folder, needs none).
     admin_token: str | None = field(default=None, repr=False, compare=False)
@@ -111,6 +115,7 @@ class Settings:
             watermark_key_file=_path_or_none(env.get(ENV_WATERMARK_KEY)),
             consent_key_file=_path_or_none(env.get(ENV_CONSENT_KEY)),
             consent_chain_file=_path_or_none(env.get(ENV_CONSENT_CHAIN)),
+            consent_anchors_file=_path_or_none(env.get(ENV_CONSENT_ANCHORS)),
             home=resolved_home.expanduser().absolute(),
             models_dir=resolved_models.expanduser().absolute(),
             db_url=env.get(ENV_DB_URL) or None,

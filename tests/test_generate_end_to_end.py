@@ -171,6 +171,7 @@ def test_an_auditor_with_only_the_bundle_checks_the_consent_offline(
     assert (here.verdict, here.consent_check["verdict"]) == ("authentic", "in-force")
     assert here.consent_check["consent_id"] == result.consent_id
     assert here.consent_check["issuer"].startswith("Sonic development consent registry")
+    assert here.consent_check["identity"]["state"] == "valid"  # the registry's CAWG assertion
 
     def audit(bundle: Path) -> dict:
         code = cli.main(["--home", str(tmp_path / "auditor"), "verify", str(out), "--bundle",
@@ -184,6 +185,7 @@ def test_an_auditor_with_only_the_bundle_checks_the_consent_offline(
     offline = audit(tmp_path / "bundle")
     assert offline["verdict"] == "authentic"  # the bundle's content anchors
     assert offline["consent_check"]["verdict"] == "in-force"
+    assert offline["consent_check"]["identity"]["state"] == "valid"
     assert offline["consent"] is None  # the auditor's (empty) registry knows nothing
     # without the bundle the auditor's machine trusts neither signer
     code = cli.main(["--home", str(tmp_path / "auditor"), "verify", str(out), "--json"])

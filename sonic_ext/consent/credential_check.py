@@ -8,6 +8,9 @@ revoked, per a signed status list (no registry needed).
     status-unknown      as above, without a usable status list (none given, or not this issuer's)
     outside-consent     the generation's purpose or date is not covered by the credential
     credential-mismatch the credential is for another consent than the decision names
+    identity-invalid    the registry's CAWG identity assertion is not this file's (copied from
+                        another), fails its checks, or is signed by another key than the
+                        credential's issuer
     issuer-untrusted    the credential verifies, but its issuer is not a consent trust anchor
     credential-invalid  the credential's signature does not verify (edited) or it is malformed
     absent              the manifest carries no consent credential (made before 0.2)
@@ -21,16 +24,20 @@ from typing import Any
 
 from cryptography import x509
 
+from ..provenance.identity_assertion import IdentityReading, judge_identities
 from .credentials import CREDENTIAL_TYPE, STATUS_LIST_TYPE, check_jwt, revoked_bit
 
 CONSENT_VERDICTS = ("in-force", "revoked", "status-unknown", "outside-consent",
-                    "credential-mismatch", "issuer-untrusted", "credential-invalid", "absent")
+                    "credential-mismatch", "identity-invalid", "issuer-untrusted",
+                    "credential-invalid", "absent")
 
 
 def check_consent(decision: Mapping[str, Any], carried: Sequence[str],
                   anchors: Sequence[x509.Certificate], status_list: str | None,
-                  now: dt.datetime) -> dict[str, Any]:
-    """The Consent section for a manifest's gate decision and the credentials it carries."""
+                  now: dt.datetime, identities: Sequence[IdentityReading] = ()
+                  ) -> dict[str, Any]:
+    """The Consent section for a manifest's gate decision, the credentials it carries and the
+    registry's identity assertions."""
     if not carried:
         return _section("absent", "the manifest carries no consent credential (outputs made "
                                   "before consent credentials existed)")
@@ -56,6 +63,9 @@ def check_consent(decision: Mapping[str, Any], carried: Sequence[str],
              "face_models": subject.get("faceModels")}
     if not found.trusted:
         return _section("issuer-untrusted", f"the consent credential {found.problem}", facts)
+    facts["identity"], problem = judge_identities(identities, found.issuer_key)
+    if problem is not None:
+        return _section("identity-invalid", problem, facts)
     purpose, decided = decision.get("purpose"), decision.get("decided_at")
     if purpose not in (subject.get("purposes") or []):
         return _section("outside-consent", f"the generation's purpose {purpose!r} is not among "

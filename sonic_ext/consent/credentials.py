@@ -7,8 +7,10 @@ in `x5c`, and a W3C Bitstring Status List for revocation. Signatures come from j
 `cryptography`; chain checks from `cryptography`'s own issuer verification.
 
 The issuer is the registry's consent key with its certificate (`ConsentIssuer`): a development
-self-signed certificate under <home>/keys, or a production chain (SONIC_CONSENT_CHAIN), separate
-from the content signing key. A credential says what one consent allowed: a pseudonymous subject
+certificate under <home>/keys issued by a development consent root beside it, or a production
+chain (SONIC_CONSENT_CHAIN, its roots in SONIC_CONSENT_ANCHORS), separate from the content
+signing key. The same certificate signs each output's CAWG identity assertion
+(provenance/identity_assertion.py), and CAWG refuses self-signed signers: hence a root. A credential says what one consent allowed: a pseudonymous subject
 id, purposes, validity, the evidence file's sha256, the face models and a hash of the signed
 references (never embeddings, never the portrait), and its entry in the status list.
 """
@@ -30,7 +32,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
@@ -46,7 +48,10 @@ STATUS_LIST_BITS = 131072  # the spec's minimum (16 KB): one bit tells nothing a
 ALG = "Ed25519"
 JWT_TYPE = "vc+jwt"
 DEV_CERT_FILE = "consent-issuer.pem"  # under <home>/keys, beside consent-key.pem
+DEV_ROOT_FILE = "consent-root.pem"  # the development consent root (its key is dropped)
 ENV_CHAIN = "SONIC_CONSENT_CHAIN"
+ENV_ANCHORS = "SONIC_CONSENT_ANCHORS"
+DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 _DEV_DAYS = 20 * 365
 
 
@@ -60,10 +65,12 @@ def _jws_registry() -> jws.JWSRegistry:
 
 @dataclass(frozen=True)
 class ConsentIssuer:
-    """The consent key and the certificate chain (leaf first) that names it."""
+    """The consent key, the certificate chain (leaf first, no root) that names it, and the
+    roots auditors trust it by."""
 
     key: ConsentKey
     chain: tuple[x509.Certificate, ...]
+    anchors: tuple[x509.Certificate, ...]
     development: bool
 
     @property
@@ -80,9 +87,17 @@ class ConsentIssuer:
         return f"urn:sd-webui-sonic:consent-status:{self.key.key_id}"
 
     def anchors_pem(self) -> bytes:
-        """What auditors trust for consent: the chain's last certificate (a development
-        certificate is its own root)."""
-        return self.chain[-1].public_bytes(serialization.Encoding.PEM)
+        """What auditors trust for consent credentials and identity assertions."""
+        return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.anchors)
+
+    def chain_pem(self) -> bytes:
+        return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain)
+
+    def private_key_pem(self) -> bytes:
+        """For c2pa-rs's CAWG signer, which takes the identity key as PEM settings."""
+        return self.key.private_key.private_bytes(serialization.Encoding.PEM,
+                                                  serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption())
 
     def sign(self, claims: dict[str, Any]) -> str:
         header = {"alg": ALG, "typ": JWT_TYPE, "kid": self.key.key_id,
@@ -93,47 +108,82 @@ class ConsentIssuer:
                                      registry=_jws_registry())
 
 
-def load_issuer(key: ConsentKey, keys_dir: Path, chain_file: Path | None) -> ConsentIssuer:
-    """The production chain in `chain_file` (its leaf must be the consent key's), else the
-    development certificate under `keys_dir`, made on first use."""
+def load_issuer(key: ConsentKey, keys_dir: Path, chain_file: Path | None,
+                anchors_file: Path | None = None) -> ConsentIssuer:
+    """The production chain in `chain_file` (its leaf must be the consent key's; roots from
+    `anchors_file`, else the chain's last certificate), else the development certificate and
+    root under `keys_dir`, made on first use (and again if the key changed or the certificate
+    is a self-signed one from before identity assertions)."""
     if chain_file is not None:
-        try:
-            chain = tuple(x509.load_pem_x509_certificates(chain_file.read_bytes()))
-        except (OSError, ValueError) as exc:
-            raise InputError(ENV_CHAIN, f"{chain_file} is not a PEM certificate chain: {exc}"
-                             ) from None
+        chain = _pem_certificates(chain_file, ENV_CHAIN)
         if _raw(chain[0].public_key()) != key.public_bytes:
             raise InputError(ENV_CHAIN, f"the first certificate in {chain_file} is not the "
                                         f"consent key's ({key.key_id})",
                              hint="the chain starts with the consent key's own certificate")
-        return ConsentIssuer(key, chain, development=False)
-    path = keys_dir / DEV_CERT_FILE
-    if path.is_file():
-        cert = x509.load_pem_x509_certificate(path.read_bytes())
-        if _raw(cert.public_key()) == key.public_bytes:
-            return ConsentIssuer(key, (cert,), development=True)
-    cert = _dev_certificate(key)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    partial = path.with_name(f".{path.name}.tmp")
-    partial.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    partial.replace(path)
-    return ConsentIssuer(key, (cert,), development=True)
+        anchors = _pem_certificates(anchors_file, ENV_ANCHORS) if anchors_file else chain[-1:]
+        chain = tuple(c for c in chain if c.issuer != c.subject or len(chain) == 1)
+        return ConsentIssuer(key, chain, anchors, development=False)
+    leaf_path, root_path = keys_dir / DEV_CERT_FILE, keys_dir / DEV_ROOT_FILE
+    if leaf_path.is_file() and root_path.is_file():
+        leaf = x509.load_pem_x509_certificate(leaf_path.read_bytes())
+        root = x509.load_pem_x509_certificate(root_path.read_bytes())
+        if _raw(leaf.public_key()) == key.public_bytes and leaf.issuer == root.subject != \
+                leaf.subject:
+            return ConsentIssuer(key, (leaf,), (root,), development=True)
+    leaf, root = _dev_certificates(key)
+    keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for path, cert in ((root_path, root), (leaf_path, leaf)):
+        partial = path.with_name(f".{path.name}.tmp")
+        partial.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        partial.replace(path)
+    return ConsentIssuer(key, (leaf,), (root,), development=True)
 
 
-def _dev_certificate(key: ConsentKey) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sd-webui-sonic"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, "Sonic development consent "
-                                                              "registry (not for production)")])
+def _pem_certificates(path: Path, setting: str) -> tuple[x509.Certificate, ...]:
+    try:
+        certificates = tuple(x509.load_pem_x509_certificates(path.read_bytes()))
+    except (OSError, ValueError) as exc:
+        raise InputError(setting, f"{path} is not a PEM certificate list: {exc}") from None
+    return certificates
+
+
+def _dev_certificates(key: ConsentKey) -> tuple[x509.Certificate, x509.Certificate]:
+    """A development root (its key used once, then dropped) and the consent key's leaf: the
+    shape CAWG's X.509 profile wants (no self-signed signer, digitalSignature, an EKU)."""
     now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
-    return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=_DEV_DAYS))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=True, key_cert_sign=True,
-                crl_sign=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-            .sign(key.private_key, algorithm=None))
+    root_key = ed25519.Ed25519PrivateKey.generate()
+    root_name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sd-webui-sonic"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "Sonic development consent root (not for "
+                                                "production)")])
+    leaf_name = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sd-webui-sonic"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "Sonic development consent registry (not for "
+                                                "production)")])
+
+    def certificate(subject: x509.Name, public_key: Any, ca: bool) -> x509.CertificateBuilder:
+        return (x509.CertificateBuilder().subject_name(subject).issuer_name(root_name)
+                .public_key(public_key).serial_number(x509.random_serial_number())
+                .not_valid_before(now).not_valid_after(now + dt.timedelta(days=_DEV_DAYS))
+                .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None),
+                               critical=True)
+                .add_extension(x509.KeyUsage(
+                    digital_signature=not ca, content_commitment=False, key_cert_sign=ca,
+                    crl_sign=ca, key_encipherment=False, data_encipherment=False,
+                    key_agreement=False, encipher_only=False, decipher_only=False),
+                    critical=True))
+
+    root = (certificate(root_name, root_key.public_key(), ca=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()),
+                           critical=False)
+            .sign(root_key, algorithm=None))
+    leaf = (certificate(leaf_name, key.public_key, ca=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION,
+                                                  DOCUMENT_SIGNING]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                root_key.public_key()), critical=False)
+            .sign(root_key, algorithm=None))
+    return leaf, root
 
 
 def _raw(public_key: Any) -> bytes | None:
@@ -204,6 +254,7 @@ class CheckedCredential:
     problem: str | None  # why it does not count; None when signed and trusted
     trusted: bool  # the issuer chains to a trust anchor
     issuer_name: str | None = None
+    issuer_key: bytes | None = None  # the x5c leaf's raw Ed25519 key
 
 
 def check_jwt(token: str, anchors: Sequence[x509.Certificate], now: dt.datetime,
@@ -228,7 +279,7 @@ def check_jwt(token: str, anchors: Sequence[x509.Certificate], now: dt.datetime,
     if expected_type not in claims.get("type", []):
         return CheckedCredential(claims, f"it is not a {expected_type}", False, name)
     problem = _chain_problem(chain, anchors, now)
-    return CheckedCredential(claims, problem, problem is None, name)
+    return CheckedCredential(claims, problem, problem is None, name, _raw(key))
 
 
 def _chain_problem(chain: list[x509.Certificate], anchors: Sequence[x509.Certificate],

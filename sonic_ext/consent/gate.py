@@ -256,9 +256,8 @@ class ConsentGate:
             entry = self.registry.append(session, head, actor=actor, at=now,
                                          action="gate.pass" if decision.passed
                                          else "gate.refuse", payload=_audit_payload(decision))
-            checkpoint = self.registry.latest_checkpoint(session, entry.seq)
         decision = replace(decision, audit_seq=entry.seq, audit_hash=entry.hash,
-                           audit_checkpoint=checkpoint)
+                           audit_checkpoint=entry.checkpoint)
         if not decision.passed:
             raise GateRefused(decision)
         return decision

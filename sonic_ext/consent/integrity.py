@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -103,12 +103,12 @@ class _Walk:
     size: int = 0
     head_hash: str = GENESIS_HASH
     checkpointed: int | None = None  # the newest event a valid checkpoint covers
-    latest_state: dict[str, int] | None = None
+    latest_state: dict[str, int] = field(default_factory=dict)  # consent id -> its last event
 
 
 def _walk_chain(session: Session, verifier: ConsentVerifier,
                 problems: list[tuple[int | None, str]]) -> _Walk:
-    walk = _Walk(latest_state={})
+    walk = _Walk()
     rows = session.execute(
         select(AuditEvent, AuditCheckpoint.note)
         .outerjoin(AuditCheckpoint, AuditCheckpoint.size == AuditEvent.seq)
@@ -138,7 +138,7 @@ def _walk_chain(session: Session, verifier: ConsentVerifier,
         elif walk.checkpointed is not None and unchecked_since is None:
             unchecked_since = row.seq
         for consent_id in state_changes(row.action, _payload(row.payload)):
-            walk.latest_state[consent_id] = row.seq  # type: ignore[index]
+            walk.latest_state[consent_id] = row.seq
         walk.size, walk.head_hash = row.seq, row.hash
     if unchecked_since is not None:
         problems.append((unchecked_since, f"events {unchecked_since} to {walk.size} have no "
@@ -182,8 +182,7 @@ def _anchor_problem(session: Session, verifier: ConsentVerifier, anchor: Anchor,
 
 
 def _record_problems(session: Session, verifier: ConsentVerifier,
-                     latest_state: dict[str, int] | None) -> Iterable[str]:
-    latest_state = latest_state or {}
+                     latest_state: dict[str, int]) -> Iterable[str]:
     for subject in session.scalars(select(Subject).order_by(Subject.id)):
         if not verifier.valid(subject.signature, "subject", subject_fields(subject)):
             yield (f"subject {subject.id} is not signed by the consent key: it was inserted "

@@ -87,6 +87,7 @@ class AuditEntry:
     payload_json: str
     prev_hash: str
     hash: str
+    checkpoint: str | None = None  # the signed note of the log at this event, when just made
 
     @property
     def payload(self) -> dict[str, Any]:

@@ -120,7 +120,8 @@ class ConsentRegistry:
         database = RegistryDatabase.open(settings.database_url)
         try:
             key = open_consent_key(settings, database)
-            issuer = load_issuer(key, settings.keys_dir, settings.consent_chain_file)
+            issuer = load_issuer(key, settings.keys_dir, settings.consent_chain_file,
+                                 settings.consent_anchors_file)
         except BaseException:
             database.dispose()
             raise
@@ -147,10 +148,7 @@ class ConsentRegistry:
         note = self.key.checkpoint(entry.seq, entry.hash)
         session.add(AuditCheckpoint(size=entry.seq, note=note))
         session.info["checkpoint"] = (entry.seq, note)
-        return entry
-
-    def latest_checkpoint(self, session: Session, seq: int) -> str | None:
-        return session.scalar(select(AuditCheckpoint.note).where(AuditCheckpoint.size == seq))
+        return replace(entry, checkpoint=note)
 
     def _seal_consent(self, consent: Consent, state_seq: int) -> None:
         consent.state_seq = state_seq

@@ -131,7 +131,7 @@ class ConsentKey(ConsentVerifier):
 
     @property
     def private_key(self) -> ed25519.Ed25519PrivateKey:
-        """For the credential signer (`credentials.ConsentIssuer`) only."""
+        """For the credential and identity signer (`credentials.ConsentIssuer`) only."""
         return self._private
 
     def sign(self, kind: str, fields: dict[str, Any]) -> str:

@@ -91,6 +91,17 @@ class SigningCredentials:
             raise SigningError(f"cannot create a signer from the {self.label}: {exc}",
                                hint="check the certificate chain, key and TSA URL") from exc
 
+    def settings_signer(self) -> dict[str, object] | None:
+        """This key as c2pa-rs's `signer` settings section; None for a callback signer."""
+        if self.private_key_pem is None:
+            return None
+        local: dict[str, object] = {"alg": self.alg.name.lower(),
+                                    "sign_cert": self.chain_pem.decode(),
+                                    "private_key": self.private_key_pem.decode()}
+        if self.tsa_url:
+            local["tsa_url"] = self.tsa_url
+        return {"local": local}
+
     def describe(self) -> dict[str, object]:
         """What manifests, logs and reports may show about the signer (never key material)."""
         leaf = x509.load_pem_x509_certificates(self.chain_pem)[0]

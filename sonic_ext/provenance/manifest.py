@@ -21,13 +21,14 @@ from .. import hashing
 from .._version import __version__
 from ..errors import InputError
 from . import watermark
+from .labels import (
+    CONSENT_LABEL,
+    CREDENTIAL_LABEL,
+    GENERATION_LABEL,
+    NAMESPACE,
+    PRODUCT,
+)
 
-PRODUCT = "sd-webui-sonic"
-NAMESPACE = "org.sd-webui-sonic"
-CONSENT_LABEL = f"{NAMESPACE}.consent"
-# The signed consent credentials (consent/credentials.py) of every consent the video relies on
-CREDENTIAL_LABEL = f"{NAMESPACE}.consent-credential"
-GENERATION_LABEL = f"{NAMESPACE}.generation"
 SHA256_KEY = f"{NAMESPACE}.sha256"
 # Not on the C2PA soft-binding algorithm list; the name is ours and versioned so a detector
 # knows which mark and payload layout to expect. 0.1.0 wrote ".imwatermark-dwtdctsvd.1".

@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 from ..errors import InputError, SigningError, SonicError
 from .keys import SigningCredentials
 from .manifest import GenerationFacts, file_sha256
+from .identity_assertion import IdentitySigner
 from .sign import sign_mp4
 from .watermark import WatermarkDetection, detect_video
 from .watermark_key import WatermarkKey
@@ -80,7 +81,8 @@ class PublishedOutput:
 def publish_signed_mp4(final_path: Path, unsigned: Path | UnsignedWriter, facts: GenerationFacts,
                        credentials: SigningCredentials, record: GenerationRecorder, *,
                        watermark_key: WatermarkKey,
-                       fingerprint: FingerprintSource | None = None) -> PublishedOutput:
+                       fingerprint: FingerprintSource | None = None,
+                       identity: IdentitySigner | None = None) -> PublishedOutput:
     """Sign and publish one generation to `final_path` (see module docstring).
 
     `unsigned` is either a writer called with a temp path in the output folder, or the path of
@@ -88,7 +90,8 @@ def publish_signed_mp4(final_path: Path, unsigned: Path | UnsignedWriter, facts:
     unsigned output must not outlive the publish step. `watermark_key` is the key the frames
     were marked with: the signed file must carry the mark under it. `fingerprint`, called once the frames
     are written (e.g. `FingerprintRecorder.finish`), gives the blob recorded with the
-    generation, which binds its watermark to its pictures.
+    generation, which binds its watermark to its pictures. `identity`: the consent registry's
+    signer of the CAWG identity assertion (`sign.sign_mp4`).
 
     Raises SigningError; errors of our own types raised by the writer or the recorder (e.g.
     Cancelled) pass through unchanged, after the same clean-up and failure record.
@@ -106,7 +109,7 @@ def publish_signed_mp4(final_path: Path, unsigned: Path | UnsignedWriter, facts:
             source = _temp_path(final_path, "unsigned", temps)
             unsigned(source)
         signed_tmp = _temp_path(final_path, "signed", temps)
-        signed = sign_mp4(source, signed_tmp, facts, credentials)
+        signed = sign_mp4(source, signed_tmp, facts, credentials, identity)
         found = _require_watermark(signed_tmp, facts.watermark_id, watermark_key)
         _flush_to_disk(signed_tmp)
         sha256 = file_sha256(signed_tmp)

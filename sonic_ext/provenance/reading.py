@@ -15,6 +15,12 @@ from typing import Any
 import c2pa
 
 from ..errors import InputError
+from .identity_assertion import (
+    IdentityReading,
+    has_identity,
+    label_of_code,
+    read_identities,
+)
 from .keys import DEV_LABEL
 from .manifest import CONSENT_LABEL, GENERATION_LABEL
 from .trust import TrustPolicy
@@ -31,6 +37,8 @@ class ManifestReading:
     success_codes: tuple[str, ...]
     informational_codes: tuple[str, ...]
     failures: tuple[dict[str, str], ...]  # {"code", "explanation"} per failed check
+    # the CAWG identity assertions, with their own findings (not among the claim's failures)
+    identities: tuple[IdentityReading, ...] = ()
 
     @property
     def active(self) -> dict[str, Any]:
@@ -68,6 +76,7 @@ class ManifestReading:
             "failures": list(self.failures),
             "success_codes": list(self.success_codes),
             "informational_codes": list(self.informational_codes),
+            "identity_assertions": [r.to_dict() for r in self.identities],
         }
 
 
@@ -107,14 +116,39 @@ def read_manifest(path: Path, trust: TrustPolicy, mime: str = "video/mp4",
                                informational_codes=(),
                                failures=({"code": UNREADABLE, "explanation": str(exc)},))
     results = store.get("validation_results", {}).get("activeManifest", {})
+    success = tuple(item["code"] for item in results.get("success", []))
+    failures = tuple({"code": item["code"], "explanation": item.get("explanation", "")}
+                     for item in results.get("failure", []) if label_of_code(item) is None)
+    identities = read_identities(store, _read_raw(path, trust, mime)) \
+        if has_identity(store) else ()
     return ManifestReading(
         store=store,
-        validation_state=store.get("validation_state", "Invalid"),
-        success_codes=tuple(item["code"] for item in results.get("success", [])),
+        validation_state=_claim_state(store.get("validation_state", "Invalid"), success,
+                                      failures),
+        success_codes=success,
         informational_codes=tuple(item["code"] for item in results.get("informational", [])),
-        failures=tuple({"code": item["code"], "explanation": item.get("explanation", "")}
-                       for item in results.get("failure", [])),
+        failures=failures, identities=identities,
     )
+
+
+def _claim_state(state: str, success: tuple[str, ...], failures: tuple[dict[str, str], ...]
+                 ) -> str:
+    """c2pa-rs lowers "Trusted" to "Valid" for any failed identity-assertion check, an
+    untrusted CAWG signer included (always so in 0.38.1: identity_assertion.py); the claim's
+    state is judged without them, the identity assertion on its own in the Consent section."""
+    if state == "Valid" and not failures and "signingCredential.trusted" in success:
+        return "Trusted"
+    return state
+
+
+def _read_raw(path: Path, trust: TrustPolicy, mime: str) -> dict[str, Any]:
+    """The store again with identity assertions undecoded (their signers' certificates)."""
+    try:
+        with trust.context(decode_identities=False) as context, path.open("rb") as stream, \
+                c2pa.Reader(mime, stream, None, context) as reader:
+            return json.loads(reader.json())
+    except (OSError, c2pa.C2paError):
+        return {}
 
 
 def read_provenance(path: Path, trust: TrustPolicy, key: WatermarkKey | None, *,

@@ -9,8 +9,9 @@ from pathlib import Path
 import c2pa
 
 from ..errors import SigningError
+from .identity_assertion import HARD_BINDING, UNTRUSTED, IdentitySigner
 from .keys import SigningCredentials
-from .manifest import GenerationFacts, build_manifest
+from .manifest import CONSENT_LABEL, CREDENTIAL_LABEL, GenerationFacts, build_manifest
 from .reading import ManifestReading, read_manifest
 from .trust import TrustPolicy
 
@@ -26,16 +27,25 @@ class SignedManifest:
 
 
 def sign_mp4(source: Path, dest: Path, facts: GenerationFacts,
-             credentials: SigningCredentials) -> SignedManifest:
+             credentials: SigningCredentials, identity: IdentitySigner | None = None,
+             ) -> SignedManifest:
     """Write `source` + a signed manifest to `dest`, then require it to validate.
 
     With trust anchors in the credentials (always for development credentials) the read-back
-    must be "Trusted"; without, "Valid". Anything else raises SigningError.
+    must be "Trusted"; without, "Valid". With `identity` (the consent registry's signer) and a
+    key-file signer the manifest also carries a CAWG identity assertion, which must read back
+    intact. Anything else raises SigningError.
     """
     trust = TrustPolicy(credentials.trust_anchors_pem)
+    referenced = _identity_references(facts)
+    claim_signer = credentials.settings_signer()
+    identity_section = identity.settings(referenced) if identity and claim_signer else None
+    if identity is not None and identity_section is None:
+        log.warning("no identity assertion in %s: c2pa-rs makes one only with a key-file "
+                    "signer, not a callback", dest.name)
     try:
-        _sign(source, dest, facts, credentials, trust)
-        reading = _read_back(dest, trust)
+        _sign(source, dest, facts, credentials, trust, identity_section)
+        reading = _read_back(dest, trust, referenced if identity_section else None)
     except BaseException:
         dest.unlink(missing_ok=True)  # never leave a half-signed or unverified file behind
         raise
@@ -44,33 +54,55 @@ def sign_mp4(source: Path, dest: Path, facts: GenerationFacts,
     return SignedManifest(reading, credentials.describe())
 
 
+def _identity_references(facts: GenerationFacts) -> list[str]:
+    """What the registry's identity assertion signs: the decision, the credentials, the file."""
+    return [CONSENT_LABEL, *([CREDENTIAL_LABEL] if facts.consent_credentials else []),
+            HARD_BINDING]
+
+
 def _sign(source: Path, dest: Path, facts: GenerationFacts, credentials: SigningCredentials,
-          trust: TrustPolicy) -> None:
+          trust: TrustPolicy, identity: dict[str, object] | None) -> None:
     definition = build_manifest(facts, credentials_label=credentials.label)
+    claim_signer = credentials.settings_signer()
     try:
-        with trust.context() as context, c2pa.Builder(definition, context=context) as builder:
+        context = (trust.signing_context(claim_signer, identity)
+                   if identity is not None and claim_signer is not None else trust.context())
+        with context, c2pa.Builder(definition, context=context) as builder:
             for item in (facts.portrait, facts.audio):
                 with item.path.open("rb") as stream:
                     builder.add_ingredient(item.ingredient(), item.mime, stream)
-            with credentials.make_signer() as signer, source.open("rb") as src, \
-                    dest.open("w+b") as dst:
-                builder.sign(signer, "video/mp4", src, dst)
+            with source.open("rb") as src, dest.open("w+b") as dst:
+                if context.has_signer:
+                    builder.sign("video/mp4", src, dst)
+                else:
+                    with credentials.make_signer() as signer:
+                        builder.sign(signer, "video/mp4", src, dst)
     except c2pa.C2paError as exc:
         raise _signing_error(exc, credentials) from exc
     except OSError as exc:
         raise SigningError(f"cannot sign {source.name}: {exc}") from exc
 
 
-def _read_back(dest: Path, trust: TrustPolicy) -> ManifestReading:
+def _read_back(dest: Path, trust: TrustPolicy, referenced: list[str] | None) -> ManifestReading:
     reading = read_manifest(dest, trust)
     if reading is None:
         raise SigningError("the signed file carries no readable C2PA manifest")
+    if referenced is not None:
+        _require_identity(reading, referenced)
     if reading.validation_state != trust.best_state:
         codes = ", ".join(f["code"] for f in reading.failures) or "no failure codes"
         raise SigningError(f"the signed file reads back {reading.validation_state}, not "
                            f"{trust.best_state} ({codes})",
                            hint="check that the chain's root is among the trust anchors")
     return reading
+
+
+def _require_identity(reading: ManifestReading, referenced: list[str]) -> None:
+    found = reading.identities
+    problems = [f["code"] for r in found for f in r.failures if f["code"] != UNTRUSTED]
+    if len(found) != 1 or problems or not set(referenced) <= set(found[0].referenced):
+        raise SigningError("the signed file's identity assertion does not read back intact ("
+                           f"{len(found)} found; {', '.join(problems) or 'wrong references'})")
 
 
 def _signing_error(exc: c2pa.C2paError, credentials: SigningCredentials) -> SigningError:

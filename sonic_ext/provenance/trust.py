@@ -57,10 +57,36 @@ class TrustPolicy:
             "builder": {"thumbnail": {"enabled": False}},
         }
 
-    def context(self) -> c2pa.Context:
-        return c2pa.Context.from_json(json.dumps(self.settings()))
+    def context(self, *, decode_identities: bool = True) -> c2pa.Context:
+        """A reading (or explicit-signer) context; `decode_identities=False` keeps identity
+        assertions as stored, their COSE signature bytes included."""
+        settings = self.settings()
+        if not decode_identities:
+            settings["core"] = {"decode_identity_assertions": False}
+        return c2pa.Context.from_json(json.dumps(settings))
+
+    def signing_context(self, signer: dict[str, object], identity: dict[str, object]
+                        ) -> c2pa.Context:
+        """A context that signs by itself: c2pa-rs's dual signer, `signer` for the claim and
+        `identity` (a `cawg_x509_signer` section) for the CAWG identity assertion."""
+        settings = c2pa.Settings.from_json(json.dumps(
+            {**self.settings(), "signer": signer, "cawg_x509_signer": identity}))
+        try:
+            return _SettingsSignerContext(settings=settings)
+        finally:
+            settings.close()
 
     def with_anchors(self, *anchors_pem: bytes | None) -> TrustPolicy:
         """This policy plus more roots (e.g. the dev root next to production roots)."""
         pems = [pem.strip() for pem in (self.anchors_pem, *anchors_pem) if pem]
         return TrustPolicy(b"\n".join(pems) + b"\n" if pems else None, self.allowed_ekus)
+
+
+class _SettingsSignerContext(c2pa.Context):
+    """c2pa-python 0.38 counts only a Signer object handed to a Context as "has a signer";
+    c2pa-rs also builds one from the settings' `signer` section, the only way to its CAWG dual
+    signer. This says so, so that `Builder.sign` without a signer uses it."""
+
+    @property
+    def has_signer(self) -> bool:
+        return True

@@ -79,8 +79,11 @@ def verdict_html(report: VerifyReport) -> str:
                    "</p>")
     if report.consent_check:
         check = report.consent_check
+        identity = check.get("identity")
+        signed = (f" Registry identity assertion: {_e(identity['state'])}."
+                  if isinstance(identity, dict) else "")
         consent += (f"<p class='sonic-consent-check'>Consent credential: "
-                    f"<b>{_e(check['verdict'])}</b>. {_e(check['reason'])}</p>")
+                    f"<b>{_e(check['verdict'])}</b>. {_e(check['reason'])}{signed}</p>")
     return (f"<div class='sonic-verdict-block'>{_badge(report.verdict)} {_e(meaning)}"
             f"<ul class='sonic-reasons'>{reasons}</ul>{consent}</div>")
 
