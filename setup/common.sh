@@ -32,14 +32,18 @@ ensure_venv() {
     || die "pip install failed (see above)"
 }
 
-# The UI tests drive a real browser: Debian's chromium (Playwright's own download cannot be used).
-ensure_chromium() {
-  command -v chromium >/dev/null 2>&1 && return 0
-  command -v apt-get >/dev/null 2>&1 || die "install chromium (the UI tests drive it)"
-  local sudo=""
+# Debian tools the tests use: chromium (the UI tests drive a real browser; Playwright's own
+# download cannot be used) and jq (examples/curl.sh, which a test runs).
+ensure_test_tools() {
+  local missing=() tool sudo=""
+  for tool in chromium jq; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  done
+  [ ${#missing[@]} = 0 ] && return 0
+  command -v apt-get >/dev/null 2>&1 || die "install ${missing[*]} (the tests use them)"
   [ "$(id -u)" = 0 ] || sudo="sudo"
-  echo "setup: installing Debian's chromium for the browser tests"
+  echo "setup: installing Debian's ${missing[*]} for the tests"
   $sudo apt-get update -qq >/dev/null && \
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null \
-    || die "could not install chromium with apt-get"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || die "could not install ${missing[*]} with apt-get"
 }

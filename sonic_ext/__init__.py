@@ -8,7 +8,7 @@ from ._version import __version__
 from .errors import (AdminRequired, Cancelled, Conflict, ConsentRefused, InputError,
                      ModelsMissing, NotAvailable, NotFound, SigningError, SonicError)
 from .progress import CancelToken, ProgressEvent
-from .requests import GenerateRequest, GenerateResult, GenerationParams, VerifyReport
+from .contracts import GenerateRequest, GenerateResult, GenerationParams, VerifyReport
 from .service import SonicService
 from .settings import Settings
 

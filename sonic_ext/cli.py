@@ -8,25 +8,34 @@ carries exactly one JSON object, for errors too; progress and messages go to std
 from __future__ import annotations
 
 import argparse
-import textwrap
 import getpass
 import json
 import logging
 import sys
+import textwrap
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from ._version import __version__
 from .api.users import parse_api_auth
-from .errors import InputError, NotAvailable, SonicError
+from .consent.fields import KEEP, split_labels
+from .consent.grantees import actor
+from .contracts import (
+    DEFAULT_PURPOSE,
+    DEVICES,
+    DTYPES,
+    OFFLOAD_MODES,
+    PARAM_HELP,
+    GenerateRequest,
+    GenerationParams,
+)
+from .errors import InputError, NotAvailable, PortInUse, SonicError
 from .logging_setup import configure_logging
 from .progress import ProgressEvent
-from .requests import (DEFAULT_PURPOSE, DEVICES, DTYPES, OFFLOAD_MODES, PARAM_HELP,
-                       GenerateRequest, GenerationParams)
 from .service import SonicService
 from .settings import LOG_LEVELS, Settings
 from .text import printable, printable_lines
@@ -83,15 +92,14 @@ def _port(value: str) -> int:
     return port
 
 
-def _iso_datetime(value: str) -> datetime:
-    """ISO 8601 date or date-time; a value without a zone is taken as UTC."""
+def _iso_datetime(value: str) -> datetime | None:
+    """`--expires`: the one expiry rule of every surface (consent/fields.parse_expiry)."""
+    from .consent.fields import parse_expiry
+
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 date or date-time: {value!r} (e.g. 2027-06-30 or "
-            "2027-06-30T18:00:00+02:00)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return parse_expiry(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc.problem)) from None
 
 
 def _api_users(value: str) -> dict[str, str]:
@@ -174,12 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(show)
     show.set_defaults(handler=_keys_show)
 
-    dev = commands.add_parser("dev", help="developer tools: golden-check CASE_DIR").add_subparsers(
+    dev = commands.add_parser("dev", help="developer tools: golden-check CASE_DIR | "
+                                          "sample-audio OUT.wav").add_subparsers(
         dest="dev_command", metavar="ACTION", required=True, parser_class=_Parser)
     golden = dev.add_parser("golden-check", help="compare the pipeline with a golden case")
     golden.add_argument("case_dir", type=Path, metavar="CASE_DIR")
     _add_json(golden)
     golden.set_defaults(handler=_golden_check)
+    sample = dev.add_parser("sample-audio", help="write a speech-like WAV to try the flow with")
+    sample.add_argument("out", type=Path, metavar="OUT.wav")
+    sample.add_argument("--seconds", type=float, default=3.0, help="length (default: 3)")
+    _add_json(sample)
+    sample.set_defaults(handler=_sample_audio)
     return parser
 
 
@@ -389,7 +403,7 @@ def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
         decode_chunk_size=args.decode_chunk_size)
     request = GenerateRequest(image=args.image, audio=args.audio, out=args.out,
                               purpose=args.purpose, params=params, overwrite=args.overwrite,
-                              requested_by=_actor(), consent_ids=tuple(args.consent_ids))
+                              requested_by=_actor(), consent_ids=tuple(split_labels(args.consent_ids)))
     try:
         result = service.generate(request, progress=_print_progress)
     except InputError as exc:
@@ -466,8 +480,8 @@ def _consent_status_list(service: SonicService, args: argparse.Namespace) -> Out
 
 
 def _actor() -> str:
-    """Who is at the keyboard, for the audit log."""
-    return f"cli:{getpass.getuser()}"
+    """Who is at the keyboard: the requester and audit actor (`cli:<login>`)."""
+    return actor("cli", getpass.getuser())
 
 
 def _consent_text(record: dict[str, Any]) -> str:
@@ -486,20 +500,20 @@ def _consent_text(record: dict[str, Any]) -> str:
 def _consent_add(service: SonicService, args: argparse.Namespace) -> Outcome:
     try:
         record = service.add_consent(args.name, args.portrait, args.evidence,
-                                     args.purpose or [DEFAULT_PURPOSE], args.expires, _actor(),
-                                     grantees=args.grantees, subject_id=args.subject_id)
+                                     split_labels(args.purpose) or [DEFAULT_PURPOSE],
+                                     args.expires, _actor(), grantees=split_labels(args.grantees),
+                                     subject_id=args.subject_id)
     except InputError as exc:
         raise _as_flag_error(exc, _CONSENT_FLAGS) from None
     return Outcome(record.to_dict(), "recorded " + _consent_text(record.to_dict()))
 
 
 def _consent_amend(service: SonicService, args: argparse.Namespace) -> Outcome:
-    from .consent.registry import KEEP
-
     expires: Any = None if args.no_expiry else (args.expires or KEEP)
     try:
-        record = service.amend_consent(args.id, _actor(), purposes=args.purpose,
-                                       expires=expires, grantees=args.grantees,
+        record = service.amend_consent(args.id, _actor(), purposes=split_labels(args.purpose)
+                                       or None, expires=expires,
+                                       grantees=split_labels(args.grantees) or None,
                                        evidence=args.evidence)
     except InputError as exc:
         raise _as_flag_error(exc, _CONSENT_FLAGS) from None
@@ -513,7 +527,7 @@ def _consent_check(service: SonicService, args: argparse.Namespace) -> Outcome:
     params = GenerationParams(crop=args.crop, expand_ratio=args.expand_ratio,
                               min_resolution=args.min_resolution)
     try:
-        decision = service.check_consent(args.image, args.purpose, _actor(), args.consent_ids,
+        decision = service.check_consent(args.image, args.purpose, _actor(), split_labels(args.consent_ids),
                                          params).to_dict()
     except GateRefused as exc:
         decision = exc.decision.to_dict()
@@ -582,6 +596,13 @@ def _adopt_unsigned(service: SonicService, _args: argparse.Namespace) -> Outcome
                      "keeps refusing them): " + ", ".join(result["left_unsigned"]))
     return Outcome(result, "\n".join(lines), exit_code=0 if adopted or not result[
         "left_unsigned"] else 1)
+
+
+def _sample_audio(_service: SonicService, args: argparse.Namespace) -> Outcome:
+    from .media.sample_audio import write_sample_speech
+
+    path = write_sample_speech(args.out, args.seconds)
+    return Outcome({"out": str(path), "seconds": args.seconds}, f"wrote {path}")
 
 
 def _golden_check(_service: SonicService, args: argparse.Namespace) -> Outcome:
@@ -678,9 +699,14 @@ def _serve(service: SonicService, args: argparse.Namespace) -> Outcome:
 
         from .api.auth import ApiAuth
         from .app import create_app
-    except ImportError as exc:
+    except ModuleNotFoundError as exc:
         raise NotAvailable(f"the standalone app needs its web packages ({exc.name} is missing)",
                            hint="pip install 'sd-webui-sonic[app]'") from None
+    except ImportError as exc:  # present, but not a version the others work with
+        raise NotAvailable(f"the standalone app's web packages do not work together: {exc}",
+                           hint="install the tested set: pip install -c "
+                                "constraints/standalone.txt 'sd-webui-sonic[app]'") from None
+    _require_free_port(args.host, args.port)
     auth = ApiAuth(users=args.api_auth or {})
     if args.host not in ("127.0.0.1", "localhost", "::1") and not auth.users:
         log.warning("serving on %s without --api-auth: anyone who can reach it can use the API",
@@ -690,8 +716,36 @@ def _serve(service: SonicService, args: argparse.Namespace) -> Outcome:
     app = create_app(service, auth)
     print(f"Sonic {__version__}: http://{args.host}:{args.port}/ (API at /sonic/v1, "
           f"home {service.settings.home})", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    except SystemExit as exc:  # uvicorn exits 3 when it cannot bind (taken since the check)
+        if exc.code == 3:
+            raise _port_in_use(args.host, args.port) from None
+        raise
     return Outcome({"stopped": True}, "stopped")
+
+
+def _require_free_port(host: str, port: int) -> None:
+    """Fail before building the app when the address is taken (uvicorn would exit 3, our
+    consent-refused code, after a startup the user waited for)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InputError("--host", f"cannot resolve {host!r}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise _port_in_use(host, port, exc.strerror) from None
+
+
+def _port_in_use(host: str, port: int, why: str | None = None) -> PortInUse:
+    return PortInUse(f"cannot listen on {host}:{port}: {why or 'address already in use'}",
+                     hint="another server is running there; stop it or pass --port")
 
 
 # -- entry point ----------------------------------------------------------------------------------

@@ -83,10 +83,39 @@ class NotAvailable(SonicError):
     http_status = 503
 
 
+class PortInUse(SonicError):
+    """`serve` cannot listen: another program holds the address (its own exit code, so a
+    supervisor does not read it as a consent refusal or bad input)."""
+
+    exit_code = 4
+    http_status = 500
+    code = "port_in_use"
+
+
 class ModelsMissing(NotAvailable):
     """Model files are absent or wrong; the message names them and where they belong."""
 
     code = "models_missing"
+
+
+class PipelineError(SonicError):
+    """The Sonic pipeline failed while making frames (a model or runtime error, not the input);
+    nothing was written."""
+
+    code = "pipeline_failed"
+
+
+class OutOfMemory(PipelineError):
+    """The pipeline ran out of GPU (or CPU) memory; the hint says what needs less."""
+
+    code = "out_of_memory"
+    http_status = 503
+
+
+class EncodingError(SonicError):
+    """Writing the frames and the speech into an MP4 failed; nothing was written."""
+
+    code = "encoding_failed"
 
 
 class SigningError(SonicError):

@@ -16,15 +16,15 @@ from typing import Any
 import jsonschema
 
 from .errors import InputError
+from .package_data import data_path
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10 (A1111)
     import tomli as tomllib
 
-POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"
-DEFAULT_POLICY = POLICY_DIR / "default.toml"
-SCHEMA = POLICY_DIR / "schema.json"
+DEFAULT_POLICY = data_path("policy/default.toml")
+SCHEMA = data_path("policy/schema.json")
 
 
 @dataclass(frozen=True)

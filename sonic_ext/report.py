@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ._version import __version__
-from .requests import VerifyReport
+from .contracts import VerifyReport
 
 VERDICT_WORDS = {
     "authentic": ("Authentic", "The file is intact and signed by a trusted signer.", "#1b7f3b"),

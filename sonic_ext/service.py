@@ -1,24 +1,26 @@
 """The only way in: UI, API, CLI and the WebUI adapter call this, never the stages directly.
 
-`generate` reads top to bottom as the product's promise (design §1):
+`generate` is the product's promise, step by step (design §1):
 
-    1. check inputs           (media.inputs, requests)
-    2. consent gate           (consent/, identity/)          faces found -> decision record
-    3. Sonic pipeline         (sonic/)                       frames, streamed chunk by chunk
-    4. watermark frames       (provenance/watermark)
+    1. check inputs           (media.inputs, contracts)       before anything expensive
+    2. consent gate           (consent/, identity/)           faces found -> decision record
+    3. Sonic pipeline         (sonic/)                        frames, streamed chunk by chunk
+    4. watermark frames       (provenance/watermark)          on their way into the encoder
     5. encode + mux           (media/)
-    6. C2PA sign + verify     (provenance/c2pa)
-    7. atomic publish         write temp, verify, rename
-    8. record generation      registry + audit event
+    6. C2PA sign + read back  (provenance/sign, the registry's identity assertion)
+    7. record + publish       registry + audit event, then an atomic rename (provenance/publish)
 
-Stages join the service as their modules land; until the consent gate exists, generation is
-refused after step 1, because nothing may be generated without it.
+Steps 3-5 run inside the encoder's pull of the frame stream, so a pipeline failure is typed
+where the frames are made (sonic/stage.py: PipelineError, OutOfMemory), not by whoever consumed
+them. Progress stages, as clients see them: "check inputs", "denoise", "decode and encode",
+"sign and publish", "verify" (the UI's read-back).
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
-import importlib.util
+import importlib
 import logging
 import threading
 import time
@@ -29,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .consent.fields import check_allowed_purpose
+from .contracts import GenerateRequest, GenerateResult, GenerationParams, VerifyReport
 from .errors import AdminRequired, ConsentRefused, InputError, NotAvailable, SonicError
 from .hosting import GenerationHost, StandaloneHost, tee
 from .media.inputs import check_audio, check_image, check_output_path
@@ -40,7 +44,6 @@ from .progress import (
     ignore_progress,
     reported_chunks,
 )
-from .requests import GenerateRequest, GenerateResult, GenerationParams, VerifyReport
 from .settings import Settings
 from .sonic.layout import ModelsStatus, check_models
 
@@ -117,13 +120,20 @@ class SonicService:
         self.host = host or StandaloneHost()
         self._credentials = credentials
         self.policy = policy or load_policy(settings.policy_path)
-        self.capabilities = Capabilities(
-            consent_gate=_installed("dlib"), pipeline=_installed("torch", "diffusers"),
-            provenance=_installed("c2pa", "imwatermark"),
-            verify=_installed("c2pa", "imwatermark"))
         self._lock = threading.Lock()
         self._registry: ConsentRegistry | None = None
         self._sonic: SonicStage | None = None
+
+    @functools.cached_property
+    def capabilities(self) -> Capabilities:
+        """What works here, found by importing what each stage imports (a package that is
+        present but broken, e.g. by an incompatible dependency, counts as missing); done on
+        first use, since it loads torch."""
+        provenance = _importable("sonic_ext.provenance.sign", "sonic_ext.provenance.watermark")
+        return Capabilities(
+            consent_gate=_importable("sonic_ext.identity.dlib_backend", "dlib"),
+            pipeline=_importable("sonic_ext.sonic.pipeline", "sonic_ext.sonic.stage"),
+            provenance=provenance, verify=provenance)
 
     @property
     def registry(self) -> ConsentRegistry:
@@ -231,11 +241,7 @@ class SonicService:
         """Step 1 on its own: validate every field; return the normalised purpose and the
         speech's length in seconds."""
         request.params.validate()
-        purpose = request.validate_purpose()
-        allowed = self.policy.allowed_purposes
-        if allowed and purpose not in allowed:
-            raise InputError("purpose", f"{purpose!r} is not a purpose this installation allows",
-                             hint=f"the policy allows: {', '.join(allowed)}")
+        purpose = check_allowed_purpose(request.purpose, self.policy.allowed_purposes)
         check_image(request.image, "image")
         check_audio(request.audio, "audio")
         check_output_path(request.out, "out", overwrite=request.overwrite)
@@ -572,5 +578,12 @@ def model_checksums(models_dir: Path) -> dict[str, str]:
     return sums
 
 
-def _installed(*modules: str) -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in modules)
+def _importable(*modules: str) -> bool:
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # noqa: BLE001 - any failure to import means "not here"
+            log.warning("%s cannot be imported (%s: %s): its capability is off", module,
+                        type(exc).__name__, exc)
+            return False
+    return True

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from .contracts import VerifyReport
 from .errors import InputError
-from .requests import VerifyReport
 
 if TYPE_CHECKING:  # numpy and OpenCV load only when a stripped copy is compared
     from .provenance.fingerprint import Fingerprint, FingerprintMatch

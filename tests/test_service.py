@@ -5,9 +5,19 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sonic_ext import (Cancelled, CancelToken, ConsentRefused, GenerateRequest, GenerationParams,
-                       InputError, ProgressEvent, Settings, SonicService,
-                       __version__)
+from sonic_ext import (
+    Cancelled,
+    CancelToken,
+    ConsentRefused,
+    GenerateRequest,
+    GenerationParams,
+    InputError,
+    NotAvailable,
+    ProgressEvent,
+    Settings,
+    SonicService,
+    __version__,
+)
 from tests.evidence import write_release_pdf
 
 FACES = Path(__file__).resolve().parent / "fixtures" / "faces"
@@ -163,6 +173,23 @@ def test_health_reports_version_home_models_and_capabilities(service: SonicServi
                                 "present": 0, "expected": 13, "test_weights": False}
     assert health["capabilities"] == {"consent_gate": True, "pipeline": True,
                                       "provenance": True, "verify": True, "generate": True}
+
+
+def test_a_package_that_is_present_but_breaks_on_import_is_no_capability(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As when diffusers cannot import from the huggingface_hub pip chose: installed, not
+    working; /health must not claim the pipeline."""
+    import sys
+
+    monkeypatch.delitem(sys.modules, "sonic_ext.sonic.pipeline", raising=False)
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # what `import diffusers` then raises
+    service = SonicService(settings)
+    health = service.health()
+    assert health["capabilities"]["pipeline"] is False
+    assert health["capabilities"]["generate"] is False
+    assert health["capabilities"]["provenance"] is True
+    with pytest.raises(NotAvailable, match="lacks pipeline"):
+        service._require(service.capabilities.generate, "generation")
 
 
 def test_silent_short_and_overlong_speech_is_refused_before_any_model_loads(

@@ -15,9 +15,6 @@ from typing import TYPE_CHECKING, Optional
 from fastapi import Depends, HTTPException, status
 from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
 
-from ..errors import AdminRequired
-from .errors import error_response
-
 if TYPE_CHECKING:
     from ..service import SonicService
 
@@ -56,9 +53,6 @@ def admin_dependency(service: SonicService):  # noqa: ANN201 - a FastAPI depende
     """403 unless the request carries the admin token (and one is configured at all)."""
 
     def require_admin(token: Optional[str] = Depends(_admin_header)) -> None:
-        try:
-            service.require_admin(token)
-        except AdminRequired as exc:
-            raise error_response(exc) from None
+        service.require_admin(token)  # AdminRequired: 403, by the route class
 
     return require_admin

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 
-from ..errors import InputError, SonicError
+from ..consent.fields import NO_EXPIRY, parse_amended_expiry, parse_expiry, split_labels
+from ..consent.grantees import actor
+from ..errors import InputError
 from ..service import SonicService
 from .auth import admin_dependency
-from .errors import error_response
-from .forms import parse_list
 from .generate import CONSENT_ID_TEXT, PARAMS_TEXT, parse_params
 from .models import (
     AMENDED_EXAMPLE,
@@ -50,13 +49,11 @@ from .uploads import (
     MAX_EVIDENCE_BYTES,
     MAX_IMAGE_BYTES,
     SMALL_BODY_BYTES,
-    body_limited,
+    api_route,
     save_upload,
 )
 
 MAX_PORTRAITS = 10
-NO_EXPIRY = "none"
-KEPT: Any = object()  # an amendment's `expires` that was not given: the end stays as it is
 _GRANTEES_TEXT = ("who may generate under it: a user (`alice`, on every surface), one surface's "
                   "user (`api:alice`, `ui:alice`, `cli:alice`) or `any` (every user of this "
                   "installation, only when given explicitly); repeat the field or give a comma "
@@ -65,51 +62,24 @@ _EVIDENCE_TEXT = ("signed release or recording, 512 bytes to 200 MB, judged by c
                   "image, audio, video or signed text (OpenPGP, S/MIME)")
 
 
-def parse_purposes(values: Optional[List[str]]) -> List[str]:
-    """Repeated fields, comma lists, or both: `purposes=a&purposes=b` or `purposes=a,b`."""
-    return parse_list(values)
-
-
-def parse_expiry(text: Optional[str]) -> Optional[datetime]:
-    if not (text or "").strip():
-        return None
-    try:
-        return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError("expires", f"{text!r} is not an ISO-8601 date or time",
-                         hint="e.g. 2027-12-31 or 2027-12-31T18:00:00Z") from None
-
-
-def parse_amended_expiry(text: Optional[str]) -> Any:
-    """An amendment's `expires`: omitted or blank is KEPT, `none` (None) removes the end."""
-    if not (text or "").strip():
-        return KEPT
-    if text.strip().lower() == NO_EXPIRY:
-        return None
-    return parse_expiry(text)
-
-
 def _granted_view(record: Dict[str, Any]) -> Dict[str, Any]:
     """A consent as a non-admin sees it: no evidence, no server paths, no other grantees."""
     return {key: record[key] for key in GRANTED_FIELDS}
 
 
 def add_consent_routes(router: APIRouter, service: SonicService, require_user: Any) -> None:
-    uploads = APIRouter(route_class=body_limited(MAX_PORTRAITS * MAX_IMAGE_BYTES +
+    uploads = APIRouter(route_class=api_route(MAX_PORTRAITS * MAX_IMAGE_BYTES +
                                                  MAX_EVIDENCE_BYTES + FORM_SLACK_BYTES),
                         tags=["consent"])
-    amends = APIRouter(route_class=body_limited(MAX_EVIDENCE_BYTES + FORM_SLACK_BYTES),
+    amends = APIRouter(route_class=api_route(MAX_EVIDENCE_BYTES + FORM_SLACK_BYTES),
                        tags=["consent"])
-    checks = APIRouter(route_class=body_limited(MAX_IMAGE_BYTES + FORM_SLACK_BYTES),
+    checks = APIRouter(route_class=api_route(MAX_IMAGE_BYTES + FORM_SLACK_BYTES),
                        tags=["consent"])
-    small = APIRouter(route_class=body_limited(SMALL_BODY_BYTES), tags=["consent"])
+    small = APIRouter(route_class=api_route(SMALL_BODY_BYTES), tags=["consent"])
     require_admin = admin_dependency(service)
 
     def existing(consent_id: str) -> Dict[str, Any]:
-        try:
-            return service.show_consent(consent_id).to_dict()
-        except SonicError as exc:  # NotFound: 404
-            raise error_response(exc) from None
+        return service.show_consent(consent_id).to_dict()  # unknown: NotFound, 404
 
     @uploads.post(
         "/consents", status_code=201, response_model=Consent,
@@ -149,12 +119,10 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
             saved = [save_upload(p, folder / f"portrait-{i}", MAX_IMAGE_BYTES, "portraits")
                      for i, p in enumerate(portraits)]
             proof = save_upload(evidence, folder / "evidence", MAX_EVIDENCE_BYTES, "evidence")
-            record = service.add_consent(name, saved, proof, parse_purposes(purposes),
-                                         parse_expiry(expires), f"api:{user}",
-                                         grantees=parse_list(grantees),
+            record = service.add_consent(name, saved, proof, split_labels(purposes),
+                                         parse_expiry(expires), actor("api", user),
+                                         grantees=split_labels(grantees),
                                          subject_id=(subject_id or "").strip() or None)
-        except SonicError as exc:
-            raise error_response(exc) from None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return record.to_dict()
@@ -185,15 +153,9 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
         folder = Path(tempfile.mkdtemp(prefix="sonic-check-"))
         try:
             portrait = save_upload(image, folder / "portrait", MAX_IMAGE_BYTES, "image")
-            decision = service.check_consent(portrait, purpose, f"api:{user}",
-                                             parse_list(consent_id), parse_params(params))
-        except SonicError as exc:
-            refused = getattr(exc, "decision", None)  # GateRefused (loaded with the registry)
-            if refused is None:
-                raise error_response(exc) from None
-            raise HTTPException(exc.http_status, detail={
-                **exc.to_dict(), "decision": refused.to_dict()}) from None
-        finally:
+            decision = service.check_consent(portrait, purpose, actor("api", user),
+                                             split_labels(consent_id), parse_params(params))
+        finally:  # a refusal (GateRefused) reaches the client with its decision record
             shutil.rmtree(folder, ignore_errors=True)
         return {"passed": decision.passed, "decision": decision.to_dict()}
 
@@ -216,7 +178,7 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
                                                                    "(repeat or comma list); "
                                                                    "omitted: kept"),
             expires: Optional[str] = Form(None, description="ISO-8601 end (UTC when no zone), "
-                                                            f"`{NO_EXPIRY}` for no end; "
+                                                            f"`{NO_EXPIRY[0]}` for no end; "
                                                             "omitted: kept"),
             grantees: List[str] = Form([], description="who may use it from now "
                                                                    "on: " + _GRANTEES_TEXT
@@ -225,20 +187,16 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
                                                                     "widen: " + _EVIDENCE_TEXT),
             user: str = Depends(require_user), _admin: None = Depends(require_admin),
     ) -> Dict[str, Any]:
-        from ..consent.registry import KEEP  # SQLAlchemy: loaded with the registry, not before
-
         folder = Path(tempfile.mkdtemp(prefix="sonic-consent-"))
         try:
-            expiry = parse_amended_expiry(expires)
+            expiry = parse_amended_expiry(expires)  # bad dates fail before the upload is kept
             proof = (save_upload(evidence, folder / "evidence", MAX_EVIDENCE_BYTES, "evidence")
                      if evidence is not None else None)
             record = service.amend_consent(
-                consent_id, f"api:{user}", purposes=parse_purposes(purposes) or None,
-                expires=KEEP if expiry is KEPT else expiry,
-                grantees=parse_list(grantees) or None, evidence=proof)
-        except SonicError as exc:  # NotFound 404, Conflict (not in force) 409, InputError 422
-            raise error_response(exc) from None
-        finally:
+                consent_id, actor("api", user), purposes=split_labels(purposes) or None,
+                expires=expiry,
+                grantees=split_labels(grantees) or None, evidence=proof)
+        finally:  # NotFound 404, Conflict (not in force) 409, InputError 422
             shutil.rmtree(folder, ignore_errors=True)
         return record.to_dict()
 
@@ -248,10 +206,7 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
                                        "the consents with their status now"),
                           **error_responses(401, 403)})
     def list_consents() -> Dict[str, Any]:
-        try:
-            return {"consents": [c.to_dict() for c in service.list_consents()]}
-        except SonicError as exc:
-            raise error_response(exc) from None
+        return {"consents": [c.to_dict() for c in service.list_consents()]}
 
     # before /consents/{consent_id}, which would take "granted" for an id
     @small.get("/consents/granted", response_model=GrantedConsentList,
@@ -263,10 +218,7 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
                                        "your consents, oldest first"),
                           **error_responses(401)})
     def granted_consents(user: str = Depends(require_user)) -> Dict[str, Any]:
-        try:
-            records = service.list_consents(granted_to=f"api:{user}")
-        except SonicError as exc:
-            raise error_response(exc) from None
+        records = service.list_consents(granted_to=actor("api", user))
         return {"consents": [_granted_view(r.to_dict()) for r in records]}
 
     @small.get("/consents/{consent_id}", response_model=ConsentDetails,
@@ -291,10 +243,8 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
     def revoke_consent(consent_id: str, body: RevokeRequest,
                        user: str = Depends(require_user),
                        _admin: None = Depends(require_admin)) -> Dict[str, Any]:
-        try:  # an unknown id is NotFound (404), a revoked one Conflict (409)
-            return service.revoke_consent(consent_id, body.reason, f"api:{user}").to_dict()
-        except SonicError as exc:
-            raise error_response(exc) from None
+        # an unknown id is NotFound (404), a revoked one Conflict (409)
+        return service.revoke_consent(consent_id, body.reason, actor("api", user)).to_dict()
 
     @small.get("/audit/verify", response_model=ChainReport,
                summary="Check the audit log's hash chain",
@@ -303,10 +253,7 @@ def add_consent_routes(router: APIRouter, service: SonicService, require_user: A
                responses={200: example(ChainReport, CHAIN_EXAMPLE, "the chain report"),
                           **error_responses(401, 403)})
     def verify_audit() -> Dict[str, Any]:
-        try:
-            return service.verify_audit_chain().to_dict()
-        except SonicError as exc:
-            raise error_response(exc) from None
+        return service.verify_audit_chain().to_dict()
 
     router.include_router(uploads)
     router.include_router(checks)

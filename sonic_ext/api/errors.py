@@ -14,8 +14,13 @@ from ..errors import SonicError
 
 
 def error_response(exc: SonicError) -> HTTPException:
-    """The HTTP form of a service error: its status and its machine-readable body."""
-    return HTTPException(exc.http_status, detail=exc.to_dict())
+    """The HTTP form of a service error: its status and its machine-readable body, with the
+    gate's decision record when the gate refused (GateRefused carries it)."""
+    detail = exc.to_dict()
+    decision = getattr(exc, "decision", None)
+    if decision is not None:
+        detail["decision"] = decision.to_dict()
+    return HTTPException(exc.http_status, detail=detail)
 
 
 def http_error(status: int, code: str, message: str, **extra: Any) -> HTTPException:

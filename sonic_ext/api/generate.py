@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import json
 import shutil
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
-from ..errors import InputError, SonicError
+from ..consent.fields import split_labels
+from ..consent.grantees import actor
+from ..contracts import GenerateRequest, GenerationParams
+from ..errors import InputError
 from ..jobs import JobManager, new_job_id
-from ..requests import GenerateRequest, GenerationParams
 from ..service import SonicService
 from .errors import error_response
-from .forms import parse_list
 from .job_routes import job_view
 from .models import JOB_EXAMPLE, GenerationParamsSchema, Job, error_responses, example
 from .uploads import (
@@ -25,7 +26,7 @@ from .uploads import (
     MAX_AUDIO_BYTES,
     MAX_IMAGE_BYTES,
     SMALL_BODY_BYTES,
-    body_limited,
+    api_route,
     save_upload,
 )
 
@@ -48,9 +49,9 @@ def parse_params(text: str) -> GenerationParams:
 
 def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManager,
                         require_user: Any) -> None:
-    uploads = APIRouter(route_class=body_limited(MAX_IMAGE_BYTES + MAX_AUDIO_BYTES +
+    uploads = APIRouter(route_class=api_route(MAX_IMAGE_BYTES + MAX_AUDIO_BYTES +
                                                  FORM_SLACK_BYTES), tags=["generate"])
-    small = APIRouter(route_class=body_limited(SMALL_BODY_BYTES), tags=["generate"])
+    small = APIRouter(route_class=api_route(SMALL_BODY_BYTES), tags=["generate"])
 
     @uploads.post(
         "/generate", status_code=202, response_model=Job,
@@ -83,13 +84,11 @@ def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManag
                 image=save_upload(image, folder / "portrait", MAX_IMAGE_BYTES, "image"),
                 audio=save_upload(audio, folder / "audio", MAX_AUDIO_BYTES, "audio"),
                 out=service.settings.outputs_dir / f"{job_id}.mp4", purpose=purpose,
-                params=parse_params(params), requested_by=f"api:{user}",
-                consent_ids=tuple(parse_list(consent_id)))
+                params=parse_params(params), requested_by=actor("api", user),
+                consent_ids=tuple(split_labels(consent_id)))
             prepared = service.prepare(request)
-        except BaseException as exc:
+        except BaseException:  # the route class maps a SonicError; the uploads go either way
             shutil.rmtree(folder, ignore_errors=True)
-            if isinstance(exc, SonicError):
-                raise error_response(exc) from None
             raise
         return job_view(jobs.submit(job_id, prepared, owner=user))
 

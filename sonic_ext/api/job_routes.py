@@ -13,13 +13,12 @@ from typing import Any, Dict
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, HTMLResponse
 
-from ..errors import SonicError
 from ..jobs import Job, JobManager
 from ..service import SonicService
-from .errors import error_response, http_error
+from .errors import http_error
 from .models import DONE_JOB_EXAMPLE, JOB_EXAMPLE, JobList, error_responses, example
 from .models import Job as JobSchema
-from .uploads import SMALL_BODY_BYTES, body_limited
+from .uploads import SMALL_BODY_BYTES, api_route
 
 
 def job_view(job: Job) -> Dict[str, Any]:
@@ -35,13 +34,10 @@ def job_view(job: Job) -> Dict[str, Any]:
 
 def add_job_routes(router: APIRouter, service: SonicService, jobs: JobManager,
                    require_user: Any) -> None:
-    routes = APIRouter(route_class=body_limited(SMALL_BODY_BYTES), tags=["jobs"])
+    routes = APIRouter(route_class=api_route(SMALL_BODY_BYTES), tags=["jobs"])
 
     def owned(job_id: str, user: str) -> Job:
-        try:
-            return jobs.get(job_id, user)
-        except SonicError as exc:
-            raise error_response(exc) from None
+        return jobs.get(job_id, user)
 
     def finished_video(job_id: str, user: str) -> Path:
         job = owned(job_id, user)
@@ -72,10 +68,7 @@ def add_job_routes(router: APIRouter, service: SonicService, jobs: JobManager,
                                            "the job; its state turns `cancelled` shortly"),
                               **error_responses(401, 404, 409)})
     def cancel(job_id: str, user: str = Depends(require_user)) -> Dict[str, Any]:
-        try:
-            return job_view(jobs.cancel(job_id, user))
-        except SonicError as exc:
-            raise error_response(exc) from None
+        return job_view(jobs.cancel(job_id, user))
 
     @routes.get("/jobs/{job_id}/video", response_class=FileResponse,
                 summary="The signed MP4 of a finished job",
@@ -100,8 +93,6 @@ def add_job_routes(router: APIRouter, service: SonicService, jobs: JobManager,
             written = service.write_verify_report(service.verify(path),
                                                   folder / f"{job_id}.html")
             return HTMLResponse(written.read_text(encoding="utf-8"))
-        except SonicError as exc:
-            raise error_response(exc) from None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, Field, create_model
 
-from ..requests import PARAM_HELP, GenerationParams
+from ..contracts import PARAM_HELP, GenerationParams
 from ..verify import VERDICTS
 
 
@@ -81,7 +81,8 @@ GenerationParamsSchema = _params_schema()
 
 
 class Progress(BaseModel):
-    stage: str = Field(..., description="e.g. check inputs, sonic, encode")
+    stage: str = Field(..., description="check inputs, denoise, decode and encode, "
+                                        "sign and publish")
     step: int
     total: int
     fraction: float
@@ -298,7 +299,7 @@ class ChainReport(BaseModel):
 JOB_EXAMPLE: Dict[str, Any] = {
     "id": "3f9c2a7d51e04b6a", "state": "running", "owner": "ops", "purpose": "education",
     "created_at": "2026-12-01T10:00:00.000000Z", "updated_at": "2026-12-01T10:00:41.250000Z",
-    "progress": {"stage": "sonic", "step": 12, "total": 25, "fraction": 0.48,
+    "progress": {"stage": "denoise", "step": 12, "total": 25, "fraction": 0.48,
                  "message": "denoising", "elapsed_s": 38.2, "eta_s": 41.4},
     "result": None, "error": None, "status_url": "jobs/3f9c2a7d51e04b6a",
     "video_url": None, "report_url": None,

@@ -1,7 +1,7 @@
 """Uploads and request size limits: files arrive only as uploads, never as server paths.
 
 Two limits apply. Each route group caps its whole request body while the body streams in
-(`body_limited`), so an oversize request is refused (413) before FastAPI spools it to disk; then
+(`api_route`), so an oversize request is refused (413) before FastAPI spools it to disk; then
 each uploaded file is capped on its own (`save_upload`) so the 413 can name the field.
 """
 
@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive
 
-from .errors import http_error
+from ..errors import SonicError
+from .errors import error_response, http_error
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_AUDIO_BYTES = 200 * 1024 * 1024
@@ -47,14 +48,15 @@ def too_large(limit: int, field: str | None = None) -> HTTPException:
     return http_error(413, "too_large", f"{what} {limit:,} bytes", **extra)
 
 
-def body_limited(max_bytes: int) -> type[APIRoute]:
-    """A route class whose requests may carry at most `max_bytes` of body.
+def api_route(max_bytes: int) -> type[APIRoute]:
+    """The route class of every API route: requests carry at most `max_bytes` of body, and a
+    service error (SonicError) becomes its HTTP error here, once, for every route.
 
     A declared Content-Length over the limit is refused before anything is read; a body without
     one (chunked) is counted as it arrives and refused as soon as it passes the limit.
     """
 
-    class BodyLimitedRoute(APIRoute):
+    class SonicApiRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
             handler = super().get_route_handler()
 
@@ -62,12 +64,16 @@ def body_limited(max_bytes: int) -> type[APIRoute]:
                 declared = request.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
                     raise too_large(max_bytes)
-                return await handler(Request(request.scope, _counted(request.receive, max_bytes)))
+                try:
+                    return await handler(Request(request.scope,
+                                                 _counted(request.receive, max_bytes)))
+                except SonicError as exc:
+                    raise error_response(exc) from None
 
             return limited
 
-    BodyLimitedRoute.__name__ = BodyLimitedRoute.__qualname__ = f"BodyLimitedRoute{max_bytes}"
-    return BodyLimitedRoute
+    SonicApiRoute.__name__ = SonicApiRoute.__qualname__ = f"SonicApiRoute{max_bytes}"
+    return SonicApiRoute
 
 
 def _counted(receive: Receive, max_bytes: int) -> Receive:

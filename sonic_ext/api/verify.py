@@ -9,17 +9,15 @@ from typing import Any, Dict
 
 from fastapi import APIRouter, Depends, File, UploadFile
 
-from ..errors import SonicError
 from ..service import SonicService
-from .errors import error_response
 from .models import VERIFY_EXAMPLE, VerifyResult, error_responses, example
-from .uploads import FORM_SLACK_BYTES, body_limited, save_upload
+from .uploads import FORM_SLACK_BYTES, api_route, save_upload
 
 MAX_VERIFY_BYTES = 2 * 1024 * 1024 * 1024
 
 
 def add_verify_route(router: APIRouter, service: SonicService, require_user: Any) -> None:
-    routes = APIRouter(route_class=body_limited(MAX_VERIFY_BYTES + FORM_SLACK_BYTES),
+    routes = APIRouter(route_class=api_route(MAX_VERIFY_BYTES + FORM_SLACK_BYTES),
                        tags=["verify"])
 
     @routes.post("/verify", response_model=VerifyResult,
@@ -35,8 +33,6 @@ def add_verify_route(router: APIRouter, service: SonicService, require_user: Any
         try:
             path = save_upload(file, folder / "upload", MAX_VERIFY_BYTES, "file")
             report = service.verify(path)
-        except SonicError as exc:
-            raise error_response(exc) from None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return {**report.to_dict(), "path": file.filename or "upload"}

@@ -1,8 +1,11 @@
 """Checks of the fields a person types (names, purposes, expiry), with errors naming the field.
 
 Names, reasons and actors are printable text (check_text); purposes are ASCII labels
-(check_purpose), the one rule every surface and GenerateRequest apply. `printable` (from
-sonic_ext/text.py, re-exported here) is what listings use to show stored text safely.
+(check_purpose), the one rule every surface and GenerateRequest apply. Lists (purposes,
+grantees, claimed consents) and expiry dates are parsed here too (`split_labels`,
+`parse_expiry`, `parse_amended_expiry`), so the CLI, the API and the UI read them alike.
+`printable` (from sonic_ext/text.py, re-exported here) is what listings use to show stored text
+safely.
 """
 
 from __future__ import annotations
@@ -25,6 +28,46 @@ _PURPOSE = re.compile(PURPOSE_PATTERN)
 _PRINTABLE_HINT = ("use printable text on one line: no control or formatting characters, tabs "
                    "or line breaks")
 _SPACES = re.compile(r"\s+")  # once controls are refused, only space separators (Zs) are left
+_SEPARATORS = re.compile(r"[,;]")
+NO_EXPIRY = ("none", "no expiry", "never")  # what removes an end date in an amendment
+
+
+class KEEP:
+    """`amend_consent(expires=KEEP)`: the expiry stays as it is (None means no expiry)."""
+
+
+def split_labels(values: str | Iterable[str | None] | None) -> list[str]:
+    """Labels as typed on any surface: one text or several (repeated flags or form fields),
+    each a list separated by commas or semicolons; stripped, order kept, blanks dropped. Not by
+    spaces: `every one` must be refused as one bad grantee, not grant users `every` and `one`."""
+    texts = [values] if isinstance(values, str) else list(values or ())
+    return [label.strip() for text in texts for label in _SEPARATORS.split(text or "")
+            if label.strip()]
+
+
+def parse_expiry(text: str | None, field: str = "expires") -> datetime | None:
+    """Blank for no expiry, else an ISO 8601 date or date-time (no zone means UTC)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(field, f"not an ISO 8601 date or date-time: {text!r}",
+                         hint="e.g. 2027-06-30 or 2027-06-30T18:00:00+02:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def parse_amended_expiry(text: str | None, field: str = "expires"
+                         ) -> datetime | None | type[KEEP]:
+    """An amendment's expiry: blank keeps the current one, "none" (or "never", "no expiry")
+    removes it, else a date as in `parse_expiry`."""
+    text = (text or "").strip()
+    if not text:
+        return KEEP
+    if text.lower() in NO_EXPIRY:
+        return None
+    return parse_expiry(text, field)
 
 
 def check_text(value: str | None, field: str, max_length: int = MAX_TEXT) -> str:
@@ -60,6 +103,22 @@ def check_purpose(label: str | None, field: str = "purpose") -> str:
     raise InputError(field, problem, hint=f"a purpose uses {PURPOSE_CHARSET}")
 
 
+def outside_policy(purposes: Iterable[str], allowed: tuple[str, ...]) -> list[str]:
+    """The purposes the policy's `allowed_purposes` leave out (none when it lists none): the
+    one rule for consents, generations and the gate."""
+    return [p for p in purposes if allowed and p not in allowed]
+
+
+def check_allowed_purpose(label: str | None, allowed: tuple[str, ...],
+                          field: str = "purpose") -> str:
+    """A generation's purpose: a label (check_purpose) the policy allows."""
+    purpose = check_purpose(label, field)
+    if outside_policy([purpose], allowed):
+        raise InputError(field, f"{purpose!r} is not a purpose this installation allows",
+                         hint=f"the policy allows: {', '.join(allowed)}")
+    return purpose
+
+
 def check_purposes(labels: Iterable[str] | None, allowed: tuple[str, ...],
                    field: str = "purposes") -> tuple[str, ...]:
     """At least one purpose: a consent that names none covers nothing, so it is refused here."""
@@ -67,7 +126,7 @@ def check_purposes(labels: Iterable[str] | None, allowed: tuple[str, ...],
     if not purposes:
         raise InputError(field, "name at least one purpose the person agreed to",
                          hint="e.g. education, marketing; a consent covers only what it names")
-    outside = [p for p in purposes if allowed and p not in allowed]
+    outside = outside_policy(purposes, allowed)
     if outside:
         raise InputError(field, f"not allowed by this installation's policy: "
                                 f"{', '.join(outside)}", hint=f"allowed: {', '.join(allowed)}")

@@ -35,7 +35,7 @@ from ..errors import ConsentRefused, InputError
 from ..framing import Conditioning, Framing, conditioning
 from ..identity import Box, DetectedFace, FaceBackend, load_portrait
 from ..identity.faces import SAME_FACE_IOU, overlap
-from .fields import check_purpose, check_text
+from .fields import check_purpose, check_text, outside_policy
 from .grantees import is_granted
 from .models import Consent, Subject
 from .records import consent_status, iso
@@ -321,7 +321,7 @@ class ConsentGate:
         """`animated` is the portrait box the model's input was cropped around: the decision
         hands exactly that box to the pipeline."""
         allowed = self.policy.allowed_purposes
-        if allowed and base.purpose not in allowed:
+        if outside_policy([base.purpose], allowed):
             return _refused(base, RULE_PURPOSE_NOT_ALLOWED,
                             f"purpose {base.purpose!r} is not one this installation allows",
                             f"the policy allows: {', '.join(allowed)}")

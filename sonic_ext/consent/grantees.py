@@ -19,6 +19,15 @@ _USER = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}"
 _GRANTEE = re.compile(rf"(?:(?:{'|'.join(SURFACES)}):)?{_USER}")
 
 
+def actor(surface: str, user: str | None) -> str:
+    """The requester and audit actor of one surface: `<surface>:<user>`, or the surface alone
+    where it knows no user (the UI without logins). The CLI's user is the login at the
+    keyboard, the API's the HTTP Basic user, the UI's the signed-in page user."""
+    if surface not in SURFACES:
+        raise ValueError(f"unknown surface {surface!r}")
+    return f"{surface}:{user}" if user else surface
+
+
 def check_grantees(values: Iterable[str] | None, field: str = "grantees") -> tuple[str, ...]:
     """At least one grantee, each `any`, `USER` or `SURFACE:USER`; sorted, without repeats."""
     grantees = sorted({(v or "").strip() for v in values or ()} - {""})

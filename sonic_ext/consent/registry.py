@@ -31,7 +31,7 @@ from .audit import GENESIS_HASH, append_event, canonical_json, link_problem, to_
 from .credentials import ConsentIssuer, consent_credential, load_issuer, status_list
 from .database import RegistryDatabase
 from .evidence import check_evidence_file, store_evidence
-from .fields import check_expiry, check_purposes, check_text
+from .fields import KEEP, check_expiry, check_purposes, check_text
 from .grantees import check_grantees, is_granted
 from .integrity import (
     Anchor,
@@ -82,10 +82,6 @@ CHECKPOINT_FILE = "checkpoint.txt"  # under <home>/audit: the latest signed chec
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(6)}"
-
-
-class KEEP:
-    """`amend_consent(expires=KEEP)`: the expiry stays as it is (None means no expiry)."""
 
 
 @dataclass(frozen=True, eq=False)

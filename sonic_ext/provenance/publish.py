@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from ..errors import InputError, SigningError, SonicError
+from ..errors import EncodingError, InputError, SigningError, SonicError
+from .identity_assertion import IdentitySigner
 from .keys import SigningCredentials
 from .manifest import GenerationFacts, file_sha256
-from .identity_assertion import IdentitySigner
 from .sign import sign_mp4
 from .watermark import WatermarkDetection, detect_video
 from .watermark_key import WatermarkKey
@@ -78,6 +78,16 @@ class PublishedOutput:
     record: GenerationRecord = field(repr=False)
 
 
+def _write_unsigned(write: UnsignedWriter, path: Path) -> None:
+    """The writer's own errors (the pipeline's, a cancel) pass; anything else is the encoder's."""
+    try:
+        write(path)
+    except SonicError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - PyAV, the filesystem: the MP4 was not written
+        raise EncodingError(f"writing {path.name} failed: {type(exc).__name__}: {exc}") from exc
+
+
 def publish_signed_mp4(final_path: Path, unsigned: Path | UnsignedWriter, facts: GenerationFacts,
                        credentials: SigningCredentials, record: GenerationRecorder, *,
                        watermark_key: WatermarkKey,
@@ -107,7 +117,7 @@ def publish_signed_mp4(final_path: Path, unsigned: Path | UnsignedWriter, facts:
             source = unsigned
         else:
             source = _temp_path(final_path, "unsigned", temps)
-            unsigned(source)
+            _write_unsigned(unsigned, source)
         signed_tmp = _temp_path(final_path, "signed", temps)
         signed = sign_mp4(source, signed_tmp, facts, credentials, identity)
         found = _require_watermark(signed_tmp, facts.watermark_id, watermark_key)

@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ..errors import InputError, NotAvailable
+from ..contracts import MAX_VIDEO_SIDE, MIN_VIDEO_SIDE, GenerationParams
+from ..errors import InputError, NotAvailable, OutOfMemory, PipelineError, SonicError
 from ..framing import condition_on
 from ..progress import CancelToken, ProgressCallback
-from ..requests import MAX_VIDEO_SIDE, MIN_VIDEO_SIDE, GenerationParams
 from .loading import load_models
 from .pipeline import PipelineSettings, SonicModels, generate_frames
 from .preprocess import kept_size
@@ -84,9 +84,41 @@ class SonicStage:
         image, face_box_xywh = condition_on(image, face_box_xywh, params.framing())
         if params.keep_resolution:
             check_kept_size(*image.size, cropped=params.crop)
-        models = self.models(Placement.resolve(params), params.interpolate)
-        return generate_frames(models, image, face_box_xywh, audio, pipeline_settings(params),
-                               progress=progress, cancel=cancel)
+        try:
+            models = self.models(Placement.resolve(params), params.interpolate)
+        except SonicError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure to load is the pipeline's
+            raise pipeline_failure(exc) from exc
+        return _typed_failures(generate_frames(models, image, face_box_xywh, audio,
+                                               pipeline_settings(params), progress=progress,
+                                               cancel=cancel))
+
+
+def _typed_failures(frames: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
+    """The frames, with any failure while making them raised as what it is (PipelineError,
+    OutOfMemory): not as a failure of whatever consumed them (the encoder, signing)."""
+    try:
+        yield from frames
+    except SonicError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see pipeline_failure
+        raise pipeline_failure(exc) from exc
+
+
+def pipeline_failure(exc: BaseException) -> PipelineError:
+    """A model or runtime failure in words a user can act on."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in text.lower():
+        return OutOfMemory(f"the GPU ran out of memory: {text}",
+                           hint="use --offload model (or sequential), a smaller "
+                                "--decode-chunk-size or a lower --min-resolution")
+    if isinstance(exc, MemoryError):
+        return OutOfMemory("the machine ran out of memory",
+                           hint="free memory, or use a lower --min-resolution or a smaller "
+                                "--decode-chunk-size")
+    return PipelineError(f"the Sonic pipeline failed: {type(exc).__name__}: {text}",
+                         hint="the log has the traceback (--debug prints it)")
 
 
 def check_kept_size(width: int, height: int, *, cropped: bool) -> None:

@@ -8,60 +8,26 @@ without it changes and reveals nothing. The token field is a password box that i
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from ..consent.fields import parse_amended_expiry, parse_expiry, split_labels
 from ..errors import InputError, SonicError
 from ..service import SonicService
 from ..text import printable
 from .compat import keep_out_of_ui_config, upload_path, upload_paths
+from .errors import ui_error
+from .granted import requester
 
 if TYPE_CHECKING:  # the registry (SQLAlchemy) loads on first use, not with the page
     from ..consent import ConsentRecord
-    from ..consent.registry import KEEP
 
 HEADERS = ["id", "subject", "name", "purposes", "grantees", "valid until", "status",
            "recorded by", "recorded at"]
 GRANTEES_HELP = ("who may generate under it, comma-separated: user names (any surface), "
                  "api:USER, ui:USER or cli:USER (one surface), or \"any\" for every user")
-NO_EXPIRY = ("none", "no expiry", "never")
-
-
-def parse_purposes(text: str | None) -> list[str]:
-    """Purposes as typed: separated by commas, semicolons or spaces."""
-    return [p for p in re.split(r"[,;\s]+", text or "") if p]
-
-
-def parse_grantees(text: str | None) -> list[str]:
-    """Grantees as typed: separated by commas, semicolons or spaces (the registry checks each)."""
-    return [g for g in re.split(r"[,;\s]+", text or "") if g]
-
-
-def parse_expiry(text: str | None) -> datetime | None:
-    """Empty for no expiry, else an ISO 8601 date or date-time (no zone means UTC)."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError("expires", f"not an ISO 8601 date or date-time: {text!r}",
-                         hint="e.g. 2027-06-30 or 2027-06-30T18:00:00+02:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def parse_new_expiry(text: str | None) -> datetime | None | type[KEEP]:
-    """An amendment's expiry: empty keeps the current one, "none" removes it, else a date."""
-    from ..consent.registry import KEEP
-
-    text = (text or "").strip()
-    if not text:
-        return KEEP
-    if text.lower() in NO_EXPIRY:
-        return None
-    return parse_expiry(text)
 
 
 def consent_rows(records: list[ConsentRecord]) -> list[list[str]]:
@@ -95,12 +61,6 @@ def _summary(record: ConsentRecord) -> str:
             f"{_md(', '.join(record.grantees))}, until {until}")
 
 
-def _actor(request: gr.Request | None) -> str:
-    """Who acted, for the audit log: the signed-in user where the page has logins."""
-    username = getattr(request, "username", None)
-    return f"ui:{username}" if username else "ui:admin"
-
-
 class ConsentHandlers:
     """One method per button; each raises gr.Error with the service's message on refusal."""
 
@@ -111,7 +71,7 @@ class ConsentHandlers:
         try:
             self.service.require_admin(token)
         except SonicError as exc:
-            raise gr.Error(str(exc)) from None
+            raise ui_error(exc) from None
 
     def enrol(self, token: str | None, name: str, purposes: str, expires: str, portraits: Any,
               evidence: Any, grantees: str | None, subject_id: str | None,
@@ -124,16 +84,16 @@ class ConsentHandlers:
             if evidence_path is None:
                 raise InputError("evidence", "upload the signed release or other evidence",
                                  hint="the file is kept with the consent record")
-            named = parse_grantees(grantees)
+            named = split_labels(grantees)
             if not named:
                 raise InputError("grantees", "name who may use this consent",
                                  hint=GRANTEES_HELP)
             record = self.service.add_consent(name, upload_paths(portraits), evidence_path,
-                                              parse_purposes(purposes), parse_expiry(expires),
-                                              _actor(request), grantees=named,
+                                              split_labels(purposes), parse_expiry(expires),
+                                              requester(request), grantees=named,
                                               subject_id=(subject_id or "").strip() or None)
         except SonicError as exc:
-            raise gr.Error(str(exc)) from None
+            raise ui_error(exc) from None
         message = f"Recorded consent **{record.id}** for {_summary(record)}."
         return message, consent_rows(self.service.list_consents())
 
@@ -149,11 +109,11 @@ class ConsentHandlers:
                 raise InputError("id", "give the id of the consent to amend",
                                  hint="the table below lists every consent")
             record = self.service.amend_consent(
-                consent_id, _actor(request), purposes=parse_purposes(purposes) or None,
-                expires=parse_new_expiry(expires), grantees=parse_grantees(grantees) or None,
+                consent_id, requester(request), purposes=split_labels(purposes) or None,
+                expires=parse_amended_expiry(expires), grantees=split_labels(grantees) or None,
                 evidence=upload_path(evidence))
         except SonicError as exc:
-            raise gr.Error(str(exc)) from None
+            raise ui_error(exc) from None
         message = (f"Amended consent **{record.supersedes or consent_id}**: consent "
                    f"**{record.id}** replaces it, for {_summary(record)}.")
         return message, consent_rows(self.service.list_consents())
@@ -167,9 +127,9 @@ class ConsentHandlers:
         self._admin(token)
         try:
             record = self.service.revoke_consent((consent_id or "").strip(), reason,
-                                                 _actor(request))
+                                                 requester(request))
         except SonicError as exc:
-            raise gr.Error(str(exc)) from None
+            raise ui_error(exc) from None
         message = (f"Revoked consent **{record.id}** ({_md(record.subject_name)}): "
                    f"{_md(record.revoke_reason)}")
         return message, consent_rows(self.service.list_consents())

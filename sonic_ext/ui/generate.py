@@ -20,9 +20,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..errors import Cancelled, SonicError
-from ..progress import CancelToken, ProgressCallback, ProgressEvent, ignore_progress
-from ..requests import (
+from ..contracts import (
     DEFAULT_PURPOSE,
     DEVICES,
     DTYPES,
@@ -33,9 +31,12 @@ from ..requests import (
     GenerationParams,
     VerifyReport,
 )
+from ..errors import Cancelled, SonicError
+from ..progress import CancelToken, ProgressCallback, ProgressEvent, ignore_progress
 from ..service import SonicService
 from .background import BackgroundCall
 from .compat import custom_values, keep_out_of_ui_config, upload_path
+from .errors import ui_error
 from .granted import (
     GRANTED_HEADERS,
     claimed_ids,
@@ -123,7 +124,7 @@ def generate_video(service: SonicService, image: Any, audio: Any, purpose: str |
     except Cancelled:
         raise
     except SonicError as exc:
-        raise gr.Error(str(exc)) from None
+        raise ui_error(exc) from None
     return Generated(result, report, report_path)
 
 
@@ -183,7 +184,7 @@ class GenerateHandlers:
         try:
             records = self.service.list_consents(granted_to=requester(request))
         except SonicError as exc:
-            raise gr.Error(str(exc)) from None
+            raise ui_error(exc) from None
         return picker_update(records, picked), granted_rows(records)
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from ..consent.grantees import actor
 from ..text import printable
 
 if TYPE_CHECKING:  # the registry (SQLAlchemy) loads on first use, not with the page
@@ -27,9 +28,8 @@ _ID_AT_END = re.compile(r"\(([^()\s]+)\)\s*$")
 
 
 def requester(request: gr.Request | None) -> str:
-    """Who asks, as the consent grants name page users: `ui:<username>`, or `ui` without logins."""
-    username = getattr(request, "username", None)
-    return f"ui:{username}" if username else "ui"
+    """Who asks or acts (grants, audit log): `ui:<username>`, or `ui` without logins."""
+    return actor("ui", getattr(request, "username", None))
 
 
 def _until(moment: datetime | None) -> str:

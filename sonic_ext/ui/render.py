@@ -9,8 +9,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from ..contracts import GenerateResult, VerifyReport
 from ..progress import ProgressEvent
-from ..requests import GenerateResult, VerifyReport
 
 STAGE_NAMES = {"check inputs": "Checking inputs", "denoise": "Denoising",
                "decode and encode": "Decoding, watermarking and encoding frames",

@@ -8,11 +8,12 @@ from typing import Any
 
 import gradio as gr
 
+from ..contracts import VerifyReport
 from ..errors import SonicError
-from ..requests import VerifyReport
 from ..service import SonicService
 from ..verify import OTHER_TYPES, VIDEO_TYPES
 from .compat import upload_path
+from .errors import ui_error
 from .render import report_frame_html, verdict_html
 
 ACCEPTED = [*VIDEO_TYPES, *OTHER_TYPES]
@@ -39,7 +40,7 @@ class VerifyHandlers:
         try:
             report, report_path = verify_with_report(self.service, path)
         except SonicError as exc:
-            raise gr.Error(str(exc)) from None
+            raise ui_error(exc) from None
         return (verdict_html(report), str(report_path),
                 report_frame_html(report_path.read_text(encoding="utf-8")))
 

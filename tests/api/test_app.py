@@ -110,6 +110,13 @@ def test_cli_serve_starts_the_app_on_loopback(tmp_path: Path) -> None:
             assert client.get(f"{api}/consents").status_code == 403
             assert client.get(f"{api}/consents", headers={"X-Sonic-Admin-Token": "s3cret"}
                               ).json() == {"consents": []}
+        # a second server on the same port: its own exit code, not 3 (consent refused)
+        second = subprocess.run(
+            [sys.executable, "-m", "sonic_ext", "--home", str(tmp_path / "home2"), "serve",
+             "--port", str(port)], capture_output=True, text=True, timeout=120)
+        assert second.returncode == 4, second.stderr
+        assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
+        assert "--port" in second.stderr
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)

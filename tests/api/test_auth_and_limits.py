@@ -14,7 +14,7 @@ import pytest
 
 from sonic_ext import SonicService
 from sonic_ext.api import consent as consent_routes
-from sonic_ext.requests import GenerationParams
+from sonic_ext.contracts import GenerationParams
 from tests.api.conftest import ADMIN, FACES, OPS, Serve, make_service
 
 
@@ -71,7 +71,7 @@ def test_without_a_configured_admin_token_consent_changes_are_refused(
 @pytest.mark.parametrize(("fields", "field", "words"), [
     ({"purposes": "edu cation!"}, "purposes", "is not a label"),
     ({"purposes": " , "}, "purposes", "at least one purpose"),
-    ({"expires": "next tuesday"}, "expires", "not an ISO-8601"),
+    ({"expires": "next tuesday"}, "expires", "not an ISO 8601"),
     ({"expires": "2001-01-01"}, "expires", "is not in the future"),
     ({"name": "  "}, "name", "must not be empty"),
     ({"grantees": " , "}, "grantees", "name who may use this consent"),

@@ -13,7 +13,7 @@ import pytest
 from sonic_ext import SonicService
 from sonic_ext.api import models as api_models
 from sonic_ext.api.models import CONSENT_EXAMPLE, ERROR_EXAMPLES
-from sonic_ext.requests import PARAM_HELP, GenerationParams
+from sonic_ext.contracts import PARAM_HELP, GenerationParams
 from tests.api.conftest import Serve
 
 

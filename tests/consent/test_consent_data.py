@@ -23,10 +23,15 @@ from sonic_ext.consent.evidence import (
     check_evidence_file,
     store_evidence,
 )
-from sonic_ext.consent.fields import PURPOSE_PATTERN, check_purpose, check_text, printable
+from sonic_ext.consent.fields import (
+    PURPOSE_PATTERN,
+    check_allowed_purpose,
+    check_purpose,
+    check_text,
+    printable,
+)
 from sonic_ext.errors import InputError
 from sonic_ext.policy import SCHEMA
-from sonic_ext.requests import GenerateRequest
 from sonic_ext.ui.consent import HEADERS, consent_rows
 
 from ..conftest import write_tone_wav
@@ -278,11 +283,11 @@ def test_generation_requests_apply_the_same_purpose_rule():
 
     for label in (CYRILLIC_TEST, "Education", " news ", "\uff45\uff44\uff55", "two words", "-x",
                   "e" * 65, "edu.k12_x-1", ""):
-        request = GenerateRequest(image=Path("i.png"), audio=Path("a.wav"), out=Path("o.mp4"),
-                                  purpose=label)
-        assert outcome(lambda _, r=request: r.validate_purpose(), label) == \
+        assert outcome(lambda text: check_allowed_purpose(text, ()), label) == \
             outcome(check_purpose, label), label
     assert check_purpose("EDUCATION") == check_purpose("\uff25ducation") == "education"
+    with pytest.raises(InputError, match="'news' is not a purpose this installation allows"):
+        check_allowed_purpose(" News ", ("education",))
 
 
 def test_the_policy_schema_uses_the_same_purpose_pattern():

@@ -35,7 +35,6 @@ from sonic_ext.provenance.trust import TrustPolicy
 
 from .conftest import MakeFacts, moving_frames, write_mp4
 
-NOW = dt.datetime.now(dt.timezone.utc)
 CONSENT_ID = "consent-7f3a"
 
 
@@ -59,19 +58,24 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             write_mp4(folder / "b.mp4", moving_frames(12, size=128)[::-1]))
 
 
+def now() -> dt.datetime:
+    """Read at each use: certificates made by a fixture later in a long run must be valid."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def consented_facts(make_facts: MakeFacts, issuer: ConsentIssuer) -> GenerationFacts:
     credential = issuer.sign({
         "type": ["VerifiableCredential", CREDENTIAL_TYPE], "issuer": {"id": issuer.id},
-        "validFrom": (NOW - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "validFrom": (now() - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "credentialSubject": {"consentId": CONSENT_ID, "purposes": ["education"]}})
     return make_facts("0123456789ab", consent={
         "decision": "allowed", "consent_id": CONSENT_ID, "purpose": "education",
-        "decided_at": NOW.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}, consent_credentials=(credential,))
+        "decided_at": now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")}, consent_credentials=(credential,))
 
 
 def consent_section(reading: ManifestReading, issuer: ConsentIssuer) -> dict:
     carried = reading.assertion(CREDENTIAL_LABEL)["credentials"]
-    return check_consent(reading.consent, carried, list(issuer.anchors), None, NOW,
+    return check_consent(reading.consent, carried, list(issuer.anchors), None, now(),
                          reading.identities)
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from sonic_ext.requests import GenerationParams
+from sonic_ext.contracts import GenerationParams
 from sonic_ext.sonic.offload import Residency, visit, visit_layer_by_layer
 from sonic_ext.sonic.stage import Placement
 from sonic_ext.sonic.unet import SonicUNet

@@ -10,7 +10,7 @@ import gradio as gr
 import pytest
 
 from sonic_ext import Settings, SonicService
-from sonic_ext.requests import PARAM_HELP, GenerationParams
+from sonic_ext.contracts import PARAM_HELP, GenerationParams
 from sonic_ext.ui import build_ui
 from sonic_ext.ui.compat import GRADIO_MAJOR
 from sonic_ext.ui.generate import PARAM_ORDER

@@ -12,15 +12,14 @@ import gradio as gr
 import pytest
 
 from sonic_ext import Settings, SonicService
-from sonic_ext.consent.registry import KEEP
-from sonic_ext.errors import InputError
-from sonic_ext.ui.consent import (
-    ConsentHandlers,
+from sonic_ext.consent.fields import (
+    KEEP,
+    parse_amended_expiry,
     parse_expiry,
-    parse_grantees,
-    parse_new_expiry,
-    parse_purposes,
+    split_labels,
 )
+from sonic_ext.errors import InputError
+from sonic_ext.ui.consent import ConsentHandlers
 from tests.evidence import write_release_pdf
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
@@ -100,7 +99,7 @@ def test_enrol_list_revoke_and_check_the_audit_chain(admin: ConsentHandlers,
                                  request=gr.Request())
     assert message == f"Revoked consent **{record.id}** (Barack Obama): withdrawn by email"
     assert rows[0][6] == "revoked"
-    assert admin.service.show_consent(record.id).consent.revoked_by == "ui:admin"
+    assert admin.service.show_consent(record.id).consent.revoked_by == "ui"  # no logins: the surface alone, as the grants read it
     with pytest.raises(gr.Error, match="was revoked already"):
         admin.revoke(TOKEN, record.id, "again", request=gr.Request())
 
@@ -208,14 +207,16 @@ def test_amending_narrows_a_consent_into_a_new_one(admin: ConsentHandlers,
 
 
 def test_typed_purposes_grantees_and_expiry_dates() -> None:
-    assert parse_purposes("education, news;ads  training") == ["education", "news", "ads",
-                                                               "training"]
-    assert parse_purposes(None) == []
-    assert parse_grantees(" ui:alice,bob ; any ") == ["ui:alice", "bob", "any"]
-    assert parse_grantees(None) == []
-    assert parse_new_expiry("") is KEEP and parse_new_expiry(None) is KEEP
-    assert parse_new_expiry(" None ") is None
-    assert parse_new_expiry("2030-05-01") == datetime(2030, 5, 1, tzinfo=timezone.utc)
+    """One rule for every surface: the UI's text boxes, the API's repeated or comma fields and
+    the CLI's repeated flags."""
+    assert split_labels("education, news;ads ") == ["education", "news", "ads"]
+    assert split_labels("every one, ops") == ["every one", "ops"]  # refused later, not split
+    assert split_labels(None) == [] and split_labels([]) == []
+    assert split_labels(" ui:alice,bob ; any ") == ["ui:alice", "bob", "any"]
+    assert split_labels(["education,news", "ads", None]) == ["education", "news", "ads"]
+    assert parse_amended_expiry("") is KEEP and parse_amended_expiry(None) is KEEP
+    assert parse_amended_expiry(" None ") is None and parse_amended_expiry("never") is None
+    assert parse_amended_expiry("2030-05-01") == datetime(2030, 5, 1, tzinfo=timezone.utc)
     assert parse_expiry("") is None
     assert parse_expiry("2030-05-01") == datetime(2030, 5, 1, tzinfo=timezone.utc)
     assert parse_expiry("2030-05-01T12:00:00Z") == datetime(2030, 5, 1, 12, tzinfo=timezone.utc)

@@ -13,7 +13,7 @@ import gradio as gr
 import pytest
 
 from sonic_ext import SonicService
-from sonic_ext.requests import GenerationParams
+from sonic_ext.contracts import GenerationParams
 from sonic_ext.ui.generate import (
     PARAM_ORDER,
     GenerateHandlers,

@@ -23,8 +23,8 @@ from playwright.sync_api import Locator, Page, expect
 from sonic_ext import Settings, SonicService
 from sonic_ext.api.auth import ApiAuth
 from sonic_ext.app import create_app
+from sonic_ext.package_data import data_path
 from sonic_ext.ui import build_ui
-from sonic_ext.ui.assets import EXTENSION_ROOT
 from sonic_ext.ui.compat import GRADIO_MAJOR
 from tests.conftest import consent_ids, write_tone_wav
 from tests.evidence import write_release_pdf
@@ -63,7 +63,7 @@ def served(service: SonicService) -> Iterator[tuple[str, str]]:
         return
     ui = build_ui(service)
     ui.queue()
-    scripts = "\n".join(p.read_text() for p in sorted((EXTENSION_ROOT / "javascript").glob("*.js")))
+    scripts = "\n".join(p.read_text() for p in sorted(data_path("javascript").glob("*.js")))
     with serve_in_thread(gr.mount_gradio_app(FastAPI(), ui, path="/"), ready_path="/") as base:
         yield base, scripts
 

@@ -1,4 +1,5 @@
-"""Typed requests and results of the service; every surface builds these and nothing else.
+"""What the service takes and gives (its contracts): typed requests and results that every surface
+builds, and nothing else. Named so as not to shadow the `requests` library.
 
 Parameter ranges live here, once: the CLI, API and UI all report the same field names and limits.
 """
@@ -108,13 +109,6 @@ class GenerateRequest:
         for name in ("image", "audio", "out"):
             object.__setattr__(self, name, Path(getattr(self, name)))
         object.__setattr__(self, "consent_ids", tuple(self.consent_ids))
-
-    def validate_purpose(self) -> str:
-        """The purpose as the registry spells it (consent/fields.py: check_purpose, the one rule
-        for a purpose label everywhere)."""
-        from .consent.fields import check_purpose  # the consent package loads SQLAlchemy
-
-        return check_purpose(self.purpose, "purpose")
 
 
 @dataclass(frozen=True)
