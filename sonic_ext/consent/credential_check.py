@@ -11,6 +11,8 @@ revoked, per a signed status list (no registry needed).
     identity-invalid    the registry's CAWG identity assertion is not this file's (copied from
                         another), fails its checks, or is signed by another key than the
                         credential's issuer
+    identity-absent     a genuine credential, but no identity assertion binds it to this file
+                        (copied from another output, or signed through a callback signer)
     issuer-untrusted    the credential verifies, but its issuer is not a consent trust anchor
     credential-invalid  the credential's signature does not verify (edited) or it is malformed
     absent              the manifest carries no consent credential (made before 0.2)
@@ -28,8 +30,8 @@ from ..provenance.identity_assertion import IdentityReading, judge_identities
 from .credentials import CREDENTIAL_TYPE, STATUS_LIST_TYPE, check_jwt, revoked_bit
 
 CONSENT_VERDICTS = ("in-force", "revoked", "status-unknown", "outside-consent",
-                    "credential-mismatch", "identity-invalid", "issuer-untrusted",
-                    "credential-invalid", "absent")
+                    "credential-mismatch", "identity-invalid", "identity-absent",
+                    "issuer-untrusted", "credential-invalid", "absent")
 
 
 def check_consent(decision: Mapping[str, Any], carried: Sequence[str],
@@ -65,7 +67,8 @@ def check_consent(decision: Mapping[str, Any], carried: Sequence[str],
         return _section("issuer-untrusted", f"the consent credential {found.problem}", facts)
     facts["identity"], problem = judge_identities(identities, found.issuer_key)
     if problem is not None:
-        return _section("identity-invalid", problem, facts)
+        verdict = "identity-absent" if not identities else "identity-invalid"
+        return _section(verdict, problem, facts)
     purpose, decided = decision.get("purpose"), decision.get("decided_at")
     if purpose not in (subject.get("purposes") or []):
         return _section("outside-consent", f"the generation's purpose {purpose!r} is not among "

@@ -73,14 +73,17 @@ class IdentityReading:
 
 def judge_identities(identities: Sequence[IdentityReading], issuer_key: bytes | None
                      ) -> tuple[dict[str, object], str | None]:
-    """The identity part of the Consent section, and what is wrong (None: nothing).
+    """The identity part of the Consent section, and what is wrong (None: nothing). Absent is
+    wrong too: a genuine credential alone says nothing about which file it belongs to.
 
     Sound: c2pa-rs verified the signature with the x5chain leaf's key, so a leaf whose key is
     the trusted credential issuer's (`issuer_key`, raw Ed25519) was signed by the registry.
     """
     if not identities:
-        return {"state": "absent", "reason": "no identity assertion (the claim was signed "
-                "through a callback signer, or the file predates identity assertions)"}, None
+        problem = ("no identity assertion of the registry binds the consent credential to this "
+                   "file: it may have been copied from another output (outputs signed through a "
+                   "callback signer carry none)")
+        return {"state": "absent", "reason": problem}, problem
     problems = [_problem(reading, issuer_key) for reading in identities]
     for reading, problem in zip(identities, problems):
         if problem is None:

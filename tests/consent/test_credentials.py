@@ -19,6 +19,8 @@ from sonic_ext.consent.credentials import (
 )
 from sonic_ext.consent.signing import create_consent_key
 from sonic_ext.errors import Conflict
+from sonic_ext.provenance.identity_assertion import HARD_BINDING, LABEL, IdentityReading
+from sonic_ext.provenance.labels import CONSENT_LABEL, CREDENTIAL_LABEL, IDENTITY_ROLE
 
 from .conftest import enrol
 
@@ -41,11 +43,20 @@ def anchors(registry):
     return load_anchors(registry.issuer.anchors_pem())
 
 
-def check(registry, consent, clock, credentials=None, status=None, **kw):
+def signed_here(registry) -> tuple[IdentityReading, ...]:
+    """The registry's identity assertion as c2pa reads it back from a file of ours
+    (tests/provenance/test_identity_assertion.py makes and reads real ones)."""
+    return (IdentityReading(label=LABEL, referenced=(CONSENT_LABEL, CREDENTIAL_LABEL,
+                                                     HARD_BINDING),
+                            roles=(IDENTITY_ROLE,), chain=registry.issuer.chain, failures=()),)
+
+
+def check(registry, consent, clock, credentials=None, status=None, identities=None, **kw):
     return check_consent(decision(consent, clock, **kw),
                          credentials if credentials is not None
                          else [credential_of(registry, consent.id)],
-                         anchors(registry), status, clock.now)
+                         anchors(registry), status, clock.now,
+                         signed_here(registry) if identities is None else identities)
 
 
 def test_the_credential_says_what_was_consented_and_nothing_private(registry, obama, clock):
@@ -109,6 +120,16 @@ def test_an_untrusted_issuer_is_named(registry, obama, clock, tmp_path):
     assert "not among the consent trust anchors" in result["reason"]
 
 
+def test_a_genuine_credential_without_the_registrys_identity_assertion_is_not_in_force(
+        registry, obama, clock):
+    """An insider with a trusted content key copies a real output's decision and credential
+    into another file and leaves the identity assertion out: genuine, but not this file's."""
+    result = check(registry, obama, clock, status=registry.status_list(), identities=())
+    assert result["verdict"] == "identity-absent"
+    assert result["identity"]["state"] == "absent"
+    assert "copied from another output" in result["reason"]
+
+
 def test_a_generation_outside_the_consent_is_named(registry, obama, clock):
     result = check(registry, obama, clock, purpose="commercial",
                    status=registry.status_list())
@@ -116,7 +137,7 @@ def test_a_generation_outside_the_consent_is_named(registry, obama, clock):
     early = decision(obama, clock)
     early["decided_at"] = (clock.now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     result = check_consent(early, [credential_of(registry, obama.id)], anchors(registry),
-                           registry.status_list(), clock.now)
+                           registry.status_list(), clock.now, signed_here(registry))
     assert result["verdict"] == "outside-consent" and "outside the consent's validity" in \
         result["reason"]
 

@@ -156,7 +156,8 @@ def test_a_callback_signer_gets_no_identity_assertion_and_says_so(
         clips: tuple[Path, Path], keys_dir: Path, make_facts: MakeFacts, issuer: ConsentIssuer,
         tmp_path: Path) -> None:
     """c2pa-rs builds identity assertions only in its settings signer (no remote CAWG signer):
-    a KMS-signed output is still signed and readable, its Consent section says "absent"."""
+    a KMS-signed output is still signed and readable; its consent cannot be shown to be this
+    file's, and the Consent section says so (identity-absent), never in force."""
     files = DevKeyFiles.under(keys_dir)
     key = serialization.load_pem_private_key(files.key.read_bytes(), password=None)
     credentials = callback_credentials(
@@ -165,7 +166,8 @@ def test_a_callback_signer_gets_no_identity_assertion_and_says_so(
     signed = sign_mp4(clips[0], tmp_path / "kms.mp4", consented_facts(make_facts, issuer),
                       credentials, signer_of(issuer))
     assert signed.reading.validation_state == "Trusted" and signed.reading.identities == ()
-    assert consent_section(signed.reading, issuer)["identity"]["state"] == "absent"
+    section = consent_section(signed.reading, issuer)
+    assert (section["verdict"], section["identity"]["state"]) == ("identity-absent", "absent")
 
 
 def test_the_development_issuer_is_a_leaf_under_its_own_root(tmp_path: Path) -> None:
