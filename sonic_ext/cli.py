@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 from ._version import __version__
 from .api.users import parse_api_auth
-from .consent.fields import KEEP, split_labels
+from .consent.fields import KEEP, parse_expiry, split_labels
 from .consent.grantees import actor
 from .contracts import (
     DEFAULT_PURPOSE,
@@ -94,8 +94,6 @@ def _port(value: str) -> int:
 
 def _iso_datetime(value: str) -> datetime | None:
     """`--expires`: the one expiry rule of every surface (consent/fields.parse_expiry)."""
-    from .consent.fields import parse_expiry
-
     try:
         return parse_expiry(value)
     except InputError as exc:
@@ -403,7 +401,8 @@ def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
         decode_chunk_size=args.decode_chunk_size)
     request = GenerateRequest(image=args.image, audio=args.audio, out=args.out,
                               purpose=args.purpose, params=params, overwrite=args.overwrite,
-                              requested_by=_actor(), consent_ids=tuple(split_labels(args.consent_ids)))
+                              requested_by=_actor(),
+                              consent_ids=tuple(split_labels(args.consent_ids)))
     try:
         result = service.generate(request, progress=_print_progress)
     except InputError as exc:
@@ -527,8 +526,8 @@ def _consent_check(service: SonicService, args: argparse.Namespace) -> Outcome:
     params = GenerationParams(crop=args.crop, expand_ratio=args.expand_ratio,
                               min_resolution=args.min_resolution)
     try:
-        decision = service.check_consent(args.image, args.purpose, _actor(), split_labels(args.consent_ids),
-                                         params).to_dict()
+        decision = service.check_consent(args.image, args.purpose, _actor(),
+                                         split_labels(args.consent_ids), params).to_dict()
     except GateRefused as exc:
         decision = exc.decision.to_dict()
     except InputError as exc:

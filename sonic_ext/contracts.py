@@ -127,6 +127,12 @@ class GenerateResult:
         return {**asdict(self), "out": str(self.out)}
 
 
+# The Consent section's verdicts (consent/credential_check.py says what each means)
+CONSENT_VERDICTS = ("in-force", "revoked", "status-unknown", "outside-consent",
+                    "credential-mismatch", "identity-invalid", "identity-absent",
+                    "issuer-untrusted", "credential-invalid", "absent")
+
+
 @dataclass(frozen=True)
 class VerifyReport:
     """One verdict for one file (design §4); the sections are filled by the provenance module."""
@@ -142,7 +148,8 @@ class VerifyReport:
     # after `content-mismatch`, that generation and consent are here (named_*), not above.
     content: dict[str, object] = field(default_factory=lambda: {"checked": False})
     # From the file alone: the manifest's consent credential, its issuer, what it covered and
-    # its revocation status (consent/credential_check.py); None without a manifest
+    # its revocation status (consent/credential_check.py, one of CONSENT_VERDICTS); None without
+    # a manifest
     consent_check: dict[str, object] | None = None
 
     def to_dict(self) -> dict[str, object]:

@@ -6,6 +6,9 @@ written once, here or where the error is raised.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 
 class SonicError(Exception):
     """Base of every error this package raises on purpose."""
@@ -129,3 +132,15 @@ class Cancelled(SonicError):
 
     code = "cancelled"
     http_status = 409
+
+
+@contextmanager
+def raised_as(error: Callable[[Exception], SonicError]) -> Iterator[None]:
+    """Any failure in the block that is not one of ours yet becomes `error(exc)`: a failure is
+    named by where it happened (the pipeline, the encoder), not by whoever catches it later."""
+    try:
+        yield
+    except SonicError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the point: every other failure gets a type
+        raise error(exc) from exc

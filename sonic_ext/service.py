@@ -245,10 +245,9 @@ class SonicService:
         check_image(request.image, "image")
         check_audio(request.audio, "audio")
         check_output_path(request.out, "out", overwrite=request.overwrite)
-        from .consent.gate import (
-            check_claims,  # SQLAlchemy and PyAV: loaded only once the
-        )
-        from .media.audio import check_speech  # cheap checks passed
+        # SQLAlchemy and PyAV: loaded only once the cheap checks passed
+        from .consent.gate import check_claims
+        from .media.audio import check_speech
 
         check_claims(request.consent_ids)
         return purpose, check_speech(request.audio, self.policy.max_audio_seconds)
@@ -444,7 +443,7 @@ class SonicService:
         from .consent.credentials import load_anchors
         from .provenance.manifest import CREDENTIAL_LABEL
 
-        anchors = load_anchors(self.registry.issuer.anchors_pem())
+        anchors = list(self.registry.issuer.anchors)
         for extra in (self.settings.trust_anchors, extra_anchors):
             if extra is not None:
                 anchors += load_anchors(_read_setting_file(extra, "trust anchors"))

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, Field, create_model
 
-from ..contracts import PARAM_HELP, GenerationParams
+from ..contracts import CONSENT_VERDICTS, PARAM_HELP, GenerationParams
 from ..verify import VERDICTS
 
 
@@ -144,9 +144,8 @@ class VerifyResult(BaseModel):
                                                 "the watermark names, which this file is not")
     consent_check: Optional[Dict[str, Any]] = Field(
         None, description="from the file alone: the manifest's consent credential (verdict: "
-                          "in-force, revoked, status-unknown, outside-consent, "
-                          "credential-mismatch, issuer-untrusted, credential-invalid, absent), "
-                          "its issuer, what it covered, and its status per this registry's "
+                          f"{', '.join(CONSENT_VERDICTS)}), its issuer, what it covered, the "
+                          "registry's identity assertion, and its status per this registry's "
                           "current status list; null without a manifest")
 
 

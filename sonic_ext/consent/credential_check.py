@@ -29,10 +29,6 @@ from cryptography import x509
 from ..provenance.identity_assertion import IdentityReading, judge_identities
 from .credentials import CREDENTIAL_TYPE, STATUS_LIST_TYPE, check_jwt, revoked_bit
 
-CONSENT_VERDICTS = ("in-force", "revoked", "status-unknown", "outside-consent",
-                    "credential-mismatch", "identity-invalid", "identity-absent",
-                    "issuer-untrusted", "credential-invalid", "absent")
-
 
 def check_consent(decision: Mapping[str, Any], carried: Sequence[str],
                   anchors: Sequence[x509.Certificate], status_list: str | None,

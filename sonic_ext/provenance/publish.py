@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from ..errors import EncodingError, InputError, SigningError, SonicError
+from ..errors import EncodingError, InputError, SigningError, SonicError, raised_as
 from .identity_assertion import IdentitySigner
 from .keys import SigningCredentials
 from .manifest import GenerationFacts, file_sha256
@@ -79,13 +79,11 @@ class PublishedOutput:
 
 
 def _write_unsigned(write: UnsignedWriter, path: Path) -> None:
-    """The writer's own errors (the pipeline's, a cancel) pass; anything else is the encoder's."""
-    try:
+    """The writer's own errors (the pipeline's, a cancel) pass; anything else is the encoder's
+    (PyAV, the filesystem): the MP4 was not written."""
+    with raised_as(lambda exc: EncodingError(
+            f"writing {path.name} failed: {type(exc).__name__}: {exc}")):
         write(path)
-    except SonicError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - PyAV, the filesystem: the MP4 was not written
-        raise EncodingError(f"writing {path.name} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def publish_signed_mp4(final_path: Path, unsigned: Path | UnsignedWriter, facts: GenerationFacts,

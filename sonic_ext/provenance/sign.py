@@ -44,7 +44,8 @@ def sign_mp4(source: Path, dest: Path, facts: GenerationFacts,
         log.warning("no identity assertion in %s: c2pa-rs makes one only with a key-file "
                     "signer, not a callback", dest.name)
     try:
-        _sign(source, dest, facts, credentials, trust, identity_section)
+        _sign(source, dest, facts, credentials, trust,
+              (claim_signer, identity_section) if identity_section else None)
         reading = _read_back(dest, trust, referenced if identity_section else None)
     except BaseException:
         dest.unlink(missing_ok=True)  # never leave a half-signed or unverified file behind
@@ -61,12 +62,12 @@ def _identity_references(facts: GenerationFacts) -> list[str]:
 
 
 def _sign(source: Path, dest: Path, facts: GenerationFacts, credentials: SigningCredentials,
-          trust: TrustPolicy, identity: dict[str, object] | None) -> None:
+          trust: TrustPolicy, dual: tuple[dict[str, object], dict[str, object]] | None) -> None:
+    """`dual`: the claim's and the identity assertion's settings signers, for c2pa-rs's dual
+    signer; None signs the claim with `credentials.make_signer()` alone."""
     definition = build_manifest(facts, credentials_label=credentials.label)
-    claim_signer = credentials.settings_signer()
     try:
-        context = (trust.signing_context(claim_signer, identity)
-                   if identity is not None and claim_signer is not None else trust.context())
+        context = trust.signing_context(*dual) if dual else trust.context()
         with context, c2pa.Builder(definition, context=context) as builder:
             for item in (facts.portrait, facts.audio):
                 with item.path.open("rb") as stream:

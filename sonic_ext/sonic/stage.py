@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from ..contracts import MAX_VIDEO_SIDE, MIN_VIDEO_SIDE, GenerationParams
-from ..errors import InputError, NotAvailable, OutOfMemory, PipelineError, SonicError
+from ..errors import InputError, NotAvailable, OutOfMemory, PipelineError, raised_as
 from ..framing import condition_on
 from ..progress import CancelToken, ProgressCallback
 from .loading import load_models
@@ -84,12 +84,8 @@ class SonicStage:
         image, face_box_xywh = condition_on(image, face_box_xywh, params.framing())
         if params.keep_resolution:
             check_kept_size(*image.size, cropped=params.crop)
-        try:
+        with raised_as(pipeline_failure):  # a failure to load is the pipeline's too
             models = self.models(Placement.resolve(params), params.interpolate)
-        except SonicError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure to load is the pipeline's
-            raise pipeline_failure(exc) from exc
         return _typed_failures(generate_frames(models, image, face_box_xywh, audio,
                                                pipeline_settings(params), progress=progress,
                                                cancel=cancel))
@@ -98,15 +94,11 @@ class SonicStage:
 def _typed_failures(frames: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
     """The frames, with any failure while making them raised as what it is (PipelineError,
     OutOfMemory): not as a failure of whatever consumed them (the encoder, signing)."""
-    try:
+    with raised_as(pipeline_failure):
         yield from frames
-    except SonicError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - see pipeline_failure
-        raise pipeline_failure(exc) from exc
 
 
-def pipeline_failure(exc: BaseException) -> PipelineError:
+def pipeline_failure(exc: Exception) -> PipelineError:
     """A model or runtime failure in words a user can act on."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in text.lower():

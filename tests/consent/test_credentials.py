@@ -18,6 +18,7 @@ from sonic_ext.consent.credentials import (
     load_issuer,
 )
 from sonic_ext.consent.signing import create_consent_key
+from sonic_ext.contracts import CONSENT_VERDICTS
 from sonic_ext.errors import Conflict
 from sonic_ext.provenance.identity_assertion import HARD_BINDING, LABEL, IdentityReading
 from sonic_ext.provenance.labels import CONSENT_LABEL, CREDENTIAL_LABEL, IDENTITY_ROLE
@@ -52,11 +53,13 @@ def signed_here(registry) -> tuple[IdentityReading, ...]:
 
 
 def check(registry, consent, clock, credentials=None, status=None, identities=None, **kw):
-    return check_consent(decision(consent, clock, **kw),
-                         credentials if credentials is not None
-                         else [credential_of(registry, consent.id)],
-                         anchors(registry), status, clock.now,
-                         signed_here(registry) if identities is None else identities)
+    result = check_consent(decision(consent, clock, **kw),
+                           credentials if credentials is not None
+                           else [credential_of(registry, consent.id)],
+                           anchors(registry), status, clock.now,
+                           signed_here(registry) if identities is None else identities)
+    assert result["verdict"] in CONSENT_VERDICTS  # the documented set (contracts.py)
+    return result
 
 
 def test_the_credential_says_what_was_consented_and_nothing_private(registry, obama, clock):
