@@ -35,6 +35,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from sonic_ext.contracts import GenerationParams
 from sonic_ext.progress import ProgressEvent
 from sonic_ext.sonic.loading import load_models
 from sonic_ext.sonic.pipeline import PipelineSettings, generate_frames
@@ -112,8 +113,9 @@ def measure(args: argparse.Namespace, variant: str) -> dict[str, float]:
     """One variant in this process: load, warm up, then the measured run."""
     dtype = DTYPES[args.dtype]
     chunk, consume, offload = VARIANTS[variant]
-    settings = PipelineSettings(steps=args.steps, min_resolution=args.min_resolution,
-                                **({"decode_chunk_size": chunk} if chunk else {}))
+    settings = PipelineSettings(GenerationParams(
+        steps=args.steps, min_resolution=args.min_resolution,
+        **({"decode_chunk_size": chunk} if chunk else {})))
     with tempfile.TemporaryDirectory() as scratch:
         models_dir = args.models or make_tiny_tree(Path(scratch) / "tiny", seed=0)
         models = load_models(models_dir, device=args.device, dtype=dtype, offload=offload)

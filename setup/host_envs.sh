@@ -22,6 +22,7 @@ HOST_NAMES=(a1111 forge)
 # test_install_resolves.py resolves against PyPI for a target Python whatever venv runs it: the
 # main suite runs it once.
 HOST_TESTS=(tests/hosts tests/webui tests/ui tests/api tests/test_no_bypass.py tests/test_hosting.py
+            tests/test_parameters.py
             tests/sonic/test_golden_check.py tests/sonic/test_audio_path.py
             tests/sonic/test_image_vae_rife.py
             -m "not host_independent" --ignore=tests/webui/test_install_resolves.py

@@ -24,17 +24,10 @@ from ._version import __version__
 from .api.users import parse_api_auth
 from .consent.fields import KEEP, parse_expiry, split_labels
 from .consent.grantees import actor
-from .contracts import (
-    DEFAULT_PURPOSE,
-    DEVICES,
-    DTYPES,
-    OFFLOAD_MODES,
-    PARAM_HELP,
-    GenerateRequest,
-    GenerationParams,
-)
+from .contracts import DEFAULT_PURPOSE, FRAMING_PARAMS, GenerateRequest, GenerationParams
 from .errors import InputError, NotAvailable, PortInUse, SonicError
 from .logging_setup import configure_logging
+from .parameters import ParamSpec, param_specs
 from .progress import ProgressEvent
 from .service import SonicService
 from .settings import LOG_LEVELS, Settings
@@ -200,7 +193,6 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_generate(commands: Any) -> None:
-    defaults = GenerationParams()
     gen = commands.add_parser("generate", help="portrait + speech clip to a signed MP4",
                               epilog=EPILOG)
     gen.add_argument("--image", type=Path, required=True, metavar="IMG",
@@ -213,32 +205,9 @@ def _add_generate(commands: Any) -> None:
                      help=f"what the video is for; the consent must cover it "
                           f"(default: {DEFAULT_PURPOSE})")
     _add_claims(gen)
-    gen.add_argument("--seed", type=int, default=defaults.seed, metavar="N",
-                     help=_param_help("seed", defaults))
-    gen.add_argument("--steps", type=int, default=defaults.steps, metavar="N",
-                     help=_param_help("steps", defaults))
-    gen.add_argument("--dynamic-scale", type=float, default=defaults.dynamic_scale, metavar="F",
-                     help=_param_help("dynamic_scale", defaults))
-    gen.add_argument("--min-resolution", type=int, default=defaults.min_resolution, metavar="N",
-                     help=_param_help("min_resolution", defaults))
-    gen.add_argument("--expand-ratio", type=float, default=defaults.expand_ratio, metavar="F",
-                     help=_param_help("expand_ratio", defaults))
-    gen.add_argument("--no-crop", dest="crop", action="store_false",
-                     help="animate the whole portrait instead of a square crop around the face")
-    gen.add_argument("--keep-resolution", action="store_true",
-                     help=PARAM_HELP["keep_resolution"])
-    gen.add_argument("--no-interpolate", dest="interpolate", action="store_false",
-                     help="skip RIFE frame doubling (12.5 fps output)")
     gen.add_argument("--models-dir", type=Path, metavar="DIR", default=argparse.SUPPRESS,
                      help="model weights in the official layout")
-    gen.add_argument("--device", choices=DEVICES[1:], default=argparse.SUPPRESS,
-                     help=PARAM_HELP["device"])
-    gen.add_argument("--dtype", choices=DTYPES, default=defaults.dtype,
-                     help=_param_help("dtype", defaults))
-    gen.add_argument("--offload", choices=OFFLOAD_MODES, default=defaults.offload,
-                     help=_param_help("offload", defaults))
-    gen.add_argument("--decode-chunk-size", type=int, default=defaults.decode_chunk_size,
-                     metavar="N", help=_param_help("decode_chunk_size", defaults))
+    add_param_flags(gen)
     _add_json(gen)
     gen.set_defaults(handler=_generate)
 
@@ -249,8 +218,35 @@ def _add_claims(parser: argparse.ArgumentParser) -> None:
                                            "per person shown (`consent list` shows ids)")
 
 
-def _param_help(name: str, defaults: GenerationParams) -> str:
-    return f"{PARAM_HELP[name]} (default: {getattr(defaults, name)})"
+def add_param_flags(parser: argparse.ArgumentParser, names: Sequence[str] | None = None,
+                    params_class: type[GenerationParams] = GenerationParams) -> None:
+    """A flag per generation parameter (or per one of `names`), from its declaration."""
+    for spec in param_specs(params_class):
+        if names is None or spec.name in names:
+            parser.add_argument(spec.cli_flag, dest=spec.name, **_flag_options(spec))
+
+
+def _flag_options(spec: ParamSpec) -> dict[str, Any]:
+    if spec.kind is bool:
+        if spec.default:
+            return {"action": "store_false", "help": f"turn off (on by default): {spec.help}"}
+        return {"action": "store_true", "help": spec.help}
+    if spec.choices:
+        return {"choices": spec.choices, "default": spec.default,
+                "help": f"{spec.help} (default: {spec.default})"}
+    above = "above " if spec.low_open else ""
+    bounds = "" if spec.low is None else f"; {above}{spec.low} to {spec.high}"
+    return {"type": spec.kind, "default": spec.default,
+            "metavar": "N" if spec.kind is int else "F",
+            "help": f"{spec.help} (default: {spec.default}{bounds})"}
+
+
+def params_from_args(args: argparse.Namespace, names: Sequence[str] | None = None,
+                     params_class: type[GenerationParams] = GenerationParams) -> GenerationParams:
+    """The parameters the flags of `add_param_flags` set (the others keep their defaults)."""
+    return params_class(**{spec.name: getattr(args, spec.name)
+                           for spec in param_specs(params_class)
+                           if names is None or spec.name in names})
 
 
 def _add_consent(commands: Any) -> None:
@@ -297,13 +293,7 @@ def _add_consent(commands: Any) -> None:
     _add_claims(check)
     check.add_argument("--purpose", default=DEFAULT_PURPOSE, metavar="P",
                        help=f"what the video would be for (default: {DEFAULT_PURPOSE})")
-    check.add_argument("--no-crop", dest="crop", action="store_false",
-                       help="as generate --no-crop: the whole portrait is animated")
-    check.add_argument("--expand-ratio", type=float, default=GenerationParams().expand_ratio,
-                       metavar="F", help=PARAM_HELP["expand_ratio"])
-    check.add_argument("--min-resolution", type=int,
-                       default=GenerationParams().min_resolution, metavar="N",
-                       help=PARAM_HELP["min_resolution"])
+    add_param_flags(check, FRAMING_PARAMS)
     _add_json(check)
     check.set_defaults(handler=_consent_check)
     listing = consent.add_parser("list", help="list consents")
@@ -383,8 +373,8 @@ def _add_models(commands: Any) -> None:
 # -- handlers -------------------------------------------------------------------------------------
 
 # Request fields the service names in its errors, and the flags that set them.
-_GENERATE_FLAGS = {**{name: "--" + name.replace("_", "-") for name in
-                      (*GenerationParams.field_names(), "image", "audio", "out", "purpose")},
+_GENERATE_FLAGS = {**{name: "--" + name for name in ("image", "audio", "out", "purpose")},
+                   **{spec.name: spec.cli_flag for spec in param_specs(GenerationParams)},
                    "consent_id": "--consent"}
 _CONSENT_FLAGS = {"name": "--name", "portrait": "--portrait", "evidence": "--evidence",
                   "purposes": "--purpose", "expires": "--expires", "id": "ID",
@@ -393,14 +383,8 @@ _CONSENT_FLAGS = {"name": "--name", "portrait": "--portrait", "evidence": "--evi
 
 
 def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
-    params = GenerationParams(
-        seed=args.seed, steps=args.steps, dynamic_scale=args.dynamic_scale,
-        min_resolution=args.min_resolution, expand_ratio=args.expand_ratio, crop=args.crop,
-        keep_resolution=args.keep_resolution, interpolate=args.interpolate, dtype=args.dtype,
-        device=getattr(args, "device", "auto"), offload=args.offload,
-        decode_chunk_size=args.decode_chunk_size)
     request = GenerateRequest(image=args.image, audio=args.audio, out=args.out,
-                              purpose=args.purpose, params=params, overwrite=args.overwrite,
+                              purpose=args.purpose, params=params_from_args(args), overwrite=args.overwrite,
                               requested_by=_actor(),
                               consent_ids=tuple(split_labels(args.consent_ids)))
     try:
@@ -523,8 +507,7 @@ def _consent_amend(service: SonicService, args: argparse.Namespace) -> Outcome:
 def _consent_check(service: SonicService, args: argparse.Namespace) -> Outcome:
     from .consent import GateRefused
 
-    params = GenerationParams(crop=args.crop, expand_ratio=args.expand_ratio,
-                              min_resolution=args.min_resolution)
+    params = params_from_args(args, FRAMING_PARAMS)
     try:
         decision = service.check_consent(args.image, args.purpose, _actor(),
                                          split_labels(args.consent_ids), params).to_dict()

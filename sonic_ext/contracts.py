@@ -1,7 +1,8 @@
 """What the service takes and gives (its contracts): typed requests and results that every surface
 builds, and nothing else. Named so as not to shadow the `requests` library.
 
-Parameter ranges live here, once: the CLI, API and UI all report the same field names and limits.
+Each generation parameter is declared here, once (`GenerationParams`): the CLI, API and UI all
+report the same field names, help and limits.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import InputError
+from .parameters import check_params, param, param_specs
 
 if TYPE_CHECKING:  # numpy and PIL load when a generation is prepared, not at CLI start
     from .framing import Framing
@@ -23,58 +24,48 @@ MAX_SEED = 2**32 - 1
 MIN_VIDEO_SIDE = 256  # the watermark works in a 256 px view (provenance/watermark.py)
 MAX_VIDEO_SIDE = 4096
 
-# What each parameter does, once: CLI help, API schema descriptions and UI tooltips show these.
-PARAM_HELP: dict[str, str] = {
-    "seed": "random seed; 0 is a seed like any other",
-    "steps": "denoising steps: more is slower and smoother",
-    "dynamic_scale": "motion strength: above 1 moves the head and face more",
-    "min_resolution": "short side of the generated video in pixels, a multiple of 64",
-    "expand_ratio": "margin around the face when cropping, as a fraction of the face size",
-    "crop": "animate a square crop around the face rather than the whole portrait",
-    "keep_resolution": "rescale the finished video to the portrait's own size",
-    "interpolate": "double the frame rate (12.5 to 25 fps) with RIFE",
-    "dtype": "weights precision; the CPU always uses fp32",
-    "device": "compute device; auto picks cuda when available",
-    "offload": "save GPU memory: model moves each model to the GPU only while it runs, "
-               "sequential moves each layer (slowest, least memory)",
-    "decode_chunk_size": "frames the VAE decodes at once: lower saves memory",
-}
-
 
 @dataclass(frozen=True)
 class GenerationParams:
-    """Sonic's knobs with the official defaults (research/sonic.md §0: seed 72589, 25 steps, ...)."""
+    """Sonic's knobs with the official defaults (research/sonic.md §0: seed 72589, 25 steps, ...).
 
-    seed: int = 72589
-    steps: int = 25
-    dynamic_scale: float = 1.0
-    min_resolution: int = 512
-    expand_ratio: float = 0.5
-    crop: bool = True
-    keep_resolution: bool = False
-    interpolate: bool = True
-    dtype: str = "fp16"
-    device: str = "auto"
-    offload: str = "none"
-    decode_chunk_size: int = 8
+    Each field is the one declaration of its parameter (`parameters.param`): validation, the
+    CLI flags, the API schema, the UI widgets and the pipeline all derive from it. The order is
+    the UI's and that of gradio's /generate API (image, audio, purpose, seed, steps, ...).
+    """
+
+    seed: int = param(72589, "random seed; 0 is a seed like any other", "Seed",
+                      low=0, high=MAX_SEED, note="0 is a valid seed", widget="number",
+                      advanced=False)
+    steps: int = param(25, "denoising steps: more is slower and smoother", "Steps",
+                       low=1, high=100, advanced=False)
+    min_resolution: int = param(512, "short side of the generated video in pixels, a multiple "
+                                     "of 64", "Minimum resolution",
+                                low=MIN_VIDEO_SIDE, high=2048, multiple_of=64,
+                                note="the watermark needs at least 256 pixels", advanced=False)
+    dynamic_scale: float = param(1.0, "motion strength: above 1 moves the head and face more",
+                                 "Motion strength", low=0.0, high=10.0, low_open=True)
+    expand_ratio: float = param(0.5, "margin around the face when cropping, as a fraction of "
+                                     "the face size", "Face margin", low=0.0, high=2.0)
+    crop: bool = param(True, "animate a square crop around the face rather than the whole "
+                             "portrait", "Crop to the face")
+    keep_resolution: bool = param(False, "rescale the finished video to the portrait's own "
+                                         "size", "Keep the portrait's size")
+    interpolate: bool = param(True, "double the frame rate (12.5 to 25 fps) with RIFE",
+                              "Frame interpolation")
+    dtype: str = param("fp16", "weights precision; the CPU always uses fp32", "Precision",
+                       choices=DTYPES)
+    device: str = param("auto", "compute device; auto picks cuda when available", "Device",
+                        choices=DEVICES)
+    offload: str = param("none", "save GPU memory: model moves each model to the GPU only "
+                                 "while it runs, sequential moves each layer (slowest, least "
+                                 "memory)", "Offload", choices=OFFLOAD_MODES)
+    decode_chunk_size: int = param(8, "frames the VAE decodes at once: lower saves memory",
+                                   "Decode chunk size", low=1, high=64)
 
     def validate(self) -> GenerationParams:
         """Raise InputError naming the first field out of range; return self when all are fine."""
-        _int_in("seed", self.seed, 0, MAX_SEED, "0 is a valid seed")
-        _int_in("steps", self.steps, 1, 100)
-        _float_in("dynamic_scale", self.dynamic_scale, 0.0, 10.0, low_open=True)
-        _int_in("min_resolution", self.min_resolution, MIN_VIDEO_SIDE, 2048,
-                "the watermark needs at least 256 pixels")
-        if self.min_resolution % 64:
-            raise InputError("min_resolution", f"must be a multiple of 64, got {self.min_resolution}")
-        _float_in("expand_ratio", self.expand_ratio, 0.0, 2.0)
-        _one_of("dtype", self.dtype, DTYPES)
-        _one_of("device", self.device, DEVICES)
-        _one_of("offload", self.offload, OFFLOAD_MODES)
-        _int_in("decode_chunk_size", self.decode_chunk_size, 1, 64)
-        for name in ("crop", "keep_resolution", "interpolate"):
-            if not isinstance(getattr(self, name), bool):
-                raise InputError(name, "must be true or false")
+        check_params(self)
         return self
 
     @classmethod
@@ -88,8 +79,13 @@ class GenerationParams:
         """What decides the pixels the model sees: the consent gate checks exactly those."""
         from .framing import Framing
 
-        return Framing(crop=self.crop, expand_ratio=self.expand_ratio,
-                       min_resolution=self.min_resolution)
+        return Framing(**{name: getattr(self, name) for name in FRAMING_PARAMS})
+
+
+# The parameters that decide which pixels the model sees (`consent check` takes them too)
+FRAMING_PARAMS = ("crop", "expand_ratio", "min_resolution")
+# What each parameter does: CLI help, API schema descriptions and UI tooltips show these.
+PARAM_HELP = {spec.name: spec.help for spec in param_specs(GenerationParams)}
 
 
 @dataclass(frozen=True)
@@ -155,24 +151,3 @@ class VerifyReport:
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "path": str(self.path), "reasons": list(self.reasons)}
 
-
-def _int_in(name: str, value: object, low: int, high: int, note: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(name, f"must be a whole number, got {value!r}")
-    if not low <= value <= high:
-        extra = f" ({note})" if note else ""
-        raise InputError(name, f"must be between {low} and {high}{extra}, got {value}")
-
-
-def _float_in(name: str, value: object, low: float, high: float, *, low_open: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(name, f"must be a number, got {value!r}")
-    too_low = value <= low if low_open else value < low
-    if too_low or value > high or value != value:  # the last test rejects NaN
-        bracket = "(" if low_open else "["
-        raise InputError(name, f"must be in {bracket}{low}, {high}], got {value}")
-
-
-def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InputError(name, f"must be one of {', '.join(allowed)}, got {value!r}")

@@ -70,11 +70,12 @@ def kept_size(width: int, height: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Framing:
-    """The generation parameters that decide which pixels the model sees, and how large."""
+    """The generation parameters that decide which pixels the model sees, and how large
+    (`GenerationParams.framing()`: declared and defaulted there)."""
 
-    crop: bool = True
-    expand_ratio: float = 0.5
-    min_resolution: int = 512
+    crop: bool
+    expand_ratio: float
+    min_resolution: int
 
 
 @dataclass(frozen=True, eq=False)

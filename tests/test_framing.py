@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sonic_ext.contracts import GenerationParams
 from sonic_ext.framing import Framing, condition_on, conditioning
 from sonic_ext.sonic.preprocess import prepare_image
 
@@ -15,8 +16,9 @@ FACES = Path(__file__).resolve().parent / "fixtures" / "faces"
 OBAMA2_FACE = (144, 296, 343, 343)
 
 
-@pytest.mark.parametrize("framing", [Framing(), Framing(crop=False), Framing(expand_ratio=0.2),
-                                     Framing(min_resolution=256)])
+@pytest.mark.parametrize("framing", [GenerationParams(**changes).framing() for changes in
+                                     ({}, {"crop": False}, {"expand_ratio": 0.2},
+                                      {"min_resolution": 256})])
 def test_the_gates_pixels_are_the_pipelines_reference_image(framing: Framing) -> None:
     with Image.open(FACES / "obama2.jpg") as img:
         portrait = img.convert("RGB")
@@ -30,7 +32,7 @@ def test_the_gates_pixels_are_the_pipelines_reference_image(framing: Framing) ->
 
 def test_boxes_map_between_the_portrait_and_the_models_input() -> None:
     with Image.open(FACES / "obama2.jpg") as img:
-        seen = conditioning(img.convert("RGB"), OBAMA2_FACE, Framing())
+        seen = conditioning(img.convert("RGB"), OBAMA2_FACE, GenerationParams().framing())
     x0, y0, x1, y1 = seen.region
     assert (x1 - x0, y1 - y0) == (626, 626) and seen.rgb.shape[:2] == (512, 512)
     zoom = 512 / 626

@@ -67,7 +67,8 @@ def test_every_surface_refuses_a_face_without_consent(installation: SonicService
     events_before = installation.verify_audit_chain().events_checked
 
     with pytest.raises(gr.Error, match=REFUSAL):  # the UI's Generate button
-        generate_video(installation, str(biden), str(speech), "education", 0, 1, 256,
+        generate_video(installation, str(biden), str(speech), "education",
+                       {"seed": 0, "steps": 1, "min_resolution": 256},
                        consents=consent_ids(installation))
 
     client = Client(served, verbose=False, **UI_LOGIN)  # gradio's own API, directly

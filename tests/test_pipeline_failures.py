@@ -70,7 +70,8 @@ def test_a_pipeline_failure_reaches_every_surface_with_its_own_code(
     assert not out.exists()
 
     with pytest.raises(gr.Error, match=rf"\[{code}\]"):  # the UI's Generate button
-        generate_video(service, str(FACES / "obama2.jpg"), str(speech), "education", 0, 1, 256,
+        generate_video(service, str(FACES / "obama2.jpg"), str(speech), "education",
+                       {"seed": 0, "steps": 1, "min_resolution": 256},
                        consents=claims)
 
     auth = ApiAuth(users={"ops": "pw"})  # the HTTP API's job

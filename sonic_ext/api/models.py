@@ -7,13 +7,12 @@ description or `examples`, `typing` generics, `create_model`. Examples sit in th
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from typing import Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, Field, create_model
 
-from ..contracts import CONSENT_VERDICTS, PARAM_HELP, GenerationParams
+from ..contracts import CONSENT_VERDICTS, GenerationParams
+from ..parameters import ParamSpec, param_specs
 from ..verify import VERDICTS
 
 
@@ -68,16 +67,26 @@ class ModelsReport(ModelsSummary):
     files: List[ModelFileState]
 
 
-def _params_schema() -> type[BaseModel]:
-    """GenerationParams as a schema: each field's type, default and PARAM_HELP text."""
-    hints = typing.get_type_hints(GenerationParams)
+def params_schema(params_class: type[GenerationParams] = GenerationParams) -> type[BaseModel]:
+    """The generation parameters as a schema, from their declarations: each one's type (its
+    choices as an enum), default, help text and bounds."""
     return create_model(  # type: ignore[call-overload, no-any-return]
         "GenerationParams", __module__=__name__,
-        **{f.name: (hints[f.name], Field(f.default, description=PARAM_HELP[f.name]))
-           for f in dataclasses.fields(GenerationParams)})
+        **{spec.name: _schema_field(spec) for spec in param_specs(params_class)})
 
 
-GenerationParamsSchema = _params_schema()
+def _schema_field(spec: ParamSpec) -> tuple[Any, Any]:
+    kind: Any = Literal[spec.choices] if spec.choices else spec.kind  # type: ignore[valid-type]
+    bounds: dict[str, Any] = {}
+    if spec.low is not None:
+        bounds["gt" if spec.low_open else "ge"] = spec.low
+        bounds["le"] = spec.high
+    if spec.multiple_of:
+        bounds["multiple_of"] = spec.multiple_of
+    return kind, Field(spec.default, title=spec.label, description=spec.help, **bounds)
+
+
+GenerationParamsSchema = params_schema()
 
 
 class Progress(BaseModel):

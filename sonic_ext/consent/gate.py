@@ -31,6 +31,7 @@ from typing import Any
 from PIL import Image
 from sqlalchemy.orm import Session
 
+from ..contracts import GenerationParams
 from ..errors import ConsentRefused, InputError
 from ..framing import Conditioning, Framing, conditioning
 from ..identity import Box, DetectedFace, FaceBackend, load_portrait
@@ -220,7 +221,7 @@ class ConsentGate:
         purpose = check_purpose(purpose)
         actor = check_text(actor, "actor")
         claims = check_claims(claims)
-        framing = framing or Framing()
+        framing = framing or GenerationParams().framing()
         threshold = self.policy.threshold(self.backend.model_id)
         portrait = load_portrait(Path(image), "image")
         min_face = self.registry.min_face_px

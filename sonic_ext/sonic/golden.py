@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from ..contracts import GenerationParams
 from ..errors import InputError
 from ..progress import ProgressCallback
 from .audio_adapters import Audio2Bucket, Audio2Token, load_adapter
@@ -122,11 +123,13 @@ class GoldenCase:
     def settings(self) -> PipelineSettings:
         p = self.params
         g_min, g_max = p["appearance_guidance_scale_min_max"]
-        return PipelineSettings(
+        params = GenerationParams(
             seed=p["seed"], steps=p["inference_steps"], dynamic_scale=p["dynamic_scale"],
             min_resolution=p["min_resolution"], keep_resolution=p["keep_resolution"],
             interpolate=p["config_yaml_effective"]["use_interframe"],
-            decode_chunk_size=p["decode_chunk_size"], area=p["area"], audio_step=p["step"],
+            decode_chunk_size=p["decode_chunk_size"])
+        return PipelineSettings(
+            params, area=p["area"], audio_step=p["step"],
             frame_limit=p["frame_num_limit"], fps=p["fps_condition"],
             rife_scales=tuple(p["rife_scale_list"]),
             windows=WindowSchedule(p["frames_per_window"], p["overlap"], p["shift_offset"]),

@@ -26,6 +26,7 @@ from diffusers import AutoencoderKLTemporalDecoder
 from PIL import Image
 from transformers import CLIPVisionModelWithProjection
 
+from ..contracts import GenerationParams
 from ..progress import CancelToken, ProgressCallback
 from .audio_adapters import Audio2Bucket, Audio2Token
 from .audio_features import Whisper, audio_conditioning, extract_audio_features
@@ -58,15 +59,10 @@ class SonicModels:
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    """Sonic's settings; the defaults are the official `sonic.yaml` values."""
+    """The user's parameters (declared once, in `GenerationParams`) and Sonic's fixed settings;
+    the defaults are the official `sonic.yaml` values."""
 
-    seed: int = 72589
-    steps: int = 25
-    dynamic_scale: float = 1.0
-    min_resolution: int = 512
-    keep_resolution: bool = False
-    interpolate: bool = True
-    decode_chunk_size: int = 8
+    params: GenerationParams = field(default_factory=GenerationParams)
     area: float = 1.1
     audio_step: int = 2
     frame_limit: int = 10_000
@@ -97,7 +93,7 @@ def generate_frames(models: SonicModels, image: Image.Image, face_box_xywh: Sequ
     device, dtype = models.residency.device, next(models.unet.parameters()).dtype
 
     # 1. Prepare the image
-    prepared = prepare_image(image, face_box_xywh, min_resolution=settings.min_resolution,
+    prepared = prepare_image(image, face_box_xywh, min_resolution=settings.params.min_resolution,
                              area=settings.area)
     for key in ("ref_img", "face_mask", "clip_pixel_values"):
         rec(f"preprocess/{key}", getattr(prepared, key))
@@ -131,7 +127,7 @@ def generate_frames(models: SonicModels, image: Image.Image, face_box_xywh: Sequ
     clip_cfg = torch.cat([torch.zeros_like(embeds), embeds, embeds])
     tokens = audio_cond.tokens_cond.to(dtype)
     audio_cfg = torch.stack([audio_cond.tokens_uncond.to(dtype)] * 2 + [tokens])
-    buckets = audio_cond.motion_buckets.reshape(frames, 2) * settings.dynamic_scale
+    buckets = audio_cond.motion_buckets.reshape(frames, 2) * settings.params.dynamic_scale
     rec("pipeline_cond/image_embeddings_cfg", clip_cfg)
     rec("pipeline_cond/audio_prompts_cfg", audio_cfg)
     rec("pipeline_cond/motion_buckets_scaled", buckets.reshape(1, frames, 1, 2, 1))
@@ -143,12 +139,12 @@ def generate_frames(models: SonicModels, image: Image.Image, face_box_xywh: Sequ
     rec("vae_encode/image_latents", reference.image_latents)
     height, width = prepared.height, prepared.width
     latent_shape = (1, frames, *reference.ref_latents.shape[1:])
-    noise_aug, noise = draw_noise(settings.seed, (1, 3, height, width), latent_shape)
+    noise_aug, noise = draw_noise(settings.params.seed, (1, 3, height, width), latent_shape)
     rec("vae_encode/noise_aug", noise_aug)
     rec("latents/init_noise", noise)
 
     # 6. Denoise
-    schedule = Schedule.from_scheduler_config(models.scheduler_config, settings.steps)
+    schedule = Schedule.from_scheduler_config(models.scheduler_config, settings.params.steps)
     rec("pipeline_cond/sigmas", schedule.sigmas)
     rec("pipeline_cond/timesteps", schedule.timesteps)
     appearance, audio_scale = settings.guidance.scales(schedule.steps)
@@ -186,9 +182,9 @@ def generate_frames(models: SonicModels, image: Image.Image, face_box_xywh: Sequ
     rec("latents/final", latents)
 
     # 7. Decode and interpolate, chunk by chunk
-    rife = models.rife if settings.interpolate else None
+    rife = models.rife if settings.params.interpolate else None
     with stage(models.vae, rife):
-        decoded = _recorded_chunks(decode_chunks(models.vae, latents, settings.decode_chunk_size),
+        decoded = _recorded_chunks(decode_chunks(models.vae, latents, settings.params.decode_chunk_size),
                                    "decode/decoded_frames", rec if record else None)
         if rife is not None:
             stream = interpolate_stream(rife, decoded, settings.rife_scales)
@@ -196,7 +192,7 @@ def generate_frames(models: SonicModels, image: Image.Image, face_box_xywh: Sequ
             stream = (decoded_to_unit(chunk, device=chunk.device, dtype=torch.float32)
                       for chunk in decoded)
         stream = _recorded_chunks(stream, "rife/output_frames", rec if record else None)
-        if settings.keep_resolution:  # the official code rescales the finished video
+        if settings.params.keep_resolution:  # the official code rescales the finished video
             size = kept_size(*image.size)
             stream = (rescale_frames(chunk, size) for chunk in stream)
         yield from stream

@@ -87,7 +87,7 @@ class SonicStage:
         with raised_as(pipeline_failure):  # a failure to load is the pipeline's too
             models = self.models(Placement.resolve(params), params.interpolate)
         return _typed_failures(generate_frames(models, image, face_box_xywh, audio,
-                                               pipeline_settings(params), progress=progress,
+                                               PipelineSettings(params), progress=progress,
                                                cancel=cancel))
 
 
@@ -128,15 +128,6 @@ def check_kept_size(width: int, height: int, *, cropped: bool) -> None:
                          hint="turn keep_resolution off, or use a smaller portrait")
 
 
-def pipeline_settings(params: GenerationParams) -> PipelineSettings:
-    return PipelineSettings(seed=params.seed, steps=params.steps,
-                            dynamic_scale=params.dynamic_scale,
-                            min_resolution=params.min_resolution,
-                            keep_resolution=params.keep_resolution,
-                            interpolate=params.interpolate,
-                            decode_chunk_size=params.decode_chunk_size)
-
-
 def output_fps(params: GenerationParams) -> float:
-    settings = pipeline_settings(params)
-    return settings.fps * 2 if params.interpolate else settings.fps
+    fps = PipelineSettings(params).fps
+    return fps * 2 if params.interpolate else fps

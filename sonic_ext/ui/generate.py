@@ -12,9 +12,10 @@ and on Refresh.
 
 from __future__ import annotations
 
+import itertools
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +23,13 @@ import gradio as gr
 
 from ..contracts import (
     DEFAULT_PURPOSE,
-    DEVICES,
-    DTYPES,
-    OFFLOAD_MODES,
-    PARAM_HELP,
     GenerateRequest,
     GenerateResult,
     GenerationParams,
     VerifyReport,
 )
 from ..errors import Cancelled, SonicError
+from ..parameters import ParamSpec, param_specs
 from ..progress import CancelToken, ProgressCallback, ProgressEvent, ignore_progress
 from ..service import SonicService
 from .background import BackgroundCall
@@ -48,13 +46,10 @@ from .render import notice_html, progress_html, provenance_html
 from .runs import RunRegistry
 from .verify import verify_with_report
 
-# The order of the parameter inputs after (portrait, speech, purpose): the first three keep
-# gradio's /generate API callable with (image, audio, purpose, seed, steps, min_resolution).
-# The consents picked come last, after every parameter.
-PARAM_ORDER = ("seed", "steps", "min_resolution", "dynamic_scale", "expand_ratio", "crop",
-               "keep_resolution", "interpolate", "dtype", "device", "offload",
-               "decode_chunk_size")
-_DEFAULTS = GenerationParams()
+# The order of the parameter inputs after (portrait, speech, purpose): their declaration order,
+# which keeps gradio's /generate API callable with (image, audio, purpose, seed, steps,
+# min_resolution). The consents picked come last, after every parameter.
+PARAM_ORDER = GenerationParams.field_names()
 PURPOSE_HELP = "what the video is for; the person's recorded consent must cover it"
 CONSENTS_HELP = ("the consent of each person shown, one per person; listed are the consents in "
                  "force that are granted to you")
@@ -73,10 +68,11 @@ class Generated:
     report_path: Path
 
 
-def params_from_ui(values: dict[str, Any]) -> GenerationParams:
+def params_from_ui(values: Mapping[str, Any],
+                   params_class: type[GenerationParams] = GenerationParams) -> GenerationParams:
     """GenerationParams from widget values (gradio hands over whole numbers as floats);
     the service's own validation then names any field out of range."""
-    kinds = {f.name: type(getattr(_DEFAULTS, f.name)) for f in fields(GenerationParams)}
+    kinds = {spec.name: spec.kind for spec in param_specs(params_class)}
     coerced: dict[str, Any] = {}
     for name, value in values.items():
         kind = kinds[name]
@@ -85,24 +81,18 @@ def params_from_ui(values: dict[str, Any]) -> GenerationParams:
         elif kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         coerced[name] = value
-    return GenerationParams(**coerced)
+    return params_class(**coerced)
 
 
 def generate_video(service: SonicService, image: Any, audio: Any, purpose: str | None,
-                   seed: float = _DEFAULTS.seed, steps: float = _DEFAULTS.steps,
-                   min_resolution: float = _DEFAULTS.min_resolution,
-                   dynamic_scale: float = _DEFAULTS.dynamic_scale,
-                   expand_ratio: float = _DEFAULTS.expand_ratio, crop: bool = _DEFAULTS.crop,
-                   keep_resolution: bool = _DEFAULTS.keep_resolution,
-                   interpolate: bool = _DEFAULTS.interpolate, dtype: str = _DEFAULTS.dtype,
-                   device: str = _DEFAULTS.device, offload: str = _DEFAULTS.offload,
-                   decode_chunk_size: float = _DEFAULTS.decode_chunk_size, *,
+                   params: Mapping[str, Any] | None = None, *,
                    consents: Iterable[Any] | str | None = None, requested_by: str = "ui",
                    progress: ProgressCallback = ignore_progress,
                    cancel: CancelToken | None = None) -> Generated:
     """The Generate button without the streaming: the same `service.generate` as the CLI and
     API (consent gate included), then a verification of the output for the summary.
-    `consents` are the picker's values (labels or ids): the consents claimed.
+    `params` are the parameter widgets' values by name (the others keep their defaults),
+    `consents` the picker's values (labels or ids): the consents claimed.
 
     Refusals and bad input raise gr.Error with the service's message; Cancelled passes
     through unchanged, as the page reports it as a notice rather than an error.
@@ -110,13 +100,10 @@ def generate_video(service: SonicService, image: Any, audio: Any, purpose: str |
     image_path, audio_path = upload_path(image), upload_path(audio)
     if image_path is None or audio_path is None:
         raise gr.Error("Upload a portrait and a speech clip first.")
-    values = dict(zip(PARAM_ORDER, (seed, steps, min_resolution, dynamic_scale, expand_ratio,
-                                    crop, keep_resolution, interpolate, dtype, device, offload,
-                                    decode_chunk_size)))
     try:
         request = GenerateRequest(image_path, audio_path,
                                   service.settings.outputs_dir / f"ui-{uuid.uuid4().hex[:12]}.mp4",
-                                  purpose or DEFAULT_PURPOSE, params_from_ui(values),
+                                  purpose or DEFAULT_PURPOSE, params_from_ui(params or {}),
                                   requested_by=requested_by, consent_ids=claimed_ids(consents))
         result = service.generate(request, progress, cancel)
         progress(ProgressEvent("verify", 0, 1, "reading the signed video back"))
@@ -133,19 +120,16 @@ class GenerateHandlers:
         self.service = service
         self.runs = runs or RunRegistry()
 
-    def run(self, image: Any, audio: Any, purpose: str | None, seed: float, steps: float,
-            min_resolution: float, dynamic_scale: float, expand_ratio: float, crop: bool,
-            keep_resolution: bool, interpolate: bool, dtype: str, device: str, offload: str,
-            decode_chunk_size: float, consents: list[str] | None,
-            request: gr.Request) -> Iterator[tuple[Any, ...]]:
+    def run(self, request: gr.Request, image: Any, audio: Any, purpose: str | None,
+            *values: Any) -> Iterator[tuple[Any, ...]]:
         """Stream (run id, status, video, summary, report file) while the generation runs.
 
-        Every input is a named parameter: gradio places `request` by its position."""
-        params = (seed, steps, min_resolution, dynamic_scale, expand_ratio, crop,
-                  keep_resolution, interpolate, dtype, device, offload, decode_chunk_size)
+        `values`: the parameter inputs in PARAM_ORDER, then the consents picked. gradio places
+        `request` by its position, so it comes first, before the variable inputs."""
+        params, consents = dict(zip(PARAM_ORDER, values)), values[len(PARAM_ORDER)]
         run_id, token = self.runs.start()
         call = BackgroundCall(lambda progress: generate_video(
-            self.service, image, audio, purpose, *params, consents=consents,
+            self.service, image, audio, purpose, params, consents=consents,
             requested_by=requester(request), progress=progress, cancel=token),
             name="sonic-ui-generate")
         try:
@@ -233,7 +217,7 @@ def generate_tab(service: SonicService, runs: RunRegistry) -> Callable[[gr.Block
                                   elem_id="sonic_granted"):
                     granted = gr.Dataframe(headers=GRANTED_HEADERS, interactive=False,
                                            elem_id="sonic_granted_table")
-                params = _parameter_inputs()
+                params = parameter_inputs()
                 with gr.Row():
                     start = gr.Button("Generate", variant="primary", elem_id="sonic_generate")
                     stop = gr.Button("Cancel", variant="stop", elem_id="sonic_cancel")
@@ -277,45 +261,29 @@ def _preview_of(suffixes: tuple[str, ...]) -> Callable[[Any], str | None]:
     return preview
 
 
-def _parameter_inputs() -> list[gr.components.Component]:
-    """One input per GenerationParams field, in PARAM_ORDER, each with its PARAM_HELP text."""
-    d, h = _DEFAULTS, PARAM_HELP
-    made = {
-        "seed": gr.Number(value=d.seed, label="Seed", precision=0, info=h["seed"],
-                          elem_id="sonic_seed"),
-        "steps": gr.Slider(1, 100, value=d.steps, step=1, label="Steps", info=h["steps"],
-                           elem_id="sonic_steps"),
-        "min_resolution": gr.Slider(256, 2048, value=d.min_resolution, step=64,
-                                    label="Minimum resolution", info=h["min_resolution"],
-                                    elem_id="sonic_min_resolution"),
-    }
+def parameter_inputs(params_class: type[GenerationParams] = GenerationParams
+                     ) -> list[gr.components.Component]:
+    """One input per generation parameter, in declaration order, made from its declaration;
+    the advanced ones in an accordion, a row for each run of inputs of one kind."""
+    specs = param_specs(params_class)
+    made = {spec.name: _widget(spec) for spec in specs if not spec.advanced}
     with gr.Accordion("Advanced parameters", open=False, elem_id="sonic_advanced"):
-        with gr.Row():
-            made["dynamic_scale"] = gr.Slider(0.1, 10.0, value=d.dynamic_scale, step=0.05,
-                                              label="Motion strength", info=h["dynamic_scale"],
-                                              elem_id="sonic_dynamic_scale")
-            made["expand_ratio"] = gr.Slider(0.0, 2.0, value=d.expand_ratio, step=0.05,
-                                             label="Face margin", info=h["expand_ratio"],
-                                             elem_id="sonic_expand_ratio")
-        with gr.Row():
-            made["crop"] = gr.Checkbox(value=d.crop, label="Crop to the face", info=h["crop"],
-                                       elem_id="sonic_crop")
-            made["keep_resolution"] = gr.Checkbox(value=d.keep_resolution,
-                                                  label="Keep the portrait's size",
-                                                  info=h["keep_resolution"],
-                                                  elem_id="sonic_keep_resolution")
-            made["interpolate"] = gr.Checkbox(value=d.interpolate, label="Frame interpolation",
-                                              info=h["interpolate"],
-                                              elem_id="sonic_interpolate")
-        with gr.Row():
-            made["dtype"] = gr.Dropdown(list(DTYPES), value=d.dtype, label="Precision",
-                                        info=h["dtype"], elem_id="sonic_dtype")
-            made["device"] = gr.Dropdown(list(DEVICES), value=d.device, label="Device",
-                                         info=h["device"], elem_id="sonic_device")
-            made["offload"] = gr.Dropdown(list(OFFLOAD_MODES), value=d.offload, label="Offload",
-                                          info=h["offload"], elem_id="sonic_offload")
-        made["decode_chunk_size"] = gr.Slider(1, 64, value=d.decode_chunk_size, step=1,
-                                              label="Decode chunk size",
-                                              info=h["decode_chunk_size"],
-                                              elem_id="sonic_decode_chunk_size")
-    return [made[name] for name in PARAM_ORDER]
+        advanced = [spec for spec in specs if spec.advanced]
+        for _, group in itertools.groupby(advanced, key=lambda spec: spec.ui_widget):
+            with gr.Row():
+                made.update({spec.name: _widget(spec) for spec in group})
+    return [made[spec.name] for spec in specs]
+
+
+def _widget(spec: ParamSpec) -> gr.components.Component:
+    common = {"value": spec.default, "label": spec.label, "info": spec.help,
+              "elem_id": f"sonic_{spec.name}"}
+    widget = spec.ui_widget
+    if widget == "checkbox":
+        return gr.Checkbox(**common)
+    if widget == "dropdown":
+        return gr.Dropdown(list(spec.choices), **common)
+    if widget == "number":
+        return gr.Number(precision=0 if spec.kind is int else None, **common)
+    low = spec.low + spec.ui_step if spec.low_open else spec.low  # type: ignore[operator]
+    return gr.Slider(low, spec.high, step=spec.ui_step, **common)

@@ -20,7 +20,6 @@ from sonic_ext.consent import (
     GateRefused,
 )
 from sonic_ext.errors import ConsentRefused, InputError
-from sonic_ext.framing import Framing
 from sonic_ext.policy import load_policy
 
 from ..identity.tiny_pack import MODEL_ID as TINY_MODEL_ID
@@ -65,7 +64,7 @@ def test_another_person_is_refused(registry, gate, evidence):
 
 def test_two_people_are_refused_until_both_consented(registry, gate, evidence, pair_photo):
     obama = enrol(registry, "Barack Obama", "obama.jpg", evidence)
-    whole = Framing(crop=False)
+    whole = GenerationParams(crop=False).framing()
     with pytest.raises(GateRefused) as info:
         gate.check(pair_photo, "education", "tester", [obama.id], whole)
     refused = info.value
@@ -82,7 +81,7 @@ def test_two_people_are_refused_until_both_consented(registry, gate, evidence, p
     with pytest.raises(GateRefused):
         gate.check(pair_photo, "education", "tester", [obama.id], whole)
     decision = gate.check(pair_photo, "education", "tester", [obama.id, biden.id],
-                          Framing(crop=False))
+                          GenerationParams(crop=False).framing())
     assert decision.faces_checked == 2
     assert set(decision.consent_ids) == {obama.id, biden.id}
     assert {f.subject_name for f in decision.faces} == {"Barack Obama", "Joe Biden"}
@@ -98,7 +97,7 @@ def test_bystander_without_consent_keeps_the_group_photo_refused(registry, gate,
               enrol(registry, "Joe Biden", "biden.jpg", evidence).id]
     with pytest.raises(GateRefused) as info:
         gate.check(group_with_bystander, "education", "tester", claims,
-                   Framing(crop=False))
+                   GenerationParams(crop=False).framing())
     refused = info.value
     assert refused.rule == RULE_UNKNOWN_FACE
     assert [f.rule for f in refused.decision.faces].count(None) == 2
@@ -180,7 +179,7 @@ def test_single_only_policy_refuses_two_faces(open_registry, evidence, pair_phot
               enrol(registry, "Joe Biden", "biden.jpg", evidence).id]
     with pytest.raises(GateRefused) as info:
         ConsentGate(registry).check(pair_photo, "education", "tester", claims,
-                                    Framing(crop=False))
+                                    GenerationParams(crop=False).framing())
     assert info.value.rule == RULE_MULTIPLE_FACES
 
 

@@ -24,7 +24,8 @@ from sonic_ext.consent import (
 )
 from sonic_ext.consent.registry import KEEP
 from sonic_ext.errors import Conflict, ConsentRefused, InputError
-from sonic_ext.framing import Framing, conditioning
+from sonic_ext.contracts import GenerationParams
+from sonic_ext.framing import conditioning
 from sonic_ext.policy import load_policy
 
 from .conftest import FACES, enrol
@@ -103,7 +104,8 @@ def test_the_gate_sees_the_pixels_the_pipeline_is_conditioned_on(registry, gate,
         gate.check(image, "education", "api:alice", [obama.id])
     decision = info.value.decision
     seen = conditioning(Image.open(image).convert("RGB"), decision.faces[0].box
-                        if decision.faces[0].subject_id else decision.faces[1].box, Framing())
+                        if decision.faces[0].subject_id else decision.faces[1].box,
+                        GenerationParams().framing())
     assert seen.rgb.shape[:2] == (512, 512)
     small = next(f for f in decision.faces if f.rule == RULE_FACE_UNVERIFIABLE)
     assert small.video_px > 56
@@ -170,7 +172,8 @@ def test_revoking_either_persons_consent_stops_the_publish(registry, gate, evide
                         subject_id=_subject(registry, "Barack Obama")).id,
                   enrol(registry, "Joe Biden", "biden.jpg", evidence,
                         subject_id=_subject(registry, "Joe Biden")).id]
-        decision = gate.check(pair_photo, "education", "api:alice", claims, Framing(crop=False))
+        decision = gate.check(pair_photo, "education", "api:alice", claims,
+                              GenerationParams(crop=False).framing())
         assert set(decision.consent_ids) == set(claims)
         registry.revoke_consent(claims[revoked_index], "withdrawn during the job", "operator")
         with pytest.raises(ConsentRefused, match="nothing was published"):

@@ -158,7 +158,7 @@ def test_offload_on_cuda_gives_the_same_frames_in_less_memory(tiny_models: Path,
     speech = write_tone_wav(tiny_models.parent / "offload.wav", seconds=2.0)
     portrait = Image.open(Path(__file__).resolve().parents[1] / "fixtures" / "faces" /
                           "obama.jpg").convert("RGB")
-    settings = PipelineSettings(steps=2, min_resolution=256, seed=0)
+    settings = PipelineSettings(GenerationParams(steps=2, min_resolution=256, seed=0))
     frames, peaks = {}, {}
     for offload in ("none", mode):
         torch.cuda.reset_peak_memory_stats()

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from sonic_ext import ModelsMissing, cli
+from sonic_ext.contracts import GenerationParams
 from sonic_ext.media.encode import probe, write_mp4
 from sonic_ext.sonic.layout import check_models
 from sonic_ext.sonic.loading import load_models
@@ -59,7 +60,7 @@ def test_portrait_and_speech_become_an_mp4_as_long_as_the_speech(tiny_models: Pa
     portrait = Image.open(FACES / "obama.jpg").convert("RGB")
     face_box = [300.0, 250.0, 300.0, 380.0]  # the identity module supplies this in production
     frames = generate_frames(models, portrait, face_box, speech,
-                             PipelineSettings(steps=1, min_resolution=128))
+                             PipelineSettings(GenerationParams(steps=1, min_resolution=128)))
     video = write_mp4(frames, tmp_path / "talking.mp4", fps=25, audio=speech)
     info = probe(video.path)
     assert (video.width, video.height) == (128, 128)
@@ -73,7 +74,7 @@ def _frames_for(models_dir: Path, seconds: float, tmp_path: Path) -> tuple[int, 
     speech = write_tone_wav(tmp_path / f"speech-{seconds}.wav", seconds=seconds)
     portrait = Image.open(FACES / "obama.jpg").convert("RGB")
     frames = generate_frames(models, portrait, [300.0, 250.0, 300.0, 380.0], speech,
-                             PipelineSettings(steps=1, min_resolution=128))
+                             PipelineSettings(GenerationParams(steps=1, min_resolution=128)))
     video = write_mp4(frames, tmp_path / f"clip-{seconds}.mp4", fps=25, audio=speech)
     return video.frames, probe(video.path)["video_s"]
 
@@ -100,8 +101,8 @@ def test_keep_resolution_writes_the_portraits_own_size(tiny_models: Path, tmp_pa
     speech = write_tone_wav(tmp_path / "speech.wav", seconds=0.5)
     portrait = Image.open(FACES / "obama.jpg").convert("RGB").resize((301, 257))
     chunks = list(generate_frames(models, portrait, [100.0, 60.0, 100.0, 130.0], speech,
-                                  PipelineSettings(steps=1, min_resolution=128,
-                                                   keep_resolution=True)))
+                                  PipelineSettings(GenerationParams(
+                                      steps=1, min_resolution=128, keep_resolution=True))))
     assert {tuple(c.shape[-2:]) for c in chunks} == {(256, 300)}
     assert all(0.0 <= float(c.min()) and float(c.max()) <= 1.0 for c in chunks)
 

@@ -26,7 +26,8 @@ from tests.conftest import consent_ids, write_tone_wav
 from tests.evidence import write_release_pdf
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
-FAST = {**GenerationParams().to_dict(), "seed": 0, "steps": 1, "min_resolution": 256}
+SMALL = {"seed": 0, "steps": 1, "min_resolution": 256}
+FAST = {**GenerationParams().to_dict(), **SMALL}
 
 
 def inputs(image: Path, audio: Path, purpose: str = "education",
@@ -39,7 +40,7 @@ def inputs(image: Path, audio: Path, purpose: str = "education",
 
 
 def run_all(handlers: GenerateHandlers, values: list) -> list[tuple]:
-    return list(handlers.run(*values, request=gr.Request(username="alice")))
+    return list(handlers.run(gr.Request(username="alice"), *values))
 
 
 @pytest.fixture
@@ -100,12 +101,11 @@ def test_without_a_consent_picked_nothing_is_generated(obama_consented: SonicSer
     updates: list[tuple] = []
     with pytest.raises(gr.Error, match="consent_id: name the consent this video relies on"):
         updates.extend(GenerateHandlers(obama_consented).run(
-            *inputs(FACES / "obama2.jpg", speech, consents=[]),
-            request=gr.Request(username="alice")))
+            gr.Request(username="alice"), *inputs(FACES / "obama2.jpg", speech, consents=[])))
     assert "consent_id: name the consent" in updates[-1][1]
     with pytest.raises(gr.Error, match="consent_id: name the consent"):
         generate_video(obama_consented, str(FACES / "obama2.jpg"), str(speech), "education",
-                       0, 1, 256, consents=None)
+                       SMALL, consents=None)
     assert list(obama_consented.settings.outputs_dir.iterdir()) == []
 
 
@@ -114,8 +114,8 @@ def test_a_consent_granted_to_someone_else_is_refused(two_people: SonicService,
     [biden] = two_people.list_consents(granted_to="bob")
     with pytest.raises(gr.Error, match=f"consent {biden.id} \\(Joe Biden\\) is not granted to "
                                        "ui:alice"):
-        generate_video(two_people, str(FACES / "biden.jpg"), str(speech), "education", 0, 1,
-                       256, consents=[consent_choice(biden)], requested_by="ui:alice")
+        generate_video(two_people, str(FACES / "biden.jpg"), str(speech), "education",
+                       SMALL, consents=[consent_choice(biden)], requested_by="ui:alice")
     assert list(two_people.settings.outputs_dir.iterdir()) == []
 
 
@@ -130,11 +130,14 @@ def test_widget_values_become_generation_params() -> None:
 def test_bad_parameters_are_refused_naming_the_field(service: SonicService, portrait: Path,
                                                      speech: Path) -> None:
     with pytest.raises(gr.Error, match="steps: must be a whole number, got 2.5"):
-        generate_video(service, str(portrait), str(speech), "education", 0, 2.5, 256)
+        generate_video(service, str(portrait), str(speech), "education",
+                       {**SMALL, "steps": 2.5})
     with pytest.raises(gr.Error, match="min_resolution: must be a multiple of 64, got 300"):
-        generate_video(service, str(portrait), str(speech), "education", 0, 1, 300)
+        generate_video(service, str(portrait), str(speech), "education",
+                       {**SMALL, "min_resolution": 300})
     with pytest.raises(gr.Error, match="seed: must be a whole number, got None"):
-        generate_video(service, str(portrait), str(speech), "education", None, 1, 256)
+        generate_video(service, str(portrait), str(speech), "education",
+                       {**SMALL, "seed": None})
     with pytest.raises(gr.Error, match="Upload a portrait and a speech clip first"):
         generate_video(service, None, str(speech), "education")
     assert list(service.settings.outputs_dir.iterdir()) == []
@@ -168,8 +171,8 @@ def test_a_face_without_consent_is_refused_and_the_page_says_why(
     updates: list[tuple] = []
     with pytest.raises(gr.Error, match="is not Barack Obama"):
         updates.extend(GenerateHandlers(obama_consented).run(
-            *inputs(FACES / "biden.jpg", speech, consents=consent_ids(obama_consented)),
-            request=gr.Request()))
+            gr.Request(),
+            *inputs(FACES / "biden.jpg", speech, consents=consent_ids(obama_consented))))
     assert "sonic-notice-error" in updates[-1][1]
     assert "is not Barack Obama" in updates[-1][1]
     assert list(obama_consented.settings.outputs_dir.glob("*.mp4")) == []
@@ -178,8 +181,8 @@ def test_a_face_without_consent_is_refused_and_the_page_says_why(
 def test_cancel_stops_the_run_and_nothing_is_written(obama_consented: SonicService,
                                                     speech: Path) -> None:
     handlers = GenerateHandlers(obama_consented)
-    stream = handlers.run(*inputs(FACES / "obama2.jpg", speech, steps=5,
-                                  consents=consent_ids(obama_consented)), request=gr.Request())
+    stream = handlers.run(gr.Request(), *inputs(FACES / "obama2.jpg", speech, steps=5,
+                                                consents=consent_ids(obama_consented)))
     run_id = next(stream)[0]
     next(stream)  # the generation is under way
     assert "Cancelling" in handlers.cancel(run_id)
@@ -195,8 +198,8 @@ def test_a_page_that_stops_listening_cancels_its_run(obama_consented: SonicServi
                                                      speech: Path) -> None:
     runs = RunRegistry()
     stream = GenerateHandlers(obama_consented, runs).run(
-        *inputs(FACES / "obama2.jpg", speech, steps=5, consents=consent_ids(obama_consented)),
-        request=gr.Request())
+        gr.Request(),
+        *inputs(FACES / "obama2.jpg", speech, steps=5, consents=consent_ids(obama_consented)))
     next(stream)
     next(stream)  # the generation is under way
     stream.close()  # what gradio does when the browser goes away mid-stream
@@ -219,7 +222,7 @@ def test_gradio_3_hands_files_over_as_temp_file_objects(obama_consented: SonicSe
         image.flush()
         audio.flush()
         with pytest.raises(gr.Error, match="is not Barack Obama"):
-            generate_video(obama_consented, image, audio, "education", 0, 1, 256,
+            generate_video(obama_consented, image, audio, "education", SMALL,
                            consents=consent_ids(obama_consented))
 
 
