@@ -24,7 +24,12 @@ from ._version import __version__
 from .api.users import parse_api_auth
 from .consent.fields import KEEP, parse_expiry, split_labels
 from .consent.grantees import actor
-from .contracts import DEFAULT_PURPOSE, FRAMING_PARAMS, GenerateRequest, GenerationParams
+from .contracts import (
+    DEFAULT_PURPOSE,
+    FRAMING_PARAMS,
+    GenerateRequest,
+    GenerationParams,
+)
 from .errors import InputError, NotAvailable, PortInUse, SonicError
 from .logging_setup import configure_logging
 from .parameters import ParamSpec, param_specs

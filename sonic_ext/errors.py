@@ -127,6 +127,13 @@ class SigningError(SonicError):
     code = "signing_failed"
 
 
+class PublishError(SonicError):
+    """A signed output could not be recorded in the registry or moved into place; nothing was
+    written."""
+
+    code = "publish_failed"
+
+
 class Cancelled(SonicError):
     """The caller cancelled the job; nothing was written."""
 

@@ -10,6 +10,7 @@ parameter is one new field.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -91,7 +92,7 @@ class ParamSpec:
             raise InputError(self.name, f"must be a number, got {value!r}")
         low, high = self.low, self.high
         too_low = value <= low if self.low_open else value < low  # type: ignore[operator]
-        if too_low or value > high or value != value:  # type: ignore[operator] # NaN fails too
+        if too_low or value > high or math.isnan(value):  # type: ignore[operator]
             bracket = "(" if self.low_open else "["
             raise InputError(self.name, f"must be in {bracket}{low}, {high}], got {value}")
 

@@ -60,10 +60,6 @@ class StageTimer:
         self._clock = clock
         self._start = clock()
 
-    def restart(self) -> None:
-        """The stage begins now: for a timer made before its stage runs (lazy pipelines)."""
-        self._start = self._clock()
-
     def report(self, step: int, message: str = "") -> None:
         elapsed = self._clock() - self._start
         eta = elapsed / step * (self.total - step) if 0 < step <= self.total else None
@@ -100,8 +96,6 @@ def reported_chunks(chunks: Iterable[Chunk], timer: StageTimer, cancel: CancelTo
     done = 0
     for chunk in chunks:
         cancel.raise_if_cancelled()
-        if done == 0:  # the frames start now; denoising, before, is not this stage's time
-            timer.restart()
         yield chunk
         done += len(chunk)
         timer.report(min(done, timer.total))

@@ -4,16 +4,19 @@
 
     1. check inputs           (media.inputs, contracts)       before anything expensive
     2. consent gate           (consent/, identity/)           faces found -> decision record
-    3. Sonic pipeline         (sonic/)                        frames, streamed chunk by chunk
-    4. watermark frames       (provenance/watermark)          on their way into the encoder
-    5. encode + mux           (media/)
-    6. C2PA sign + read back  (provenance/sign, the registry's identity assertion)
-    7. record + publish       registry + audit event, then an atomic rename (provenance/publish)
+    3. Sonic denoise          (sonic/)                        the clip's latents
+    4. decode + interpolate   (sonic/)                        frames, streamed chunk by chunk
+    5. watermark frames       (provenance/watermark)          on their way into the encoder
+    6. encode + mux           (media/)                        into a temp file (publish.py)
+    7. C2PA sign + read back  (provenance/sign, the registry's identity assertion)
+    8. record + publish       registry + audit event, then an atomic rename (provenance/publish)
 
-Steps 3-5 run inside the encoder's pull of the frame stream, so a pipeline failure is typed
-where the frames are made (sonic/stage.py: PipelineError, OutOfMemory), not by whoever consumed
-them. Progress stages, as clients see them: "check inputs", "denoise", "decode and encode",
-"sign and publish", "verify" (the UI's read-back).
+It runs in that order: step 3 at once (the latents are small), steps 4-6 as one stream of frame
+chunks pulled by the encoder, so memory stays at a chunk. Each failure has its own type
+(InputError, ConsentRefused, PipelineError or OutOfMemory, EncodingError, SigningError,
+PublishError, Cancelled); whatever fails after the gate is recorded as a failed generation and
+leaves no file behind. Progress stages, as clients see them: "check inputs", "denoise", "decode
+and encode", "sign and publish", "verify" (the UI's read-back).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +36,15 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .consent.fields import check_allowed_purpose
 from .contracts import GenerateRequest, GenerateResult, GenerationParams, VerifyReport
-from .errors import AdminRequired, ConsentRefused, InputError, NotAvailable, SonicError
+from .errors import (
+    AdminRequired,
+    ConsentRefused,
+    InputError,
+    NotAvailable,
+    SigningError,
+    SonicError,
+    raised_as,
+)
 from .hosting import GenerationHost, StandaloneHost, tee
 from .media.inputs import check_audio, check_image, check_output_path
 from .policy import Policy, load_policy
@@ -48,6 +59,7 @@ from .settings import Settings
 from .sonic.layout import ModelsStatus, check_models
 
 if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch, c2pa) load on first use only
+    import numpy as np
     from PIL import Image
 
     from .consent import (
@@ -62,6 +74,7 @@ if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch, c2pa) load on first
     from .provenance.keys import SigningCredentials
     from .provenance.manifest import GenerationFacts
     from .provenance.trust import TrustPolicy
+    from .provenance.watermark import FrameWatermarker
     from .provenance.watermark_key import WatermarkKey
     from .sonic.stage import SonicStage
     from .verify import Recorded
@@ -183,51 +196,55 @@ class SonicService:
 
     def _run(self, prepared: PreparedGeneration, progress: ProgressCallback,
              cancel: CancelToken) -> GenerateResult:
-        cancel.raise_if_cancelled()
-        request, decision = prepared.request, prepared.decision
-
-        # 3. Sonic pipeline, on the face the gate matched (frames stream, nothing held whole)
-        from .manifest_store import RegistryRecorder
+        from .manifest_store import GenerationLog
         from .media.encode import write_mp4
-        from .provenance.publish import publish_signed_mp4
+        from .provenance.publish import Publication
         from .provenance.watermark import FrameWatermarker
         from .sonic.stage import output_fps
 
+        cancel.raise_if_cancelled()
+        request, decision, params = prepared.request, prepared.decision, prepared.request.params
         facts = self._generation_facts(request, decision, prepared.purpose)
         portrait = self._verified_portrait(request.image, decision, facts)
-        params = request.params
         fps = output_fps(params)
-        frames = reported_chunks(
-            self.sonic.frames(portrait, decision.face_box, request.audio, params,
-                              progress=progress, cancel=cancel),
-            StageTimer("decode and encode", max(1, round(prepared.audio_seconds * fps)),
-                       progress), cancel)
-        # 4.-5. watermark every frame on its way into the H.264 + AAC encoder, and fingerprint
-        # the marked frames, which binds the mark to these pictures in the registry
-        mark_key = self.watermark_key()
+        mark_key = self.watermark_key()  # set up before the minutes of denoising: fails fast
         marker = FrameWatermarker(facts.watermark_id, mark_key)
         fingerprinter = self._fingerprinter(portrait, decision, params, fps)
-        signing = StageTimer("sign and publish", 1, progress)
-
-        def write_unsigned(path: Path) -> None:
-            write_mp4(frames, path, fps=fps, audio=request.audio,
-                      audio_seconds=prepared.audio_seconds,
-                      frame_hook=lambda chunk: fingerprinter.add(marker.embed(chunk)))
-            signing.restart()
-            signing.report(0, "signing")
-
-        # 6.-8. sign, read back, record, then rename into place (or nothing at all)
-        recorder = RegistryRecorder(self.registry, decision.consent_id, request.requested_by,
-                                    also_relies_on=decision.consent_ids)
-        published = publish_signed_mp4(request.out, write_unsigned, facts, self.credentials(),
-                                       recorder, watermark_key=mark_key,
-                                       fingerprint=fingerprinter.finish,
-                                       identity=self._identity_signer())
+        generation = GenerationLog(self.registry, decision.consent_id, request.requested_by,
+                                   watermark_id=facts.watermark_id, parameters=facts.parameters,
+                                   also_relies_on=decision.consent_ids)
+        try:
+            # 3. Sonic denoise, on the face the gate matched (eager: the latents are small)
+            denoised = self.sonic.denoise(portrait, decision.face_box, request.audio, params,
+                                          progress=progress, cancel=cancel)
+            # 4. decode + interpolate, streamed chunk by chunk (nothing held whole)
+            frames = reported_chunks(
+                self.sonic.decode(denoised),
+                StageTimer("decode and encode", max(1, round(prepared.audio_seconds * fps)),
+                           progress), cancel)
+            # 5. watermark every frame, and fingerprint the marked frames, which binds the mark
+            # to these pictures in the registry
+            marked = _marked(frames, marker, fingerprinter)
+            with Publication(request.out) as publication:
+                # 6. encode + mux (H.264 + AAC) into a temp file beside the output
+                write_mp4(marked, publication.unsigned, fps=fps, audio=request.audio,
+                          audio_seconds=prepared.audio_seconds)
+                # 7. C2PA sign (with the registry's identity assertion) + read back
+                signing = StageTimer("sign and publish", 1, progress)
+                signing.report(0, "signing")
+                signed = publication.sign(facts, self.credentials(), watermark_key=mark_key,
+                                          identity=self._identity_signer())
+                # 8. record (refused if a consent ended meanwhile), then rename into place
+                recorded = generation.published(signed, fingerprinter.finish())
+                publication.publish()
+        except BaseException as exc:
+            generation.failed(exc)
+            raise
         signing.report(1, "published")
-        return GenerateResult(out=published.path, generation_id=recorder.generation_id or "",
-                              watermark_id=published.watermark_id,
-                              consent_id=decision.consent_id, sha256=published.sha256,
-                              credentials=published.credentials,
+        return GenerateResult(out=request.out, generation_id=recorded.id,
+                              watermark_id=signed.watermark_id,
+                              consent_id=decision.consent_id, sha256=signed.sha256,
+                              credentials=signed.credentials,
                               seconds=round(time.monotonic() - prepared.started, 3))
 
     def _identity_signer(self) -> IdentitySigner:
@@ -546,6 +563,17 @@ class SonicService:
             "models": self.models_status().summary(),
             "capabilities": self.capabilities.to_dict(),
         }
+
+
+def _marked(frames: Iterable[Any], marker: FrameWatermarker,
+            fingerprinter: FingerprintRecorder) -> Iterator[np.ndarray]:
+    """Step 5: each chunk of frames watermarked and, as marked, fingerprinted; a failure here is
+    a failure to sign the output (SigningError)."""
+    from .media.encode import to_uint8_frames
+
+    with raised_as(lambda exc: SigningError(f"watermarking the frames failed: {exc}")):
+        for chunk in frames:
+            yield fingerprinter.add(marker.embed(to_uint8_frames(chunk)))
 
 
 def _read_setting_file(path: Path, what: str) -> bytes:

@@ -25,25 +25,33 @@ from tests.servers import serve_in_thread
 pytest.importorskip("gradio", minversion="4.0", reason="the standalone app is gradio 4")
 
 FACES = Path(__file__).resolve().parent / "fixtures" / "faces"
+# code -> (the error, where the pipeline raises it, what the user is told)
 FAILURES = {
     "pipeline_failed": (RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x7 and 3x2)"),
-                        "the Sonic pipeline failed: RuntimeError: mat1 and mat2"),
+                        "decode", "the Sonic pipeline failed: RuntimeError: mat1 and mat2"),
     "out_of_memory": (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 "
-                                                  "GiB"), "--offload model"),
+                                                  "GiB"), "denoise", "--offload model"),
 }
 
 
 @pytest.fixture(params=sorted(FAILURES))
 def failing(request: pytest.FixtureRequest, obama_consented: SonicService,
             monkeypatch: pytest.MonkeyPatch) -> tuple[SonicService, str, str]:
-    """The installation, with a pipeline that fails after its first step."""
-    error, expected = FAILURES[request.param]
+    """The installation, with a pipeline that fails while denoising, or while decoding after
+    its first chunk of frames went into the encoder."""
+    error, where, expected = FAILURES[request.param]
 
-    def frames(*_: object, **__: object) -> Iterator[torch.Tensor]:
+    def denoise(*_: object, **__: object) -> torch.Tensor:
+        raise error
+
+    def decode(*_: object, **__: object) -> Iterator[torch.Tensor]:
         yield torch.zeros(1, 3, 256, 256)
         raise error
 
-    monkeypatch.setattr(stage, "generate_frames", frames)
+    if where == "denoise":
+        monkeypatch.setattr(stage, "denoise_video", denoise)
+    else:
+        monkeypatch.setattr(stage, "decode_video", decode)
     return obama_consented, request.param, expected
 
 

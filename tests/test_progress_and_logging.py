@@ -60,19 +60,3 @@ def test_frame_chunks_report_progress_and_stop_on_cancel() -> None:
     assert len(list(reported_chunks([[0] * 4], StageTimer("encode", 5, events.append),
                                     CancelToken()))) == 1
     assert [e.step for e in events] == [4, 5]  # a short stream still ends complete
-
-
-def test_a_chunk_stage_is_timed_from_its_first_chunk_not_from_when_it_was_set_up() -> None:
-    now = [0.0]
-    events: list[ProgressEvent] = []
-    timer = StageTimer("encode", 4, events.append, clock=lambda: now[0])
-
-    def chunks():
-        now[0] = 100.0  # the lazy pipeline denoised for 100 s before the first frames
-        yield [0, 0]
-        now[0] = 102.0
-        yield [0, 0]
-
-    list(reported_chunks(chunks(), timer, CancelToken()))
-    # without the restart: (2, 100.0, 100.0), an ETA counting the denoising time
-    assert [(e.step, e.elapsed_s, e.eta_s) for e in events] == [(2, 0.0, 0.0), (4, 2.0, 0.0)]

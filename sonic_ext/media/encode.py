@@ -10,7 +10,7 @@ Only the provenance step calls this, on a temporary path: an MP4 is published on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -19,9 +19,8 @@ import av
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import EncodingError, InputError, raised_as
 
-FrameHook = Callable[[np.ndarray], np.ndarray]  # (k, H, W, 3) uint8 -> same: e.g. the watermark
 AUDIO_RATE = 48_000
 
 
@@ -62,10 +61,20 @@ def audio_duration(path: Path) -> float:
 
 
 def write_mp4(chunks: Iterable[torch.Tensor | np.ndarray], out: Path, *, fps: float,
-              audio: Path | None = None, audio_seconds: float | None = None, crf: int = 18,
-              frame_hook: FrameHook | None = None) -> EncodedVideo:
+              audio: Path | None = None, audio_seconds: float | None = None, crf: int = 18
+              ) -> EncodedVideo:
     """Encode frame chunks to `out`; with `audio`, mux it as AAC and match the durations
-    (`audio_seconds`, when the caller already decoded the clip, saves decoding it again)."""
+    (`audio_seconds`, when the caller already decoded the clip, saves decoding it again).
+
+    A failure of the encoder or the filesystem raises EncodingError; the chunks' own errors
+    (the pipeline's, a cancel) pass unchanged."""
+    with raised_as(lambda exc: EncodingError(
+            f"writing {out.name} failed: {type(exc).__name__}: {exc}")):
+        return _write_mp4(chunks, out, fps, audio, audio_seconds, crf)
+
+
+def _write_mp4(chunks: Iterable[torch.Tensor | np.ndarray], out: Path, fps: float,
+               audio: Path | None, audio_seconds: float | None, crf: int) -> EncodedVideo:
     target_seconds = None
     if audio is not None:
         target_seconds = audio_seconds if audio_seconds is not None else audio_duration(audio)
@@ -75,8 +84,6 @@ def write_mp4(chunks: Iterable[torch.Tensor | np.ndarray], out: Path, *, fps: fl
         video = sound = None
         for chunk in chunks:
             frames = to_uint8_frames(chunk)
-            if frame_hook is not None:
-                frames = frame_hook(frames)
             if video is None:  # every stream must exist before the first packet is written
                 height, width = frames.shape[1:3]
                 video = _video_stream(container, rate, width, height, crf)

@@ -1,24 +1,29 @@
 """Atomic publish: an MP4 appears at its final path only signed, verified and recorded.
 
-Steps: unsigned temp file in the output folder -> signed temp file -> read back (manifest at the
-expected validation state, watermark ID in a few frames) -> registry record -> `os.replace`.
-Any failure removes both temp files, records a failed generation and raises SigningError, so
-there is never an unsigned or half-written output, nor a stray temp file.
+A `Publication` is one output on its way there, in the order the steps run:
+
+    with Publication(final_path) as publication:
+        ... encode + mux into publication.unsigned (a temp file) ...
+        signed = publication.sign(facts, credentials, ...)   # C2PA sign + read back + mark check
+        ... the caller records `signed` in the registry ...
+        publication.publish()                                 # fsync, then os.replace
+
+Its temp files sit in the output folder (same filesystem, so the rename is atomic) and are
+removed when the block is left, whatever happened, so there is never an unsigned or half-written
+output, nor a stray temp file. Each step raises its own error: SigningError only for signing.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from types import TracebackType
+from typing import Any
 
-from ..errors import EncodingError, InputError, SigningError, SonicError, raised_as
+from ..errors import InputError, PublishError, SigningError, raised_as
 from .identity_assertion import IdentitySigner
 from .keys import SigningCredentials
 from .manifest import GenerationFacts, file_sha256
@@ -31,125 +36,86 @@ log = logging.getLogger(__name__)
 PUBLISH_CHECK_FRAMES = 8
 TEMP_PREFIX = ".sonic-publish-"
 
-UnsignedWriter = Callable[[Path], None]  # writes the watermarked, unsigned MP4 to the given path
-FingerprintSource = Callable[[], bytes]  # the output's fingerprint, once its frames are written
-
 
 @dataclass(frozen=True)
-class GenerationRecord:
-    """One row for the manifest store: what the registry keeps about a generation."""
+class SignedOutput:
+    """A signed temp file that passed its read-back: what the registry records of it."""
 
-    status: Literal["published", "failed"]
-    watermark_id: str
-    consent: dict[str, object]
-    parameters: dict[str, object]
-    created_at: str  # ISO 8601, UTC
-    output_path: Path | None = None
-    output_sha256: str | None = None
-    manifest_json: str | None = None
-    signer: dict[str, object] | None = None
-    error: str | None = None
-    fingerprint: bytes | None = field(default=None, repr=False)  # provenance.fingerprint blob
-
-
-class GenerationRecorder(Protocol):
-    """Writes a GenerationRecord to the registry; may raise to stop the publish.
-
-    Called with status "published" just before the file is moved into place, or "failed" after
-    a failure. If the "published" call raises or the move then fails, it is called again with
-    "failed" for the same watermark_id: the last call wins.
-    """
-
-    def __call__(self, record: GenerationRecord) -> None: ...
-
-
-@dataclass(frozen=True)
-class PublishedOutput:
-    """What the caller needs after a successful publish."""
-
-    path: Path
     sha256: str
     watermark_id: str
-    manifest_json: str
+    manifest: dict[str, Any]  # the manifest store as c2pa read it back
     validation_state: str
     signer: dict[str, object]
     credentials: str  # "development credentials" or "production credentials"
     watermark_confidence: float
-    record: GenerationRecord = field(repr=False)
 
 
-def _write_unsigned(write: UnsignedWriter, path: Path) -> None:
-    """The writer's own errors (the pipeline's, a cancel) pass; anything else is the encoder's
-    (PyAV, the filesystem): the MP4 was not written."""
-    with raised_as(lambda exc: EncodingError(
-            f"writing {path.name} failed: {type(exc).__name__}: {exc}")):
-        write(path)
+class Publication:
+    """One MP4 on its way to `final_path` (see the module docstring)."""
 
+    unsigned: Path  # where the encoder writes, once the block is entered
 
-def publish_signed_mp4(final_path: Path, unsigned: Path | UnsignedWriter, facts: GenerationFacts,
-                       credentials: SigningCredentials, record: GenerationRecorder, *,
-                       watermark_key: WatermarkKey,
-                       fingerprint: FingerprintSource | None = None,
-                       identity: IdentitySigner | None = None) -> PublishedOutput:
-    """Sign and publish one generation to `final_path` (see module docstring).
+    def __init__(self, final_path: Path) -> None:
+        if final_path.suffix.lower() != ".mp4":
+            raise InputError("output", f"{final_path.name} must end in .mp4")
+        if not final_path.parent.is_dir():
+            raise InputError("output", f"folder {final_path.parent} does not exist")
+        self.final_path = final_path
+        self._temps: list[Path] = []
+        self._signed: Path | None = None
 
-    `unsigned` is either a writer called with a temp path in the output folder, or the path of
-    an unsigned MP4 that this call takes over: it is deleted whatever the outcome, because an
-    unsigned output must not outlive the publish step. `watermark_key` is the key the frames
-    were marked with: the signed file must carry the mark under it. `fingerprint`, called once the frames
-    are written (e.g. `FingerprintRecorder.finish`), gives the blob recorded with the
-    generation, which binds its watermark to its pictures. `identity`: the consent registry's
-    signer of the CAWG identity assertion (`sign.sign_mp4`).
+    def __enter__(self) -> Publication:
+        self.unsigned = self._temp("unsigned")
+        return self
 
-    Raises SigningError; errors of our own types raised by the writer or the recorder (e.g.
-    Cancelled) pass through unchanged, after the same clean-up and failure record.
-    """
-    if final_path.suffix.lower() != ".mp4":
-        raise InputError("output", f"{final_path.name} must end in .mp4")
-    if not final_path.parent.is_dir():
-        raise InputError("output", f"folder {final_path.parent} does not exist")
-    created_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    temps = [unsigned] if isinstance(unsigned, Path) else []
-    try:
-        if isinstance(unsigned, Path):
-            source = unsigned
-        else:
-            source = _temp_path(final_path, "unsigned", temps)
-            _write_unsigned(unsigned, source)
-        signed_tmp = _temp_path(final_path, "signed", temps)
-        signed = sign_mp4(source, signed_tmp, facts, credentials, identity)
-        found = _require_watermark(signed_tmp, facts.watermark_id, watermark_key)
-        _flush_to_disk(signed_tmp)
-        sha256 = file_sha256(signed_tmp)
-        manifest_json = json.dumps(signed.reading.store, sort_keys=True)
-        published = GenerationRecord(
-            status="published", watermark_id=facts.watermark_id, consent=dict(facts.consent),
-            parameters=dict(facts.parameters), created_at=created_at, output_path=final_path,
-            output_sha256=sha256, manifest_json=manifest_json, signer=signed.signer,
-            fingerprint=fingerprint() if fingerprint is not None else None)
-        record(published)
-        os.chmod(signed_tmp, 0o644)  # temp files are created private; the output is not
-        os.replace(signed_tmp, final_path)
-    except BaseException as exc:
-        error = exc if isinstance(exc, SonicError) or not isinstance(exc, Exception) else \
-            SigningError(f"publishing {final_path.name} failed: {exc}")
-        _record_failure(record, facts, created_at, error)
-        log.warning("not published %s: %s", final_path.name, error)
-        if error is exc:
-            raise
-        raise error from exc
-    finally:
-        for path in temps:  # after a successful os.replace the signed temp is already gone
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        for path in self._temps:  # after publish() the signed temp is already gone
             path.unlink(missing_ok=True)
-    if os.name == "posix":  # make the rename itself durable; Windows cannot open a folder
-        _flush_to_disk(final_path.parent)
-    log.info("published %s (watermark %s, %s)", final_path.name, facts.watermark_id,
-             credentials.label)
-    return PublishedOutput(
-        path=final_path, sha256=sha256, watermark_id=facts.watermark_id,
-        manifest_json=manifest_json, validation_state=signed.reading.validation_state,
-        signer=signed.signer, credentials=credentials.label,
-        watermark_confidence=found.confidence, record=published)
+        if error is not None:
+            log.warning("not published %s: %s", self.final_path.name, error)
+
+    def sign(self, facts: GenerationFacts, credentials: SigningCredentials, *,
+             watermark_key: WatermarkKey, identity: IdentitySigner | None = None
+             ) -> SignedOutput:
+        """Sign the unsigned MP4 into a second temp file and read it back: the manifest at the
+        expected validation state and the watermark `facts.watermark_id` under
+        `watermark_key` (the frames' key) in a few frames. `identity`: the consent registry's
+        signer of the CAWG identity assertion (`sign.sign_mp4`). Raises SigningError."""
+        signed_path = self._temp("signed")
+        with raised_as(lambda exc: SigningError(
+                f"signing {self.final_path.name} failed: {exc}")):
+            signed = sign_mp4(self.unsigned, signed_path, facts, credentials, identity)
+            found = _require_watermark(signed_path, facts.watermark_id, watermark_key)
+            _flush_to_disk(signed_path)
+            sha256 = file_sha256(signed_path)
+        self._signed = signed_path
+        return SignedOutput(sha256=sha256, watermark_id=facts.watermark_id,
+                            manifest=signed.reading.store,
+                            validation_state=signed.reading.validation_state,
+                            signer=signed.signer, credentials=credentials.label,
+                            watermark_confidence=found.confidence)
+
+    def publish(self) -> Path:
+        """Move the signed file into place, durably; the final path. Raises PublishError."""
+        if self._signed is None:
+            raise PublishError(f"{self.final_path.name} was not signed: nothing is published")
+        with raised_as(lambda exc: PublishError(
+                f"moving {self.final_path.name} into place failed: {exc}")):
+            os.chmod(self._signed, 0o644)  # temp files are created private; the output is not
+            os.replace(self._signed, self.final_path)
+            if os.name == "posix":  # make the rename itself durable; Windows cannot open a folder
+                _flush_to_disk(self.final_path.parent)
+        log.info("published %s", self.final_path.name)
+        return self.final_path
+
+    def _temp(self, kind: str) -> Path:
+        """A new empty file next to the final path."""
+        fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{kind}-", suffix=".mp4",
+                                    dir=self.final_path.parent)
+        os.close(fd)
+        self._temps.append(Path(name))
+        return Path(name)
 
 
 def _require_watermark(path: Path, watermark_id: str, key: WatermarkKey) -> WatermarkDetection:
@@ -166,30 +132,9 @@ def _require_watermark(path: Path, watermark_id: str, key: WatermarkKey) -> Wate
     return found
 
 
-def _record_failure(record: GenerationRecorder, facts: GenerationFacts, created_at: str,
-                    error: BaseException) -> None:
-    failed = GenerationRecord(status="failed", watermark_id=facts.watermark_id,
-                              consent=dict(facts.consent), parameters=dict(facts.parameters),
-                              created_at=created_at, error=str(error))
-    try:
-        record(failed)
-    except Exception:  # the original failure is what the caller must see
-        log.exception("could not record the failed generation %s", facts.watermark_id)
-
-
-def _temp_path(final_path: Path, kind: str, temps: list[Path]) -> Path:
-    """A new empty file next to `final_path` (same filesystem, so os.replace is atomic)."""
-    fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{kind}-", suffix=".mp4",
-                                dir=final_path.parent)
-    os.close(fd)
-    temps.append(Path(name))
-    return Path(name)
-
-
 def _flush_to_disk(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDWR)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-

@@ -8,7 +8,8 @@ the case, never assumed, because held-back cases differ in geometry, length, ste
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,20 @@ from ..progress import ProgressCallback
 from .audio_adapters import Audio2Bucket, Audio2Token, load_adapter
 from .audio_features import load_whisper_files
 from .clip import load_image_encoder_files
-from .pipeline import PipelineSettings, SonicModels, generate_frames
+from .pipeline import (
+    Conditioned,
+    PipelineSettings,
+    SonicModels,
+    condition,
+    decode_video,
+    denoise_video,
+    draw_noise,
+)
 from .preprocess import square_crop_box
 from .rife import load_ifnet
 from .sampling import Guidance, WindowSchedule
 from .unet import downsample_face_mask, load_sonic_unet
-from .vae import load_vae_from_file
+from .vae import decode_chunks, load_vae_from_file
 
 
 @dataclass(frozen=True)
@@ -161,13 +170,29 @@ class GoldenCase:
 
 def run_golden_check(case: GoldenCase, progress: ProgressCallback | None = None
                      ) -> list[Comparison]:
-    """Run our pipeline on the case and compare every tensor its manifest lists."""
-    produced: dict[str, torch.Tensor] = {}
+    """Run our pipeline on the case, step by step, and compare every tensor its manifest lists.
+
+    The probes sit here, not in the pipeline: each step's results are read off what it
+    returns, the denoising loop's through its `record` hook."""
     image, box = case.portrait_and_box()
     audio = case.input(case.params["audio"]["file"])
-    for _ in generate_frames(case.load_models(), image, box, audio, case.settings(),
-                             progress=progress, record=produced.__setitem__):
-        pass
+    models, settings = case.load_models(), case.settings()
+    conditioned = condition(models, image, box, audio, settings)
+    produced = conditioned_tensors(conditioned, settings)
+
+    def record_loop(name: str, tensor: torch.Tensor) -> None:  # "s0_w1_prev", "step0", ...
+        produced[("latents/" if name.startswith("step") else "windows/") + name] = tensor
+
+    latents = denoise_video(models, conditioned, settings, progress=progress,
+                            record=record_loop)
+    produced["latents/final"] = latents
+    for key in ("timestep", "ehs_clip", "ehs_audio"):  # the UNet's first call: window 0, step 0
+        produced[f"unet_call0/{key}"] = produced[f"windows/s0_w0_{key}"]
+    produced["decode/decoded_frames"] = _as_video(
+        decode_chunks(models.vae, latents, settings.params.decode_chunk_size))
+    as_generated = replace(settings, params=replace(settings.params, keep_resolution=False))
+    produced["rife/output_frames"] = _as_video(
+        decode_video(models, latents, as_generated, image.size))
     face_mask = produced["pipeline_cond/face_mask_unet"]
     results = []
     for name in case.names():
@@ -180,3 +205,46 @@ def run_golden_check(case: GoldenCase, progress: ProgressCallback | None = None
             results.append(Comparison(name, float("nan"), float("nan"), case.atol(name),
                                       produced=False))
     return results
+
+
+def conditioned_tensors(conditioned: Conditioned, settings: PipelineSettings
+                        ) -> dict[str, torch.Tensor]:
+    """Steps 1-5's results under the golden fixtures' names (`stage/key`)."""
+    c, prepared, features, audio = (conditioned, conditioned.prepared, conditioned.features,
+                                    conditioned.audio)
+    frames = audio.num_frames
+    noise_aug, _ = draw_noise(settings.params.seed, (1, 3, prepared.height, prepared.width),
+                              c.noise.shape)  # the unused first draw, as the pipeline made it
+    appearance, audio_scale = settings.guidance.scales(c.schedule.steps)
+    return {
+        "preprocess/ref_img": prepared.ref_img,
+        "preprocess/face_mask": prepared.face_mask,
+        "preprocess/clip_pixel_values": prepared.clip_pixel_values,
+        "audio_cond/clip_image_embeds": c.clip,
+        "audio/whisper_input_features": features.input_features,
+        "audio/whisper_hidden_states": features.hidden_states,
+        "audio/audio_prompts": features.prompts,
+        "audio/last_audio_prompts": features.last_prompts,
+        "audio_cond/audio_tokens_cond": audio.tokens_cond,
+        "audio_cond/audio_tokens_uncond": audio.tokens_uncond,
+        "audio_cond/audio2bucket_raw": audio.bucket_raw,
+        "audio_cond/motion_buckets": audio.motion_buckets,
+        "pipeline_cond/image_embeddings_cfg": c.cond.clip_embeds,
+        "pipeline_cond/audio_prompts_cfg": c.cond.audio_tokens,
+        "pipeline_cond/motion_buckets_scaled": c.cond.motion_buckets.reshape(1, frames, 1, 2, 1),
+        "vae_encode/ref_latents": c.reference.ref_latents,
+        "vae_encode/image_latents": c.reference.image_latents,
+        "vae_encode/noise_aug": noise_aug,
+        "latents/init_noise": c.noise,
+        "pipeline_cond/sigmas": c.schedule.sigmas,
+        "pipeline_cond/timesteps": c.schedule.timesteps,
+        "pipeline_cond/guidance_scale1": appearance,
+        "pipeline_cond/guidance_scale2": audio_scale,
+        "pipeline_cond/face_mask_unet": c.face_mask,
+        "latents/init_latents": c.latents,
+    }
+
+
+def _as_video(chunks: Iterable[torch.Tensor]) -> torch.Tensor:
+    """Frame chunks (k, 3, H, W) as one (1, 3, T, H, W) clip, as the fixtures store frames."""
+    return torch.cat(list(chunks)).permute(1, 0, 2, 3).unsqueeze(0)

@@ -10,13 +10,14 @@ Reads top to bottom like the official algorithm (research/sonic.md §4):
     6. denoise                  circular shifted windows, 3-way guidance, Euler steps
     7. decode + interpolate     streamed: VAE chunks -> RIFE -> caller (watermark, encode)
 
-Frames are yielded chunk by chunk, so the whole video never sits on the GPU at once. `record`
-receives every intermediate tensor under the golden fixtures' names (`stage/key`).
+Steps 1-6 run eagerly (`condition`, `denoise_video`: the latents are small), step 7 yields
+frames chunk by chunk (`decode_video`), so the whole video never sits on the GPU at once. The
+golden check reads each step's results from outside (sonic/golden.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,17 +30,16 @@ from transformers import CLIPVisionModelWithProjection
 from ..contracts import GenerationParams
 from ..progress import CancelToken, ProgressCallback
 from .audio_adapters import Audio2Bucket, Audio2Token
-from .audio_features import Whisper, audio_conditioning, extract_audio_features
+from .audio_features import (AudioConditioning, AudioFeatures, Whisper, audio_conditioning,
+                             extract_audio_features)
 from .clip import image_embeds
 from .offload import Residency
-from .preprocess import kept_size, prepare_image, rescale_frames
+from .preprocess import PreparedImage, kept_size, prepare_image, rescale_frames
 from .rife import IFNet, decoded_to_unit, interpolate_stream
-from .sampling import (Conditioning, Guidance, Schedule, WindowSchedule, denoise,
+from .sampling import (Conditioning, Guidance, Recorder, Schedule, WindowSchedule, denoise,
                        initial_latents)
 from .unet import SonicUNet
-from .vae import decode_chunks, encode_reference
-
-Recorder = Callable[[str, torch.Tensor], None]
+from .vae import EncodedReference, decode_chunks, encode_reference
 
 
 @dataclass
@@ -83,129 +83,111 @@ def draw_noise(seed: int, image_shape: Sequence[int], latent_shape: Sequence[int
     return noise_aug, torch.randn(tuple(latent_shape), generator=generator)
 
 
+@dataclass(frozen=True)
+class Conditioned:
+    """Steps 1-5: what the denoising loop starts from (the golden check compares these too)."""
+
+    prepared: PreparedImage
+    clip: torch.Tensor             # (1, C) CLIP embedding of the portrait
+    features: AudioFeatures
+    audio: AudioConditioning       # the adapters' tokens and motion buckets, per frame
+    cond: Conditioning             # the per-frame conditions stacked in CFG order
+    reference: EncodedReference
+    noise: torch.Tensor            # the latent noise, drawn in the official order
+    schedule: Schedule
+    face_mask: torch.Tensor        # the UNet's face mask
+    latents: torch.Tensor          # the starting latents: reference plus noise at sigma 0
+
+
 def generate_frames(models: SonicModels, image: Image.Image, face_box_xywh: Sequence[float],
                     audio: Path, settings: PipelineSettings, *,
-                    progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-                    record: Recorder | None = None) -> Iterator[torch.Tensor]:
+                    progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+                    ) -> Iterator[torch.Tensor]:
     """Yield (k, 3, H, W) float frames in [0, 1] at 25 fps (12.5 fps without interpolation)."""
-    rec = record or (lambda _name, _tensor: None)
+    conditioned = condition(models, image, face_box_xywh, audio, settings)
+    latents = denoise_video(models, conditioned, settings, progress=progress, cancel=cancel)
+    del conditioned  # only the latents are needed to decode
+    yield from decode_video(models, latents, settings, image.size)
+
+
+def condition(models: SonicModels, image: Image.Image, face_box_xywh: Sequence[float],
+              audio: Path, settings: PipelineSettings) -> Conditioned:
+    """Steps 1-5: the portrait and the speech clip as the conditions of the denoising loop."""
     stage = models.residency.stage  # each model is on the device for its stage (offload.py)
     device, dtype = models.residency.device, next(models.unet.parameters()).dtype
 
     # 1. Prepare the image
     prepared = prepare_image(image, face_box_xywh, min_resolution=settings.params.min_resolution,
                              area=settings.area)
-    for key in ("ref_img", "face_mask", "clip_pixel_values"):
-        rec(f"preprocess/{key}", getattr(prepared, key))
 
     # 2. CLIP embedding of the portrait (the encoder leaves the GPU once it has served)
     with stage(models.image_encoder):
         clip = image_embeds(models.image_encoder, prepared.clip_pixel_values)
-    rec("audio_cond/clip_image_embeds", clip)
 
     # 3. Audio features (likewise whisper)
     with stage(models.whisper.encoder):
         features = extract_audio_features(audio, models.whisper,
                                           frame_limit=settings.frame_limit)
-    for key, value in (("whisper_input_features", features.input_features),
-                       ("whisper_hidden_states", features.hidden_states),
-                       ("audio_prompts", features.prompts),
-                       ("last_audio_prompts", features.last_prompts)):
-        rec(f"audio/{key}", value)
 
     # 4. Audio conditioning, stacked in CFG order: [uncond | image only | image + audio]
     with stage(models.audio2token, models.audio2bucket):
         audio_cond = audio_conditioning(features, models.audio2token, models.audio2bucket, clip,
                                         step=settings.audio_step)
-    for key, value in (("audio_tokens_cond", audio_cond.tokens_cond),
-                       ("audio_tokens_uncond", audio_cond.tokens_uncond),
-                       ("audio2bucket_raw", audio_cond.bucket_raw),
-                       ("motion_buckets", audio_cond.motion_buckets)):
-        rec(f"audio_cond/{key}", value)
     frames = audio_cond.num_frames
     embeds = clip.to(dtype).reshape(1, 1, 1, -1).expand(1, frames, 1, -1)
-    clip_cfg = torch.cat([torch.zeros_like(embeds), embeds, embeds])
     tokens = audio_cond.tokens_cond.to(dtype)
-    audio_cfg = torch.stack([audio_cond.tokens_uncond.to(dtype)] * 2 + [tokens])
-    buckets = audio_cond.motion_buckets.reshape(frames, 2) * settings.params.dynamic_scale
-    rec("pipeline_cond/image_embeddings_cfg", clip_cfg)
-    rec("pipeline_cond/audio_prompts_cfg", audio_cfg)
-    rec("pipeline_cond/motion_buckets_scaled", buckets.reshape(1, frames, 1, 2, 1))
 
     # 5. Reference latents and noise
     with stage(models.vae):
         reference = encode_reference(models.vae, prepared.ref_img)
-    rec("vae_encode/ref_latents", reference.ref_latents)
-    rec("vae_encode/image_latents", reference.image_latents)
-    height, width = prepared.height, prepared.width
     latent_shape = (1, frames, *reference.ref_latents.shape[1:])
-    noise_aug, noise = draw_noise(settings.params.seed, (1, 3, height, width), latent_shape)
-    rec("vae_encode/noise_aug", noise_aug)
-    rec("latents/init_noise", noise)
-
-    # 6. Denoise
+    _, noise = draw_noise(settings.params.seed, (1, 3, prepared.height, prepared.width),
+                          latent_shape)
     schedule = Schedule.from_scheduler_config(models.scheduler_config, settings.params.steps)
-    rec("pipeline_cond/sigmas", schedule.sigmas)
-    rec("pipeline_cond/timesteps", schedule.timesteps)
-    appearance, audio_scale = settings.guidance.scales(schedule.steps)
-    rec("pipeline_cond/guidance_scale1", appearance)
-    rec("pipeline_cond/guidance_scale2", audio_scale)
-    face_mask = prepared.face_mask[:, :1]
-    rec("pipeline_cond/face_mask_unet", face_mask)
     per_frame = reference.image_latents.to(dtype).unsqueeze(1).expand(1, frames, -1, -1, -1)
-    cond = Conditioning(image_latents=torch.cat([torch.zeros_like(per_frame), per_frame,
-                                                  per_frame]),
-                        clip_embeds=clip_cfg, audio_tokens=audio_cfg, motion_buckets=buckets,
-                        fps=settings.fps)
+    cond = Conditioning(
+        image_latents=torch.cat([torch.zeros_like(per_frame), per_frame, per_frame]),
+        clip_embeds=torch.cat([torch.zeros_like(embeds), embeds, embeds]),
+        audio_tokens=torch.stack([audio_cond.tokens_uncond.to(dtype)] * 2 + [tokens]),
+        motion_buckets=audio_cond.motion_buckets.reshape(frames, 2) * settings.params.dynamic_scale,
+        fps=settings.fps)
     latents = initial_latents(reference.ref_latents, noise.to(device, reference.ref_latents.dtype),
                               float(schedule.sigmas[0])).to(dtype)
-    rec("latents/init_latents", latents)
-    calls = 0
+    return Conditioned(prepared, clip, features, audio_cond, cond, reference, noise, schedule,
+                       prepared.face_mask[:, :1], latents)
+
+
+def denoise_video(models: SonicModels, conditioned: Conditioned, settings: PipelineSettings, *,
+                  progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+                  record: Recorder | None = None) -> torch.Tensor:
+    """Step 6: every denoising step over the whole clip; the final latents (1, N, 4, h, w).
+    `record` receives the loop's intermediate tensors (`sampling.denoise`)."""
+    face_mask = conditioned.face_mask
 
     @torch.inference_mode()
     def unet(sample: torch.Tensor, timestep: torch.Tensor, clip_states: torch.Tensor,
              audio_states: torch.Tensor, time_ids: torch.Tensor) -> torch.Tensor:
-        nonlocal calls
-        if calls == 0:
-            rec("unet_call0/timestep", timestep.reshape(1))
-            rec("unet_call0/ehs_clip", clip_states)
-            rec("unet_call0/ehs_audio", audio_states)
-        calls += 1
         return models.unet(sample, timestep, clip_states, audio_states, time_ids, face_mask)
 
-    def record_loop(name: str, tensor: torch.Tensor) -> None:  # "s0_w1_prev", "step0", ...
-        rec(("latents/" if name.startswith("step") else "windows/") + name, tensor)
+    with models.residency.stage(models.unet):
+        return denoise(conditioned.latents, conditioned.cond, unet, conditioned.schedule,
+                       settings.guidance, settings.windows, progress=progress, cancel=cancel,
+                       record=record)
 
-    with stage(models.unet):
-        latents = denoise(latents, cond, unet, schedule, settings.guidance, settings.windows,
-                          progress=progress, cancel=cancel, record=record_loop)
-    rec("latents/final", latents)
 
-    # 7. Decode and interpolate, chunk by chunk
+def decode_video(models: SonicModels, latents: torch.Tensor, settings: PipelineSettings,
+                 portrait_size: tuple[int, int]) -> Iterator[torch.Tensor]:
+    """Step 7, streamed: VAE chunks -> RIFE -> frames in [0, 1] at the portrait's size with
+    keep_resolution (the official code rescales the finished video)."""
     rife = models.rife if settings.params.interpolate else None
-    with stage(models.vae, rife):
-        decoded = _recorded_chunks(decode_chunks(models.vae, latents, settings.params.decode_chunk_size),
-                                   "decode/decoded_frames", rec if record else None)
+    with models.residency.stage(models.vae, rife):
+        decoded = decode_chunks(models.vae, latents, settings.params.decode_chunk_size)
         if rife is not None:
             stream = interpolate_stream(rife, decoded, settings.rife_scales)
         else:
             stream = (decoded_to_unit(chunk, device=chunk.device, dtype=torch.float32)
                       for chunk in decoded)
-        stream = _recorded_chunks(stream, "rife/output_frames", rec if record else None)
-        if settings.params.keep_resolution:  # the official code rescales the finished video
-            size = kept_size(*image.size)
+        if settings.params.keep_resolution:
+            size = kept_size(*portrait_size)
             stream = (rescale_frames(chunk, size) for chunk in stream)
         yield from stream
-
-
-def _recorded_chunks(chunks: Iterator[torch.Tensor], name: str,
-                     record: Recorder | None) -> Iterator[torch.Tensor]:
-    """Pass chunks through; with a recorder, also record their concatenation as (1,3,T,H,W)."""
-    if record is None:
-        yield from chunks
-        return
-    seen = []
-    for chunk in chunks:
-        seen.append(chunk)
-        yield chunk
-    record(name, torch.cat(seen).permute(1, 0, 2, 3).unsqueeze(0))

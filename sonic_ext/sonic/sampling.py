@@ -146,14 +146,16 @@ def _window_step(latents: torch.Tensor, cond: Conditioning, unet: UNetFn, idx: S
     buckets = cond.motion_buckets[idx].mean(dim=0)
     time_ids = torch.stack([torch.tensor(cond.fps, dtype=buckets.dtype), buckets[0], buckets[1]])
     added_time_ids = time_ids.unsqueeze(0).repeat(3, 1)
-    out = unet(sample, timestep, cond.clip_embeds[:, idx].flatten(0, 1),
-               cond.audio_tokens[:, idx].flatten(0, 1), added_time_ids)
+    clip_states = cond.clip_embeds[:, idx].flatten(0, 1)
+    audio_states = cond.audio_tokens[:, idx].flatten(0, 1)
+    out = unet(sample, timestep, clip_states, audio_states, added_time_ids)
     guided = guide(out, appearance, audio)
     prev = euler_v_step(x, guided, sigma, sigma_next)
     if record is not None:
-        for name, tensor in (("x_in", x), ("unet_sample", sample),
-                             ("added_time_ids", added_time_ids), ("unet_out", out),
-                             ("guided", guided), ("prev", prev)):
+        for name, tensor in (("x_in", x), ("timestep", timestep.reshape(1)),
+                             ("unet_sample", sample), ("ehs_clip", clip_states),
+                             ("ehs_audio", audio_states), ("added_time_ids", added_time_ids),
+                             ("unet_out", out), ("guided", guided), ("prev", prev)):
             record(name, tensor)
     return prev
 

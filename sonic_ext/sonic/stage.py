@@ -21,7 +21,13 @@ from ..errors import InputError, NotAvailable, OutOfMemory, PipelineError, raise
 from ..framing import condition_on
 from ..progress import CancelToken, ProgressCallback
 from .loading import load_models
-from .pipeline import PipelineSettings, SonicModels, generate_frames
+from .pipeline import (
+    PipelineSettings,
+    SonicModels,
+    condition,
+    decode_video,
+    denoise_video,
+)
 from .preprocess import kept_size
 
 log = logging.getLogger(__name__)
@@ -73,10 +79,11 @@ class SonicStage:
                                                  offload=placement.offload))
             return self._loaded[1]
 
-    def frames(self, image: Image.Image, face_box_xywh: Sequence[float], audio: Path,
-               params: GenerationParams, *, progress: ProgressCallback | None = None,
-               cancel: CancelToken | None = None) -> Iterator[torch.Tensor]:
-        """Frame chunks in [0, 1] at 25 fps (12.5 without interpolation).
+    def denoise(self, image: Image.Image, face_box_xywh: Sequence[float], audio: Path,
+                params: GenerationParams, *, progress: ProgressCallback | None = None,
+                cancel: CancelToken | None = None) -> Denoised:
+        """Steps 1-6 of the pipeline, run now: the clip's final latents (small: 1/8 of the
+        frame size in each direction, 4 channels).
 
         `image` is the upright RGB portrait the consent gate checked, `face_box_xywh` the face
         it matched there.
@@ -84,18 +91,32 @@ class SonicStage:
         image, face_box_xywh = condition_on(image, face_box_xywh, params.framing())
         if params.keep_resolution:
             check_kept_size(*image.size, cropped=params.crop)
+        settings = PipelineSettings(params)
         with raised_as(pipeline_failure):  # a failure to load is the pipeline's too
             models = self.models(Placement.resolve(params), params.interpolate)
-        return _typed_failures(generate_frames(models, image, face_box_xywh, audio,
-                                               PipelineSettings(params), progress=progress,
-                                               cancel=cancel))
+            conditioned = condition(models, image, face_box_xywh, audio, settings)
+            latents = denoise_video(models, conditioned, settings, progress=progress,
+                                    cancel=cancel)
+        return Denoised(models, settings, latents, image.size)
+
+    @staticmethod
+    def decode(denoised: Denoised) -> Iterator[torch.Tensor]:
+        """Step 7, streamed: frame chunks in [0, 1] at 25 fps (12.5 without interpolation),
+        with any failure while making them raised as what it is (PipelineError, OutOfMemory),
+        not as a failure of whatever consumes them (the encoder)."""
+        with raised_as(pipeline_failure):
+            yield from decode_video(denoised.models, denoised.latents, denoised.settings,
+                                    denoised.portrait_size)
 
 
-def _typed_failures(frames: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
-    """The frames, with any failure while making them raised as what it is (PipelineError,
-    OutOfMemory): not as a failure of whatever consumed them (the encoder, signing)."""
-    with raised_as(pipeline_failure):
-        yield from frames
+@dataclass(frozen=True)
+class Denoised:
+    """A clip's final latents and what decoding them needs."""
+
+    models: SonicModels
+    settings: PipelineSettings
+    latents: torch.Tensor
+    portrait_size: tuple[int, int]  # of the conditioning image, for keep_resolution
 
 
 def pipeline_failure(exc: Exception) -> PipelineError:

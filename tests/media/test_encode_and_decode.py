@@ -34,20 +34,6 @@ def test_video_is_as_long_as_the_speech_to_one_frame(tmp_path: Path) -> None:
         assert audio.codec_context.name == "aac"
 
 
-def test_frame_hook_sees_every_frame_before_encoding(tmp_path: Path) -> None:
-    seen: list[int] = []
-
-    def darken(frames: np.ndarray) -> np.ndarray:
-        seen.append(len(frames))
-        return frames // 4
-
-    write_mp4(chunks(3), tmp_path / "dark.mp4", fps=25, frame_hook=darken)
-    assert seen == [8, 8, 8]
-    with av.open(str(tmp_path / "dark.mp4")) as container:
-        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
-    assert first.mean() < 255 / 4 + 8
-
-
 def test_odd_sizes_and_empty_streams_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="H.264 needs even sides, got 63x128"):
         write_mp4(chunks(1, width=63), tmp_path / "odd.mp4", fps=25)

@@ -7,12 +7,12 @@ used to tune the watermark. Expensive things (keys, the marked clip) are made on
 from __future__ import annotations
 
 import fractions
-import functools
 import math
 import socket
 import struct
 import wave
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -28,15 +28,35 @@ from sonic_ext.provenance.keys import (
     load_dev_credentials,
 )
 from sonic_ext.provenance.manifest import GenerationFacts, InputFile
-from sonic_ext.provenance.publish import publish_signed_mp4
+from sonic_ext.provenance.publish import Publication, SignedOutput
 from sonic_ext.provenance.watermark import FrameWatermarker
 from sonic_ext.provenance.watermark_key import WatermarkKey
 
 FPS = 25
 CLIP_ID = "5eed0fc0ffee"
 MARK_KEY = WatermarkKey(bytes(range(100, 132)))  # the tests' installation key
-# publish as an installation whose key is MARK_KEY
-publish_marked = functools.partial(publish_signed_mp4, watermark_key=MARK_KEY)
+
+
+@dataclass(frozen=True)
+class Published:
+    """An output published as the service publishes one, less the registry record."""
+
+    path: Path
+    signed: SignedOutput
+
+    @property
+    def sha256(self) -> str:
+        return self.signed.sha256
+
+
+def publish_marked(final: Path, writer: Callable[[Path], None], facts: GenerationFacts,
+                   credentials: SigningCredentials) -> Published:
+    """Encode with `writer`, sign and publish to `final` as an installation whose watermark
+    key is MARK_KEY."""
+    with Publication(final) as publication:
+        writer(publication.unsigned)
+        signed = publication.sign(facts, credentials, watermark_key=MARK_KEY)
+        return Published(publication.publish(), signed)
 
 
 def install_mark_key(keys_dir: Path) -> None:

@@ -1,4 +1,5 @@
-"""Publishing is all or nothing: a signed, verified, recorded MP4 at the final path, or nothing."""
+"""Publishing is all or nothing: a signed, verified MP4 at the final path, or nothing, not even a
+temp file; each step fails with its own error."""
 
 from __future__ import annotations
 
@@ -11,12 +12,19 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sonic_ext.errors import Cancelled, SigningError
+from sonic_ext.errors import Cancelled, InputError, PublishError, SigningError
 from sonic_ext.provenance.keys import DEV_LABEL, DevKeyFiles, SigningCredentials
 from sonic_ext.provenance.manifest import file_sha256
-from sonic_ext.provenance.publish import GenerationRecord
+from sonic_ext.provenance.publish import Publication
 
-from .conftest import MakeFacts, MarkedWriter, moving_frames, publish_marked, write_mp4
+from .conftest import (
+    MARK_KEY,
+    MakeFacts,
+    MarkedWriter,
+    moving_frames,
+    publish_marked,
+    write_mp4,
+)
 
 WATERMARK_ID = "a1b2c3d4e5f6"
 Writer = Callable[[Path], None]
@@ -34,131 +42,119 @@ def writer(marked_writer: MarkedWriter) -> Writer:
     return marked_writer(WATERMARK_ID)
 
 
-@pytest.fixture
-def records() -> list[GenerationRecord]:
-    return []
-
-
 def _other_key_pem() -> bytes:
     return ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption())
 
 
-def test_a_published_output_is_signed_verified_and_recorded(
+def test_a_published_output_is_signed_and_verified(
         out_dir: Path, writer: Writer, make_facts: MakeFacts,
-        dev_credentials: SigningCredentials, records: list[GenerationRecord]) -> None:
+        dev_credentials: SigningCredentials) -> None:
     final = out_dir / "talking-head.mp4"
-    result = publish_marked(final, writer, make_facts(WATERMARK_ID), dev_credentials,
-                            records.append)
+    with Publication(final) as publication:
+        writer(publication.unsigned)
+        signed = publication.sign(make_facts(WATERMARK_ID), dev_credentials,
+                                  watermark_key=MARK_KEY)
+        assert not final.exists()  # only publish() moves it into place
+        assert publication.publish() == final
     assert list(out_dir.iterdir()) == [final]
-    assert result.validation_state == "Trusted" and result.credentials == DEV_LABEL
-    assert result.sha256 == file_sha256(final) and result.watermark_id == WATERMARK_ID
-    assert result.watermark_confidence > 0.9
-    assert [r.status for r in records] == ["published"]
-    record = records[0]
-    assert record.output_sha256 == result.sha256 and record.output_path == final
-    assert record.watermark_id == WATERMARK_ID and record.manifest_json == result.manifest_json
-    assert record.consent["consent_id"] == "consent-record-7f3a"
-    assert DEV_LABEL in record.manifest_json and record.signer["credentials"] == DEV_LABEL
+    assert signed.validation_state == "Trusted" and signed.credentials == DEV_LABEL
+    assert signed.sha256 == file_sha256(final) and signed.watermark_id == WATERMARK_ID
+    assert signed.watermark_confidence > 0.9
+    assert signed.signer["credentials"] == DEV_LABEL
+    active = signed.manifest["manifests"][signed.manifest["active_manifest"]]
+    assert any(a["label"] == "org.sd-webui-sonic.consent" for a in active["assertions"])
 
 
-def test_an_unsigned_file_handed_over_is_consumed(out_dir: Path, make_facts: MakeFacts,
-                                                  dev_credentials: SigningCredentials,
-                                                  marked_writer: MarkedWriter,
-                                                  records: list[GenerationRecord]) -> None:
-    unsigned = out_dir / "encoded.mp4"
-    marked_writer(WATERMARK_ID)(unsigned)
-    final = out_dir / "final.mp4"
-    publish_marked(final, unsigned, make_facts(WATERMARK_ID), dev_credentials,
-                   records.append)
-    assert list(out_dir.iterdir()) == [final]
+def _assert_nothing_published(out_dir: Path) -> None:
+    assert list(out_dir.iterdir()) == []  # no output, no temp file
 
 
-def _assert_nothing_published(out_dir: Path, records: list[GenerationRecord]) -> None:
-    assert list(out_dir.iterdir()) == []
-    assert records and records[-1].status == "failed" and records[-1].output_sha256 is None
+def _publish(out_dir: Path, writer: Writer, make_facts: MakeFacts,
+             credentials: SigningCredentials) -> None:
+    publish_marked(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID), credentials)
 
 
 def test_a_key_that_does_not_match_the_certificate_leaves_no_file(
         out_dir: Path, writer: Writer, make_facts: MakeFacts,
-        dev_credentials: SigningCredentials, records: list[GenerationRecord]) -> None:
+        dev_credentials: SigningCredentials) -> None:
     bad = replace(dev_credentials, private_key_pem=_other_key_pem())
     with pytest.raises(SigningError):
-        publish_marked(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID), bad,
-                       records.append)
-    _assert_nothing_published(out_dir, records)
+        _publish(out_dir, writer, make_facts, bad)
+    _assert_nothing_published(out_dir)
 
 
 def test_an_unreachable_timestamp_authority_leaves_no_file(
         out_dir: Path, writer: Writer, make_facts: MakeFacts,
-        dev_credentials: SigningCredentials, records: list[GenerationRecord],
-        closed_port_url: str) -> None:
-    with_tsa = replace(dev_credentials, tsa_url=closed_port_url)
+        dev_credentials: SigningCredentials, closed_port_url: str) -> None:
     with pytest.raises(SigningError, match="timestamp authority"):
-        publish_marked(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID), with_tsa,
-                       records.append)
-    _assert_nothing_published(out_dir, records)
-    assert "timestamp authority" in (records[-1].error or "")
+        _publish(out_dir, writer, make_facts, replace(dev_credentials, tsa_url=closed_port_url))
+    _assert_nothing_published(out_dir)
 
 
 def test_frames_without_the_watermark_are_not_published(
-        out_dir: Path, make_facts: MakeFacts, dev_credentials: SigningCredentials,
-        records: list[GenerationRecord]) -> None:
+        out_dir: Path, make_facts: MakeFacts, dev_credentials: SigningCredentials) -> None:
     def unmarked(path: Path) -> None:
         write_mp4(path, moving_frames(25, size=256))
 
     with pytest.raises(SigningError, match="does not carry watermark"):
-        publish_marked(out_dir / "o.mp4", unmarked, make_facts(WATERMARK_ID),
-                       dev_credentials, records.append)
-    _assert_nothing_published(out_dir, records)
+        _publish(out_dir, unmarked, make_facts, dev_credentials)
+    _assert_nothing_published(out_dir)
 
 
-def test_a_registry_that_cannot_record_stops_the_publish(
+def test_a_failure_after_signing_leaves_no_file(
         out_dir: Path, writer: Writer, make_facts: MakeFacts,
-        dev_credentials: SigningCredentials, records: list[GenerationRecord]) -> None:
-    def flaky_registry(record: GenerationRecord) -> None:
-        records.append(record)
-        if record.status == "published":
-            raise RuntimeError("database is locked")
-
-    with pytest.raises(SigningError, match="database is locked"):
-        publish_marked(out_dir / "o.mp4", writer, make_facts(WATERMARK_ID),
-                       dev_credentials, flaky_registry)
-    assert [r.status for r in records] == ["published", "failed"]
-    assert list(out_dir.iterdir()) == []
+        dev_credentials: SigningCredentials) -> None:
+    """What the service does when the registry refuses the record: the signed temp goes."""
+    with pytest.raises(RuntimeError, match="database is locked"), \
+            Publication(out_dir / "o.mp4") as publication:
+        writer(publication.unsigned)
+        publication.sign(make_facts(WATERMARK_ID), dev_credentials, watermark_key=MARK_KEY)
+        raise RuntimeError("database is locked")
+    _assert_nothing_published(out_dir)
 
 
 def test_a_cancelled_encode_passes_through_and_leaves_no_temp_file(
-        out_dir: Path, make_facts: MakeFacts, dev_credentials: SigningCredentials,
-        records: list[GenerationRecord]) -> None:
+        out_dir: Path, make_facts: MakeFacts, dev_credentials: SigningCredentials) -> None:
     def cancelled(path: Path) -> None:
         path.write_bytes(b"half an mp4")
         raise Cancelled("cancelled by the user")
 
     with pytest.raises(Cancelled):
-        publish_marked(out_dir / "o.mp4", cancelled, make_facts(WATERMARK_ID),
-                       dev_credentials, records.append)
-    _assert_nothing_published(out_dir, records)
+        _publish(out_dir, cancelled, make_facts, dev_credentials)
+    _assert_nothing_published(out_dir)
 
 
-def test_the_signing_key_never_reaches_logs_records_or_outputs(
+def test_nothing_unsigned_is_published_and_a_bad_path_is_refused_first(
+        out_dir: Path, writer: Writer) -> None:
+    with pytest.raises(PublishError, match="was not signed"), \
+            Publication(out_dir / "o.mp4") as publication:
+        writer(publication.unsigned)
+        publication.publish()
+    _assert_nothing_published(out_dir)
+    with pytest.raises(InputError, match="must end in .mp4"):
+        Publication(out_dir / "o.mov")
+    with pytest.raises(InputError, match="does not exist"):
+        Publication(out_dir / "missing" / "o.mp4")
+    _assert_nothing_published(out_dir)
+
+
+def test_the_signing_key_never_reaches_logs_or_outputs(
         out_dir: Path, writer: Writer, make_facts: MakeFacts, keys_dir: Path,
-        dev_credentials: SigningCredentials, records: list[GenerationRecord],
-        caplog: pytest.LogCaptureFixture) -> None:
+        dev_credentials: SigningCredentials, caplog: pytest.LogCaptureFixture) -> None:
     key_pem = DevKeyFiles.under(keys_dir).key.read_bytes()
     key = serialization.load_pem_private_key(key_pem, password=None)
     secrets = [line for line in key_pem.decode().splitlines() if "PRIVATE" not in line]
     secrets.append(format(key.private_numbers().private_value, "x"))
     caplog.set_level(logging.DEBUG)
     result = publish_marked(out_dir / "ok.mp4", writer, make_facts(WATERMARK_ID),
-                            dev_credentials, records.append)
+                            dev_credentials)
     with pytest.raises(SigningError) as failure:
         publish_marked(out_dir / "bad.mp4", writer, make_facts(WATERMARK_ID),
-                       replace(dev_credentials, private_key_pem=_other_key_pem()),
-                       records.append)
-    seen = "\n".join([caplog.text, result.manifest_json, repr(result), str(failure.value),
-                      *map(repr, records), repr(dev_credentials),
+                       replace(dev_credentials, private_key_pem=_other_key_pem()))
+    seen = "\n".join([caplog.text, repr(result), str(result.signed.manifest),
+                      str(failure.value), repr(dev_credentials),
                       result.path.read_bytes().decode("latin-1")])
     assert "published ok.mp4" in caplog.text
     for secret in secrets:

@@ -13,21 +13,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sonic_ext.errors import InputError
 from sonic_ext.provenance.keys import SigningCredentials
-from sonic_ext.provenance.publish import PublishedOutput
 from sonic_ext.provenance.reading import read_provenance
 from sonic_ext.provenance.trust import TrustPolicy
 from sonic_ext.provenance.watermark import detect_video
 
-from .conftest import MARK_KEY, MakeFacts, MarkedWriter, publish_marked, reencode
+from .conftest import MARK_KEY, MakeFacts, MarkedWriter, Published, publish_marked, reencode
 
 WATERMARK_ID = "feedfacecafe"
 
 
 @pytest.fixture
 def published(tmp_path: Path, marked_writer: MarkedWriter, make_facts: MakeFacts,
-              dev_credentials: SigningCredentials) -> PublishedOutput:
+              dev_credentials: SigningCredentials) -> Published:
     return publish_marked(tmp_path / "out.mp4", marked_writer(WATERMARK_ID, 50, 512),
-                          make_facts(WATERMARK_ID), dev_credentials, lambda record: None)
+                          make_facts(WATERMARK_ID), dev_credentials)
 
 
 def _unrelated_root() -> bytes:
@@ -41,7 +40,7 @@ def _unrelated_root() -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def test_the_signed_output_reads_back_both_halves(published: PublishedOutput,
+def test_the_signed_output_reads_back_both_halves(published: Published,
                                                   keys_dir: Path) -> None:
     trust = TrustPolicy.for_keys_dir(keys_dir).with_anchors(_unrelated_root())
     reading = read_provenance(published.path, trust, MARK_KEY)
@@ -54,7 +53,7 @@ def test_the_signed_output_reads_back_both_halves(published: PublishedOutput,
     assert report["watermark"]["present"] is True
 
 
-def test_a_stripped_reencoded_copy_is_traced_by_its_watermark(published: PublishedOutput,
+def test_a_stripped_reencoded_copy_is_traced_by_its_watermark(published: Published,
                                                               tmp_path: Path) -> None:
     # a 0.5x platform re-encode (CRF 23); a 2 s clip at CRF 28 + 0.5x is a known miss (#12)
     copy = reencode(published.path, tmp_path / "reuploaded.mp4", crf=23, scale=0.5)

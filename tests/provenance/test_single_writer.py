@@ -12,10 +12,10 @@ PACKAGE = Path(sonic_ext.__file__).parent
 WRITERS = {
     # PyAV output containers: only the encoder opens one
     r"av\.open\(.*[\"']w[\"']": {"media/encode.py"},
-    # the encoder: only the service, inside the writer it hands to publish_signed_mp4
+    # the encoder: only the service, into a publication's temp file
     r"\bwrite_mp4\(": {"media/encode.py", "service.py"},
-    # publishing: only the service calls it
-    r"\bpublish_signed_mp4\(": {"provenance/publish.py", "service.py"},
+    # publishing: only the service starts one
+    r"\bPublication\(": {"service.py", "provenance/publish.py"},
     # moving a file into place: the publish step (and the registry, for consent evidence files,
     # and the job store, for its JSON records)
     r"\bos\.(replace|rename)\(": {"provenance/publish.py", "consent/evidence.py", "jobs.py"},
@@ -33,8 +33,15 @@ def test_no_mp4_writer_outside_the_provenance_path() -> None:
 
 def test_the_service_writes_only_through_publish() -> None:
     service = (PACKAGE / "service.py").read_text()
-    writer = service[service.index("def write_unsigned"):]
-    writer = writer[:writer.index("publish_signed_mp4(")]
-    # every frame is marked, and the fingerprint is of the marked frames, as written
-    assert "write_mp4(" in writer
-    assert "frame_hook=lambda chunk: fingerprinter.add(marker.embed(chunk))" in writer
+    run = service[service.index("def _run("):]
+    run = run[:run.index("\n    def ")]
+    # every frame is marked, then fingerprinted as marked, on its way into the encoder, which
+    # writes into the publication's temp file; only then is it signed and published
+    steps = ["marked = _marked(frames, marker, fingerprinter)",
+             "with Publication(request.out) as publication:",
+             "write_mp4(marked, publication.unsigned,", "publication.sign(",
+             "generation.published(signed, fingerprinter.finish())", "publication.publish()"]
+    positions = [run.index(step) for step in steps]
+    assert positions == sorted(positions)
+    marking = service[service.index("def _marked("):]
+    assert "yield fingerprinter.add(marker.embed(to_uint8_frames(chunk)))" in marking

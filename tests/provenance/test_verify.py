@@ -15,7 +15,6 @@ from sonic_ext import Settings, SonicService, cli
 from sonic_ext.consent import ConsentRecord
 from sonic_ext.provenance.fingerprint import FingerprintRecorder
 from sonic_ext.provenance.keys import init_dev_keys
-from sonic_ext.provenance.publish import PublishedOutput
 
 from ..evidence import write_release_pdf
 from .conftest import (
@@ -23,6 +22,7 @@ from .conftest import (
     MarkedWriter,
     install_mark_key,
     moving_frames,
+    Published,
     publish_marked,
     read_frames,
     reencode,
@@ -44,15 +44,14 @@ def installation(tmp_path: Path) -> SonicService:
 
 @pytest.fixture
 def signed(installation: SonicService, tmp_path: Path, marked_writer: MarkedWriter,
-           make_facts: MakeFacts) -> PublishedOutput:
+           make_facts: MakeFacts) -> Published:
     """Signed with this installation's keys; not yet in its registry."""
     return publish_marked(tmp_path / "signed.mp4", marked_writer(WATERMARK, 50, 512),
-                          make_facts(WATERMARK), installation.credentials(),
-                          lambda record: None)
+                          make_facts(WATERMARK), installation.credentials())
 
 
 def test_an_intact_output_of_this_installation_is_authentic(installation: SonicService,
-                                                           signed: PublishedOutput) -> None:
+                                                           signed: Published) -> None:
     report = installation.verify(signed.path)
     assert report.verdict == "authentic"
     assert report.c2pa["validation_state"] == "Trusted"
@@ -61,12 +60,12 @@ def test_an_intact_output_of_this_installation_is_authentic(installation: SonicS
 
 
 def test_another_installation_sees_a_valid_but_untrusted_signer(tmp_path: Path,
-                                                                signed: PublishedOutput) -> None:
+                                                                signed: Published) -> None:
     elsewhere = SonicService(Settings.from_environment({}, home=tmp_path / "elsewhere"))
     assert elsewhere.verify(signed.path).verdict == "valid-untrusted"
 
 
-def test_a_flipped_media_byte_is_tampered(installation: SonicService, signed: PublishedOutput,
+def test_a_flipped_media_byte_is_tampered(installation: SonicService, signed: Published,
                                           tmp_path: Path) -> None:
     broken = tmp_path / "broken.mp4"
     data = bytearray(signed.path.read_bytes())
@@ -85,7 +84,7 @@ def fingerprint_of(path: Path) -> bytes:
     return recorder.finish()
 
 
-def record_signed(service: SonicService, signed: PublishedOutput, tmp_path: Path,
+def record_signed(service: SonicService, signed: Published, tmp_path: Path,
                   fingerprint: bytes | None) -> ConsentRecord:
     """Record `signed` as a generation of Barack Obama's consent, as publishing does."""
     evidence = write_release_pdf(tmp_path / "release.pdf")
@@ -98,7 +97,7 @@ def record_signed(service: SonicService, signed: PublishedOutput, tmp_path: Path
 
 
 def test_a_reencoded_copy_is_recovered_through_the_registry(installation: SonicService,
-                                                            signed: PublishedOutput,
+                                                            signed: Published,
                                                             tmp_path: Path) -> None:
     stripped = reencode(signed.path, tmp_path / "stripped.mp4", crf=28)
     assert installation.verify(stripped).verdict == "watermark-unknown"
@@ -114,7 +113,7 @@ def test_a_reencoded_copy_is_recovered_through_the_registry(installation: SonicS
 
 
 def test_our_mark_copied_onto_another_video_is_a_content_mismatch(
-        installation: SonicService, signed: PublishedOutput, tmp_path: Path,
+        installation: SonicService, signed: Published, tmp_path: Path,
         marked_writer: MarkedWriter, capsys: pytest.CaptureFixture[str]) -> None:
     consent = record_signed(installation, signed, tmp_path, fingerprint_of(signed.path))
     forged = tmp_path / "forged.mp4"  # the same ID stamped onto other pictures
@@ -142,7 +141,7 @@ def test_our_mark_copied_onto_another_video_is_a_content_mismatch(
 
 
 def test_a_copy_of_a_generation_recorded_without_fingerprint_is_unconfirmed(
-        installation: SonicService, signed: PublishedOutput, tmp_path: Path) -> None:
+        installation: SonicService, signed: Published, tmp_path: Path) -> None:
     consent = record_signed(installation, signed, tmp_path, None)
     report = installation.verify(reencode(signed.path, tmp_path / "stripped.mp4", crf=28))
     assert report.verdict == "stripped-unconfirmed"
@@ -152,7 +151,7 @@ def test_a_copy_of_a_generation_recorded_without_fingerprint_is_unconfirmed(
 
 
 def test_a_valid_manifest_needs_no_fingerprint(installation: SonicService,
-                                               signed: PublishedOutput, tmp_path: Path) -> None:
+                                               signed: Published, tmp_path: Path) -> None:
     record_signed(installation, signed, tmp_path, None)
     report = installation.verify(signed.path)
     assert report.verdict == "authentic" and report.content == {"checked": False}
@@ -166,7 +165,7 @@ def test_an_unmarked_video_has_no_provenance(installation: SonicService, tmp_pat
 
 
 def test_cli_verify_reports_in_json_and_strict_mode_fails_the_unsigned(
-        installation: SonicService, signed: PublishedOutput, tmp_path: Path,
+        installation: SonicService, signed: Published, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     home = str(installation.settings.home)
     assert cli.main(["--home", home, "verify", str(signed.path), "--json", "--strict"]) == 0
@@ -180,7 +179,7 @@ def test_cli_verify_reports_in_json_and_strict_mode_fails_the_unsigned(
 
 
 def test_cli_api_and_ui_give_the_same_verdict(installation: SonicService,
-                                              signed: PublishedOutput, tmp_path: Path,
+                                              signed: Published, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     import httpx
 
@@ -210,7 +209,7 @@ def test_cli_api_and_ui_give_the_same_verdict(installation: SonicService,
 
 
 def test_the_html_report_is_self_contained_and_renders_in_a_browser(
-        installation: SonicService, signed: PublishedOutput, tmp_path: Path,
+        installation: SonicService, signed: Published, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     from playwright.sync_api import expect
 

@@ -117,7 +117,7 @@ def test_keep_resolution_refuses_sizes_it_cannot_write(tiny_models: Path, tmp_pa
     stage = SonicStage(tiny_models)
     params = GenerationParams(keep_resolution=True, crop=False, device="cpu")
     with pytest.raises(InputError, match=problem) as refused:
-        stage.frames(Image.new("RGB", size), [10.0, 10.0, 50.0, 50.0],
-                     write_tone_wav(tmp_path / "s.wav", seconds=0.5), params)
+        stage.denoise(Image.new("RGB", size), [10.0, 10.0, 50.0, 50.0],
+                      write_tone_wav(tmp_path / "s.wav", seconds=0.5), params)
     assert refused.value.field == "keep_resolution"
     assert stage._loaded is None  # refused before any model was loaded
