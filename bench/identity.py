@@ -392,7 +392,8 @@ def face_sizes(backend: DlibBackend, faces: Sequence[Face], threshold: float, ma
 def size_row(backend: DlibBackend, probe: Face, size: int, refs: Sequence[Face],
              others: Sequence[Face]) -> dict[str, Any]:
     """One face size: the detection table's cells and the three recognition results."""
-    from sonic_ext.framing import Framing, conditioning
+    from sonic_ext.contracts import GenerationParams
+    from sonic_ext.framing import conditioning
     row: dict[str, Any] = {"probe": probe.label, "size": size}
     small, small_box, detected, first = shrunk_face(backend, probe, size)
     row["detected"] = detected
@@ -400,7 +401,7 @@ def size_row(backend: DlibBackend, probe: Face, size: int, refs: Sequence[Face],
     factor = ZOOM_FACE_PX / size
     row["zoom115"] = recognise(backend, _zoom(small, factor), _scaled_centre(small_box, factor),
                                ZOOM_FACE_PX, refs, others)
-    cond = conditioning(Image.fromarray(small), small_box, Framing())
+    cond = conditioning(Image.fromarray(small), small_box, GenerationParams().framing())
     (zx, zy), (x, y, w, h) = cond.zoom, small_box
     centre = ((x - cond.region[0] + w / 2) * zx, (y - cond.region[1] + h / 2) * zy)
     row["pipeline512"] = recognise(backend, cond.rgb, centre, w * zx, refs, others)

@@ -19,6 +19,7 @@ from sonic_ext.consent import (
     ConsentGate,
     GateRefused,
 )
+from sonic_ext.contracts import GenerationParams
 from sonic_ext.errors import ConsentRefused, InputError
 from sonic_ext.policy import load_policy
 

@@ -23,8 +23,8 @@ from sonic_ext.consent import (
     GateRefused,
 )
 from sonic_ext.consent.registry import KEEP
-from sonic_ext.errors import Conflict, ConsentRefused, InputError
 from sonic_ext.contracts import GenerationParams
+from sonic_ext.errors import Conflict, ConsentRefused, InputError
 from sonic_ext.framing import conditioning
 from sonic_ext.policy import load_policy
 

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from sonic_ext.framing import Framing, condition_on
+from sonic_ext.contracts import GenerationParams
+from sonic_ext.framing import condition_on
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 # dlib's face boxes (x, y, w, h) in these portraits, as the consent gate finds them.
@@ -29,7 +30,7 @@ Box = tuple[float, float, float, float]
 def portrait_crop(name: str, size: int = 512) -> tuple[np.ndarray, Box]:
     """The portrait as the video frame shows it (Sonic's crop, resized) and the face box there."""
     image = Image.open(FACES / name).convert("RGB")
-    cropped, box = condition_on(image, BOXES[name], Framing())
+    cropped, box = condition_on(image, BOXES[name], GenerationParams().framing())
     sx, sy = size / cropped.width, size / cropped.height
     frame = np.asarray(cropped.resize((size, size), Image.LANCZOS))
     return frame, (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
