@@ -8,6 +8,6 @@ _EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _EXTENSION_ROOT not in sys.path:
     sys.path.insert(0, _EXTENSION_ROOT)
 
-from sonic_ext import webui  # noqa: E402
+from sonic_ext.adapters import webui  # noqa: E402
 
 webui.register()

@@ -5,16 +5,31 @@ The public surface is small: build `Settings`, hand them to `SonicService`, call
 """
 
 from ._version import __version__
-from .errors import (AdminRequired, Cancelled, Conflict, ConsentRefused, InputError,
-                     ModelsMissing, NotAvailable, NotFound, SigningError, SonicError)
-from .progress import CancelToken, ProgressEvent
 from .contracts import GenerateRequest, GenerateResult, GenerationParams, VerifyReport
+from .errors import (
+    AdminRequired,
+    Cancelled,
+    Conflict,
+    ConsentRefused,
+    EncodingError,
+    InputError,
+    ModelsMissing,
+    NotAvailable,
+    NotFound,
+    OutOfMemory,
+    PipelineError,
+    PublishError,
+    SigningError,
+    SonicError,
+)
+from .progress import CancelToken, ProgressEvent
 from .service import SonicService
 from .settings import Settings
 
 __all__ = [
     "__version__", "AdminRequired", "Cancelled", "CancelToken", "Conflict", "ConsentRefused",
-    "GenerateRequest", "GenerateResult", "GenerationParams", "InputError", "ModelsMissing",
-    "NotAvailable", "NotFound", "ProgressEvent", "SigningError", "Settings", "SonicError",
-    "SonicService", "VerifyReport",
+    "EncodingError", "GenerateRequest", "GenerateResult", "GenerationParams", "InputError",
+    "ModelsMissing", "NotAvailable", "NotFound", "OutOfMemory", "PipelineError",
+    "ProgressEvent", "PublishError", "SigningError", "Settings", "SonicError", "SonicService",
+    "VerifyReport",
 ]

@@ -1,5 +1,5 @@
 """`python -m sonic_ext` runs the command-line interface."""
 
-from .cli import main
+from .adapters.cli import main
 
 raise SystemExit(main())

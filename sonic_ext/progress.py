@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sized
-from typing import TypeVar
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .errors import Cancelled
 

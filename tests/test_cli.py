@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sonic_ext import __version__, cli
+from sonic_ext import __version__
+from sonic_ext.adapters import cli
 
 ALL_COMMANDS = ["serve", "generate", "verify", "consent", "add", "amend", "check", "list",
                 "show", "revoke",

@@ -33,8 +33,8 @@ def speech(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def served(obama_consented: SonicService) -> Iterator[str]:
-    from sonic_ext.api.auth import ApiAuth
-    from sonic_ext.app import create_app
+    from sonic_ext.adapters.api.auth import ApiAuth
+    from sonic_ext.adapters.app import create_app
 
     with serve_in_thread(create_app(obama_consented, ApiAuth(users={"alice": "s3cret"}))) as url:
         yield url

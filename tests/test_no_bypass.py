@@ -18,11 +18,12 @@ try:
 except ImportError:  # gradio_client 0.5 (gradio 3.41) takes plain paths
     handle_file = str
 
-from sonic_ext import GenerationParams, SonicService, cli
-from sonic_ext.api.auth import ApiAuth
-from sonic_ext.app import create_app
-from sonic_ext.ui import build_ui
-from sonic_ext.ui.generate import PARAM_ORDER, generate_video
+from sonic_ext import GenerationParams, SonicService
+from sonic_ext.adapters import cli
+from sonic_ext.adapters.api.auth import ApiAuth
+from sonic_ext.adapters.app import create_app
+from sonic_ext.adapters.ui import build_ui
+from sonic_ext.adapters.ui.generate import PARAM_ORDER, generate_video
 from tests.api.router_app import router_app
 from tests.conftest import consent_ids, write_tone_wav
 from tests.servers import serve_in_thread
@@ -152,7 +153,7 @@ def test_a_job_can_be_cancelled_and_unknown_jobs_are_404(served: str, speech: Pa
 def test_bad_parameters_and_oversized_uploads_are_refused(served: str, speech: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
-    from sonic_ext.api import generate as routes
+    from sonic_ext.adapters.api import generate as routes
 
     auth = ("ops", "pw")
     with (FACES / "obama2.jpg").open("rb") as image, speech.open("rb") as audio:

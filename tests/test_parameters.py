@@ -9,13 +9,13 @@ import dataclasses
 import gradio as gr
 import pytest
 
-from sonic_ext.api.models import params_schema
-from sonic_ext.cli import add_param_flags, build_parser, params_from_args
+from sonic_ext.adapters.api.models import params_schema
+from sonic_ext.adapters.cli import add_param_flags, build_parser, params_from_args
+from sonic_ext.adapters.ui.generate import parameter_inputs, params_from_ui
 from sonic_ext.contracts import GenerationParams
 from sonic_ext.errors import InputError
 from sonic_ext.parameters import param, param_specs
 from sonic_ext.sonic.pipeline import PipelineSettings
-from sonic_ext.ui.generate import parameter_inputs, params_from_ui
 
 # A new parameter, declared in the one place a parameter is declared
 WithWobble = dataclasses.make_dataclass(

@@ -14,11 +14,12 @@ import httpx
 import pytest
 import torch
 
-from sonic_ext import SonicService, cli
-from sonic_ext.api.auth import ApiAuth
-from sonic_ext.app import create_app
+from sonic_ext import SonicService
+from sonic_ext.adapters import cli
+from sonic_ext.adapters.api.auth import ApiAuth
+from sonic_ext.adapters.app import create_app
+from sonic_ext.adapters.ui.generate import generate_video
 from sonic_ext.sonic import stage
-from sonic_ext.ui.generate import generate_video
 from tests.conftest import consent_ids, write_tone_wav
 from tests.servers import serve_in_thread
 

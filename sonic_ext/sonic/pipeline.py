@@ -30,14 +30,26 @@ from transformers import CLIPVisionModelWithProjection
 from ..contracts import GenerationParams
 from ..progress import CancelToken, ProgressCallback
 from .audio_adapters import Audio2Bucket, Audio2Token
-from .audio_features import (AudioConditioning, AudioFeatures, Whisper, audio_conditioning,
-                             extract_audio_features)
+from .audio_features import (
+    AudioConditioning,
+    AudioFeatures,
+    Whisper,
+    audio_conditioning,
+    extract_audio_features,
+)
 from .clip import image_embeds
 from .offload import Residency
 from .preprocess import PreparedImage, kept_size, prepare_image, rescale_frames
 from .rife import IFNet, decoded_to_unit, interpolate_stream
-from .sampling import (Conditioning, Guidance, Recorder, Schedule, WindowSchedule, denoise,
-                       initial_latents)
+from .sampling import (
+    Conditioning,
+    Guidance,
+    Recorder,
+    Schedule,
+    WindowSchedule,
+    denoise,
+    initial_latents,
+)
 from .unet import SonicUNet
 from .vae import EncodedReference, decode_chunks, encode_reference
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sonic_ext import Settings, SonicService
-from sonic_ext.api.auth import ApiAuth
+from sonic_ext.adapters.api.auth import ApiAuth
 from tests.api.router_app import router_app
 from tests.conftest import write_tone_wav
 from tests.evidence import write_release_pdf

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from sonic_ext import Settings, SonicService
-from sonic_ext.api.auth import ApiAuth
-from sonic_ext.api.router import API_PREFIX, create_router
-from sonic_ext.api.users import parse_api_auth
+from sonic_ext.adapters.api.auth import ApiAuth
+from sonic_ext.adapters.api.router import API_PREFIX, create_router
+from sonic_ext.adapters.api.users import parse_api_auth
 
 
 def router_app(service: SonicService, auth: ApiAuth) -> FastAPI:

@@ -15,8 +15,8 @@ pytest.importorskip("gradio", minversion="4.0", reason="the standalone app is gr
 from gradio_client import Client  # noqa: E402 - after the skip
 
 from sonic_ext import SonicService, __version__  # noqa: E402
-from sonic_ext.api.auth import ApiAuth  # noqa: E402
-from sonic_ext.app import create_app  # noqa: E402
+from sonic_ext.adapters.api.auth import ApiAuth  # noqa: E402
+from sonic_ext.adapters.app import create_app  # noqa: E402
 from tests.servers import free_port, serve_in_thread, wait_until_up  # noqa: E402
 
 

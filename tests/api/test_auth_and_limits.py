@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from sonic_ext import SonicService
-from sonic_ext.api import consent as consent_routes
+from sonic_ext.adapters.api import consent as consent_routes
 from sonic_ext.contracts import GenerationParams
 from tests.api.conftest import ADMIN, FACES, OPS, Serve, make_service
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from sonic_ext import SonicService
-from sonic_ext.api import consent as consent_routes
+from sonic_ext.adapters.api import consent as consent_routes
 from tests.api.conftest import ADMIN, FACES, OPS, Serve, make_service
 from tests.evidence import write_release_pdf
 

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 
 from sonic_ext import SonicService
-from sonic_ext.api.auth import ApiAuth
-from sonic_ext.api.router import create_router
-from sonic_ext.jobs import JobManager
+from sonic_ext.adapters.api.auth import ApiAuth
+from sonic_ext.adapters.api.router import create_router
+from sonic_ext.adapters.jobs import JobManager
 from tests.api.conftest import FACES, OPS, QA, USERS, Serve, make_service
 from tests.conftest import consent_ids
 from tests.servers import free_port, wait_until_up

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from sonic_ext import SonicService
-from sonic_ext.api import models as api_models
-from sonic_ext.api.models import CONSENT_EXAMPLE, ERROR_EXAMPLES
+from sonic_ext.adapters.api import models as api_models
+from sonic_ext.adapters.api.models import CONSENT_EXAMPLE, ERROR_EXAMPLES
 from sonic_ext.contracts import PARAM_HELP, GenerationParams
 from tests.api.conftest import Serve
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sonic_ext import cli
+from sonic_ext.adapters import cli
 from tests.conftest import write_tone_wav
 from tests.evidence import write_release_pdf
 from tests.group_photo import group_photo

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from sonic_ext import Settings, cli
+from sonic_ext import Settings
+from sonic_ext.adapters import cli
+from sonic_ext.adapters.ui.consent import HEADERS, consent_rows
 from sonic_ext.consent.evidence import (
     MIN_EVIDENCE_BYTES,
     PDF,
@@ -32,7 +34,6 @@ from sonic_ext.consent.fields import (
 )
 from sonic_ext.errors import InputError
 from sonic_ext.policy import SCHEMA
-from sonic_ext.ui.consent import HEADERS, consent_rows
 
 from ..conftest import write_tone_wav
 from ..evidence import (

@@ -17,7 +17,14 @@ from sonic_ext.provenance.reading import read_provenance
 from sonic_ext.provenance.trust import TrustPolicy
 from sonic_ext.provenance.watermark import detect_video
 
-from .conftest import MARK_KEY, MakeFacts, MarkedWriter, Published, publish_marked, reencode
+from .conftest import (
+    MARK_KEY,
+    MakeFacts,
+    MarkedWriter,
+    Published,
+    publish_marked,
+    reencode,
+)
 
 WATERMARK_ID = "feedfacecafe"
 

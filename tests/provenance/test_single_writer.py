@@ -18,7 +18,7 @@ WRITERS = {
     r"\bPublication\(": {"service.py", "provenance/publish.py"},
     # moving a file into place: the publish step (and the registry, for consent evidence files,
     # and the job store, for its JSON records)
-    r"\bos\.(replace|rename)\(": {"provenance/publish.py", "consent/evidence.py", "jobs.py"},
+    r"\bos\.(replace|rename)\(": {"provenance/publish.py", "consent/evidence.py", "adapters/jobs.py"},
     # other ways to write video that must not appear at all
     r"imageio|ffmpeg_extract|subprocess\.[a-z_]+\([^)]*ffmpeg|cv2\.VideoWriter": set(),
 }

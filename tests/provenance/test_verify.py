@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from skimage import data
 
-from sonic_ext import Settings, SonicService, cli
+from sonic_ext import Settings, SonicService
+from sonic_ext.adapters import cli
 from sonic_ext.consent import ConsentRecord
 from sonic_ext.provenance.fingerprint import FingerprintRecorder
 from sonic_ext.provenance.keys import init_dev_keys
@@ -20,9 +21,9 @@ from ..evidence import write_release_pdf
 from .conftest import (
     MakeFacts,
     MarkedWriter,
+    Published,
     install_mark_key,
     moving_frames,
-    Published,
     publish_marked,
     read_frames,
     reencode,
@@ -134,7 +135,7 @@ def test_our_mark_copied_onto_another_video_is_a_content_mismatch(
     assert f"{forged}: content-mismatch" in printed and "does NOT cover this file" in printed
     page = out.read_text(encoding="utf-8")
     assert "Watermark and pictures disagree" in page and "NOT this file's pictures" in page
-    from sonic_ext.ui.render import verdict_html
+    from sonic_ext.adapters.ui.render import verdict_html
 
     assert "sonic-verdict-content-mismatch" in verdict_html(report)
     assert "does NOT cover these pictures" in verdict_html(report)
@@ -183,9 +184,9 @@ def test_cli_api_and_ui_give_the_same_verdict(installation: SonicService,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     import httpx
 
-    from sonic_ext.api.auth import ApiAuth
-    from sonic_ext.app import create_app
-    from sonic_ext.ui.verify import VerifyHandlers
+    from sonic_ext.adapters.api.auth import ApiAuth
+    from sonic_ext.adapters.app import create_app
+    from sonic_ext.adapters.ui.verify import VerifyHandlers
     from tests.servers import serve_in_thread
 
     stripped = reencode(signed.path, tmp_path / "stripped.mp4", crf=28)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sonic_ext import cli
+from sonic_ext.adapters import cli
 from tests.sonic.golden_cases import CASES
 
 

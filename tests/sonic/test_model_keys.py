@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sonic_ext import cli
+from sonic_ext.adapters import cli
 from sonic_ext.sonic.components import COMPONENTS
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "sonic_state_dict"
@@ -34,8 +34,12 @@ def test_full_size_test_trees_use_the_official_stock_model_sizes() -> None:
     """`make-tiny --full-size` (the GPU benchmark's weights): the key and parameter counts of
     SVD-xt's VAE and CLIP and of whisper-tiny (research/sonic.md §3.6)."""
     from diffusers import AutoencoderKLTemporalDecoder
-    from transformers import (CLIPVisionConfig, CLIPVisionModelWithProjection, WhisperConfig,
-                              WhisperModel)
+    from transformers import (
+        CLIPVisionConfig,
+        CLIPVisionModelWithProjection,
+        WhisperConfig,
+        WhisperModel,
+    )
 
     from sonic_ext.sonic.tiny import FULL
 

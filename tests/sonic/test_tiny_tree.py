@@ -10,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from sonic_ext import ModelsMissing, cli
+from sonic_ext import ModelsMissing
+from sonic_ext.adapters import cli
 from sonic_ext.contracts import GenerationParams
 from sonic_ext.media.encode import probe, write_mp4
 from sonic_ext.sonic.layout import check_models

@@ -10,10 +10,10 @@ import gradio as gr
 import pytest
 
 from sonic_ext import Settings, SonicService
+from sonic_ext.adapters.ui import build_ui
+from sonic_ext.adapters.ui.compat import GRADIO_MAJOR
+from sonic_ext.adapters.ui.generate import PARAM_ORDER
 from sonic_ext.contracts import PARAM_HELP, GenerationParams
-from sonic_ext.ui import build_ui
-from sonic_ext.ui.compat import GRADIO_MAJOR
-from sonic_ext.ui.generate import PARAM_ORDER
 
 # What AUTOMATIC1111 and Forge write to ui-config.json: the value of every labelled input of these
 # types, unless the component says not to (modules/ui_loadsave.py, research/webui.md §2.1).

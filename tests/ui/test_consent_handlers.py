@@ -12,6 +12,7 @@ import gradio as gr
 import pytest
 
 from sonic_ext import Settings, SonicService
+from sonic_ext.adapters.ui.consent import ConsentHandlers
 from sonic_ext.consent.fields import (
     KEEP,
     parse_amended_expiry,
@@ -19,7 +20,6 @@ from sonic_ext.consent.fields import (
     split_labels,
 )
 from sonic_ext.errors import InputError
-from sonic_ext.ui.consent import ConsentHandlers
 from tests.evidence import write_release_pdf
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"

@@ -13,15 +13,15 @@ import gradio as gr
 import pytest
 
 from sonic_ext import SonicService
-from sonic_ext.contracts import GenerationParams
-from sonic_ext.ui.generate import (
+from sonic_ext.adapters.ui.generate import (
     PARAM_ORDER,
     GenerateHandlers,
     generate_video,
     params_from_ui,
 )
-from sonic_ext.ui.granted import claimed_ids, consent_choice
-from sonic_ext.ui.runs import RunRegistry
+from sonic_ext.adapters.ui.granted import claimed_ids, consent_choice
+from sonic_ext.adapters.ui.runs import RunRegistry
+from sonic_ext.contracts import GenerationParams
 from tests.conftest import consent_ids, write_tone_wav
 from tests.evidence import write_release_pdf
 

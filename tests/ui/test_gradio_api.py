@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from gradio_client import Client
 
 from sonic_ext import Settings, SonicService
+from sonic_ext.adapters.ui import build_ui
+from sonic_ext.adapters.ui.generate import PARAM_ORDER
 from sonic_ext.contracts import GenerationParams
-from sonic_ext.ui import build_ui
-from sonic_ext.ui.generate import PARAM_ORDER
 from tests.conftest import consent_ids, write_tone_wav
 from tests.servers import serve_in_thread
 

@@ -21,11 +21,11 @@ from fastapi import FastAPI
 from playwright.sync_api import Locator, Page, expect
 
 from sonic_ext import Settings, SonicService
-from sonic_ext.api.auth import ApiAuth
-from sonic_ext.app import create_app
+from sonic_ext.adapters.api.auth import ApiAuth
+from sonic_ext.adapters.app import create_app
+from sonic_ext.adapters.ui import build_ui
+from sonic_ext.adapters.ui.compat import GRADIO_MAJOR
 from sonic_ext.package_data import data_path
-from sonic_ext.ui import build_ui
-from sonic_ext.ui.compat import GRADIO_MAJOR
 from tests.conftest import consent_ids, write_tone_wav
 from tests.evidence import write_release_pdf
 from tests.servers import serve_in_thread

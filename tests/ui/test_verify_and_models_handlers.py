@@ -9,8 +9,8 @@ import gradio as gr
 import pytest
 
 from sonic_ext import SonicService
-from sonic_ext.ui.models import ModelsHandlers
-from sonic_ext.ui.verify import VerifyHandlers
+from sonic_ext.adapters.ui.models import ModelsHandlers
+from sonic_ext.adapters.ui.verify import VerifyHandlers
 from tests.servers import free_port
 
 

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from sonic_ext import webui
+from sonic_ext.adapters import webui
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_HOST = Path(__file__).parent / "fake_host"

@@ -102,9 +102,9 @@ def test_preload_adds_our_flags_to_the_hosts_parser() -> None:
 def test_the_admin_token_flag_reaches_the_service(fake_webui: ModuleType) -> None:
     from modules import shared
 
-    from sonic_ext import webui
+    from sonic_ext.adapters import webui
+    from sonic_ext.adapters.webui_host import WebUIHost
     from sonic_ext.errors import AdminRequired
-    from sonic_ext.webui_host import WebUIHost
 
     shared.cmd_opts.sonic_admin_token = "s3cret-token"
     service = webui.make_service()

@@ -27,8 +27,8 @@ from sonic_ext import (
     SonicService,
     webui,
 )
+from sonic_ext.adapters.webui_host import WebUIHost
 from sonic_ext.sonic import stage
-from sonic_ext.webui_host import WebUIHost
 from tests.conftest import consent_ids, write_tone_wav
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
@@ -206,7 +206,7 @@ def test_failing_to_free_memory_is_logged_not_fatal(sd_model: RecordingSdModel,
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
     monkeypatch.setattr(sd_models, "unload_model_weights", broken_unload)
-    with caplog.at_level(logging.WARNING, logger="sonic_ext.webui_memory"), \
+    with caplog.at_level(logging.WARNING, logger="sonic_ext.adapters.webui_memory"), \
             WebUIHost().generation(CancelToken()) as report:
         report(ProgressEvent("denoise", 1, 4))
         assert (shared.state.job, shared.state.sampling_step) == ("sonic", 1)

@@ -7,8 +7,8 @@ from typing import Any, Dict
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 
+from ...service import SonicService
 from ..jobs import JobManager
-from ..service import SonicService
 from .auth import ApiAuth
 from .consent import add_consent_routes
 from .generate import add_generate_routes

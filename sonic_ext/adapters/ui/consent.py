@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from ..consent.fields import parse_amended_expiry, parse_expiry, split_labels
-from ..errors import InputError, SonicError
-from ..service import SonicService
-from ..text import printable
+from ...consent.fields import parse_amended_expiry, parse_expiry, split_labels
+from ...errors import InputError, SonicError
+from ...service import SonicService
+from ...text import printable
 from .compat import keep_out_of_ui_config, upload_path, upload_paths
 from .errors import ui_error
 from .granted import requester
 
 if TYPE_CHECKING:  # the registry (SQLAlchemy) loads on first use, not with the page
-    from ..consent import ConsentRecord
+    from ...consent import ConsentRecord
 
 HEADERS = ["id", "subject", "name", "purposes", "grantees", "valid until", "status",
            "recorded by", "recorded at"]

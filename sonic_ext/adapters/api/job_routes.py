@@ -13,8 +13,8 @@ from typing import Any, Dict
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, HTMLResponse
 
+from ...service import SonicService
 from ..jobs import Job, JobManager
-from ..service import SonicService
 from .errors import http_error
 from .models import DONE_JOB_EXAMPLE, JOB_EXAMPLE, JobList, error_responses, example
 from .models import Job as JobSchema

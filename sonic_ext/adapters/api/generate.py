@@ -12,12 +12,12 @@ from typing import Any, Dict, List
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
-from ..consent.fields import split_labels
-from ..consent.grantees import actor
-from ..contracts import GenerateRequest, GenerationParams
-from ..errors import InputError
+from ...consent.fields import split_labels
+from ...consent.grantees import actor
+from ...contracts import GenerateRequest, GenerationParams
+from ...errors import InputError
+from ...service import SonicService
 from ..jobs import JobManager, new_job_id
-from ..service import SonicService
 from .errors import error_response
 from .job_routes import job_view
 from .models import JOB_EXAMPLE, GenerationParamsSchema, Job, error_responses, example

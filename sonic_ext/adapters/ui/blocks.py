@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..service import SonicService
+from ...service import SonicService
 from .assets import scripts_head, stylesheet
 from .compat import page_options
 from .consent import consent_tab

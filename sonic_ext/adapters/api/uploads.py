@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive
 
-from ..errors import SonicError
+from ...errors import SonicError
 from .errors import error_response, http_error
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024

@@ -21,17 +21,17 @@ from typing import Any
 
 import gradio as gr
 
-from ..contracts import (
+from ...contracts import (
     DEFAULT_PURPOSE,
     GenerateRequest,
     GenerateResult,
     GenerationParams,
     VerifyReport,
 )
-from ..errors import Cancelled, SonicError
-from ..parameters import ParamSpec, param_specs
-from ..progress import CancelToken, ProgressCallback, ProgressEvent, ignore_progress
-from ..service import SonicService
+from ...errors import Cancelled, SonicError
+from ...parameters import ParamSpec, param_specs
+from ...progress import CancelToken, ProgressCallback, ProgressEvent, ignore_progress
+from ...service import SonicService
 from .background import BackgroundCall
 from .compat import custom_values, keep_out_of_ui_config, upload_path
 from .errors import ui_error

@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
 
 if TYPE_CHECKING:
-    from ..service import SonicService
+    from ...service import SonicService
 
 ADMIN_HEADER = "X-Sonic-Admin-Token"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..errors import SonicError
+from ...errors import SonicError
 
 
 def ui_error(exc: SonicError) -> gr.Error:

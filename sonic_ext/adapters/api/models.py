@@ -11,9 +11,9 @@ from typing import Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, Field, create_model
 
-from ..contracts import CONSENT_VERDICTS, GenerationParams
-from ..parameters import ParamSpec, param_specs
-from ..verify import VERDICTS
+from ...contracts import CONSENT_VERDICTS, GenerationParams
+from ...parameters import ParamSpec, param_specs
+from ...verify import VERDICTS
 
 
 class ErrorDetail(BaseModel):

@@ -9,7 +9,7 @@ from typing import Any, Dict
 
 from fastapi import APIRouter, Depends, File, UploadFile
 
-from ..service import SonicService
+from ...service import SonicService
 from .models import VERIFY_EXAMPLE, VerifyResult, error_responses, example
 from .uploads import FORM_SLACK_BYTES, api_route, save_upload
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from ..errors import SonicError
+from ...errors import SonicError
 
 
 def error_response(exc: SonicError) -> HTTPException:

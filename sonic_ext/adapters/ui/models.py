@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from ..errors import SonicError
-from ..service import SonicService
+from ...errors import SonicError
+from ...service import SonicService
 from .background import BackgroundCall
 from .compat import keep_out_of_ui_config
 from .render import notice_html, progress_html

@@ -9,8 +9,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ..contracts import GenerateResult, VerifyReport
-from ..progress import ProgressEvent
+from ...contracts import GenerateResult, VerifyReport
+from ...progress import ProgressEvent
 
 STAGE_NAMES = {"check inputs": "Checking inputs", "denoise": "Denoising",
                "decode and encode": "Decoding, watermarking and encoding frames",
@@ -61,7 +61,7 @@ def provenance_html(result: GenerateResult, report: VerifyReport) -> str:
 
 def verdict_html(report: VerifyReport) -> str:
     """The verdict in words with each reason, and the consent on record when there is one."""
-    from ..report import VERDICT_WORDS
+    from ...report import VERDICT_WORDS
 
     _, meaning, _ = VERDICT_WORDS.get(report.verdict, (report.verdict, "", ""))
     reasons = "".join(f"<li>{_e(r['text'])}</li>" for r in report.reasons)

@@ -1,6 +1,6 @@
 """The few places where gradio 3.41 (AUTOMATIC1111) and 4.x (Forge, standalone) differ for us.
 
-Everything else in `sonic_ext.ui` uses the subset both accept (research/webui.md §10.2): no
+Everything else in `sonic_ext.adapters.ui` uses the subset both accept (research/webui.md §10.2): no
 `.style()`, no `Component.update`, no gradio-4-only keyword arguments, handlers return plain
 values or `gr.update(...)`.
 """

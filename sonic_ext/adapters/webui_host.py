@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .progress import CancelToken, ProgressCallback, ProgressEvent
+from ..progress import CancelToken, ProgressCallback, ProgressEvent
 from .webui_memory import host_models_moved_aside
 
 JOB = "sonic"

@@ -20,23 +20,23 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ._version import __version__
-from .api.users import parse_api_auth
-from .consent.fields import KEEP, parse_expiry, split_labels
-from .consent.grantees import actor
-from .contracts import (
+from .._version import __version__
+from ..consent.fields import KEEP, parse_expiry, split_labels
+from ..consent.grantees import actor
+from ..contracts import (
     DEFAULT_PURPOSE,
     FRAMING_PARAMS,
     GenerateRequest,
     GenerationParams,
 )
-from .errors import InputError, NotAvailable, PortInUse, SonicError
-from .logging_setup import configure_logging
-from .parameters import ParamSpec, param_specs
-from .progress import ProgressEvent
-from .service import SonicService
-from .settings import LOG_LEVELS, Settings
-from .text import printable, printable_lines
+from ..errors import InputError, NotAvailable, PortInUse, SonicError
+from ..logging_setup import configure_logging
+from ..parameters import ParamSpec, param_specs
+from ..progress import ProgressEvent
+from ..service import SonicService
+from ..settings import LOG_LEVELS, Settings
+from ..text import printable, printable_lines
+from .api.users import parse_api_auth
 
 log = logging.getLogger(__name__)
 
@@ -510,7 +510,7 @@ def _consent_amend(service: SonicService, args: argparse.Namespace) -> Outcome:
 
 
 def _consent_check(service: SonicService, args: argparse.Namespace) -> Outcome:
-    from .consent import GateRefused
+    from ..consent import GateRefused
 
     params = params_from_args(args, FRAMING_PARAMS)
     try:
@@ -586,14 +586,14 @@ def _adopt_unsigned(service: SonicService, _args: argparse.Namespace) -> Outcome
 
 
 def _sample_audio(_service: SonicService, args: argparse.Namespace) -> Outcome:
-    from .media.sample_audio import write_sample_speech
+    from ..media.sample_audio import write_sample_speech
 
     path = write_sample_speech(args.out, args.seconds)
     return Outcome({"out": str(path), "seconds": args.seconds}, f"wrote {path}")
 
 
 def _golden_check(_service: SonicService, args: argparse.Namespace) -> Outcome:
-    from .sonic.golden import GoldenCase, run_golden_check
+    from ..sonic.golden import GoldenCase, run_golden_check
 
     case = GoldenCase(args.case_dir)
     results = run_golden_check(case, progress=None if args.json else _print_progress)
@@ -610,7 +610,7 @@ def _golden_check(_service: SonicService, args: argparse.Namespace) -> Outcome:
 
 
 def _keys_init(service: SonicService, _args: argparse.Namespace) -> Outcome:
-    from .provenance.keys import init_dev_keys
+    from ..provenance.keys import init_dev_keys
 
     files = init_dev_keys(service.settings.keys_dir)
     mark_key = service.watermark_key()
@@ -642,8 +642,8 @@ def _models_download(service: SonicService, args: argparse.Namespace) -> Outcome
 
 
 def _make_tiny(_service: SonicService, args: argparse.Namespace) -> Outcome:
-    from .sonic.layout import check_models
-    from .sonic.tiny import make_tiny_tree
+    from ..sonic.layout import check_models
+    from ..sonic.tiny import make_tiny_tree
 
     root = make_tiny_tree(args.dir.absolute(), seed=args.seed, full_size=args.full_size)
     status = check_models(root)
@@ -654,7 +654,7 @@ def _make_tiny(_service: SonicService, args: argparse.Namespace) -> Outcome:
 
 
 def _model_keys(_service: SonicService, args: argparse.Namespace) -> Outcome:
-    from .sonic.components import full_size, state_dict_layout
+    from ..sonic.components import full_size, state_dict_layout
 
     layout = state_dict_layout(full_size(args.component))
     parameters = sum(_count(shape) for _, shape, _ in layout)

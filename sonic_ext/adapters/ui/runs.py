@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import uuid
 
-from ..progress import CancelToken
+from ...progress import CancelToken
 
 
 class RunRegistry:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..package_data import data_path
+from ...package_data import data_path
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from ..consent.grantees import actor
-from ..text import printable
+from ...consent.grantees import actor
+from ...text import printable
 
 if TYPE_CHECKING:  # the registry (SQLAlchemy) loads on first use, not with the page
-    from ..consent import ConsentRecord
+    from ...consent import ConsentRecord
 
 GRANTED_HEADERS = ["id", "person", "purposes", "valid until"]
 _ID_AT_END = re.compile(r"\(([^()\s]+)\)\s*$")

@@ -8,10 +8,10 @@ from typing import Any
 
 import gradio as gr
 
-from ..contracts import VerifyReport
-from ..errors import SonicError
-from ..service import SonicService
-from ..verify import OTHER_TYPES, VIDEO_TYPES
+from ...contracts import VerifyReport
+from ...errors import SonicError
+from ...service import SonicService
+from ...verify import OTHER_TYPES, VIDEO_TYPES
 from .compat import upload_path
 from .errors import ui_error
 from .render import report_frame_html, verdict_html

@@ -27,10 +27,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .contracts import GenerateResult
-from .errors import Cancelled, Conflict, NotFound, SonicError
-from .progress import CancelToken, ProgressEvent
-from .service import PreparedGeneration, SonicService
+from ..contracts import GenerateResult
+from ..errors import Cancelled, Conflict, NotFound, SonicError
+from ..progress import CancelToken, ProgressEvent
+from ..service import PreparedGeneration, SonicService
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ import gradio as gr
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from ..logging_setup import configure_logging
+from ..service import SonicService
+from ..settings import Settings
 from .api.auth import ApiAuth
 from .api.router import create_router
 from .api.users import parse_api_auth
 from .app import API_PREFIX
-from .logging_setup import configure_logging
-from .service import SonicService
-from .settings import Settings
 from .ui import build_ui
 from .webui_host import WebUIHost
 

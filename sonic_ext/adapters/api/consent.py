@@ -18,10 +18,15 @@ from typing import Any, Dict, List, Optional
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
-from ..consent.fields import NO_EXPIRY, parse_amended_expiry, parse_expiry, split_labels
-from ..consent.grantees import actor
-from ..errors import InputError
-from ..service import SonicService
+from ...consent.fields import (
+    NO_EXPIRY,
+    parse_amended_expiry,
+    parse_expiry,
+    split_labels,
+)
+from ...consent.grantees import actor
+from ...errors import InputError
+from ...service import SonicService
 from .auth import admin_dependency
 from .generate import CONSENT_ID_TEXT, PARAMS_TEXT, parse_params
 from .models import (

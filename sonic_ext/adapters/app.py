@@ -5,10 +5,10 @@ from __future__ import annotations
 import gradio as gr
 from fastapi import FastAPI
 
-from ._version import __version__
+from .._version import __version__
+from ..service import SonicService
 from .api.auth import ApiAuth
 from .api.router import API_PREFIX, create_router
-from .service import SonicService
 from .ui import build_ui
 
 __all__ = ["API_PREFIX", "create_app"]

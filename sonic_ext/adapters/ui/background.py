@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from ..progress import ProgressCallback, ProgressEvent
+from ...progress import ProgressCallback, ProgressEvent
 
 T = TypeVar("T")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import InputError
+from ...errors import InputError
 
 
 def parse_api_auth(spec: str | None, field_name: str = "--api-auth") -> dict[str, str]:
