@@ -15,8 +15,8 @@ from sonic_ext import (
     GenerationParams,
     ProgressEvent,
     SonicService,
-    cli,
 )
+from sonic_ext.adapters import cli
 from sonic_ext.media.encode import probe
 from tests.conftest import consent_ids, write_tone_wav
 from tests.evidence import write_release_pdf

@@ -25,8 +25,8 @@ from sonic_ext import (
     GenerationParams,
     ProgressEvent,
     SonicService,
-    webui,
 )
+from sonic_ext.adapters import webui
 from sonic_ext.adapters.webui_host import WebUIHost
 from sonic_ext.sonic import stage
 from tests.conftest import consent_ids, write_tone_wav
