@@ -68,8 +68,17 @@ def load_portrait(path: Path, field: str = "image") -> Portrait:
     check_image(path, field)
     data = path.read_bytes()
     with Image.open(io.BytesIO(data)) as img:
-        upright = ImageOps.exif_transpose(img).convert("RGB")
+        upright = _as_rgb(ImageOps.exif_transpose(img))
     return Portrait(path, hashlib.sha256(data).hexdigest(), np.asarray(upright))
+
+
+def _as_rgb(img: Image.Image) -> Image.Image:
+    """8-bit RGB. Pillow's own convert clips 16-bit greyscale (modes I;16 and I) at 255, which
+    turns a portrait white, so those are scaled down to 8 bits first."""
+    if img.mode.startswith("I;16") or img.mode == "I":
+        grey = np.asarray(img, dtype=np.float64) / 257.0  # 65535 -> 255
+        img = Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8))
+    return img.convert("RGB")
 
 
 def unit_vector(values: np.ndarray) -> np.ndarray:

@@ -19,6 +19,9 @@ def decode_mono(path: Path) -> tuple[np.ndarray, int]:
             if not container.streams.audio:
                 raise InputError("audio", f"no audio stream in {path}")
             stream = container.streams.audio[0]
+            if stream.codec_context is None:  # e.g. a WAV header with 0 bits per sample
+                raise InputError("audio", f"no decoder reads the audio in {path}",
+                                 hint="save it again as 16-bit PCM WAV, MP3, FLAC or M4A")
             rate = stream.rate
             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
             for frame in container.decode(stream):
@@ -45,6 +48,9 @@ def check_speech(path: Path, max_seconds: float, field: str = "audio") -> float:
     if seconds > max_seconds:
         raise InputError(field, f"clip is {seconds:.1f} s long; this installation accepts at "
                                 f"most {max_seconds:g} s", hint="split the speech into parts")
+    if not np.isfinite(samples).all():  # float WAVs can hold them; whisper would pass them on
+        raise InputError(field, "clip holds NaN or infinite samples",
+                         hint="export the audio again from the editor that made it")
     if float(np.abs(samples).max()) < SILENCE_PEAK:
         raise InputError(field, "clip is silent", hint="check the recording: no speech was found")
     return seconds

@@ -1,11 +1,14 @@
 """Cheap, early checks of user files, before any model loads.
 
 They catch the common mistakes (wrong file, empty file, unsupported format, corrupt image) with a
-message that names the field. Decoding the audio itself happens in the pipeline.
+message that names the field. Files are judged by their content, never by their names: a BMP
+without an extension is a BMP, an MP3 saved as `.wav` is an MP3, and the media type recorded in
+the C2PA manifest is the one found here. Decoding the speech itself is `media.audio.check_speech`.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +16,12 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError
+from .sniff import read_ends, sniff_media_type
 
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
-AUDIO_FORMATS = ("wav", "mp3", "flac", "m4a")
+# speech containers by media type (as media.sniff names them) -> the name users know
+AUDIO_FORMATS = {"audio/wav": "WAV", "audio/mpeg": "MP3", "audio/flac": "FLAC",
+                 "audio/mp4": "M4A", "video/mp4": "MP4"}
 MIN_IMAGE_SIDE = 64
 MAX_IMAGE_PIXELS = 64_000_000  # 8000x8000; larger inputs are refused, not resized
 
@@ -27,11 +33,15 @@ class ImageInfo:
     width: int
     height: int
 
+    @property
+    def media_type(self) -> str:
+        return Image.MIME[self.format]
+
 
 @dataclass(frozen=True)
 class AudioInfo:
     path: Path
-    format: str
+    media_type: str  # one of AUDIO_FORMATS
     size_bytes: int
 
 
@@ -62,7 +72,14 @@ def check_image(path: Path, field: str = "image") -> ImageInfo:
                 img.load()
     except InputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow refuses before it tells the size; its message carries the pixel count
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(pixels[1]):,} pixels, " if pixels else ""
+        raise InputError(field, f"image is {size}over the {MAX_IMAGE_PIXELS:,}-pixel limit: "
+                                f"{path}", hint="scale it down; a portrait needs no more than "
+                                                "a few megapixels") from None
+    except UnidentifiedImageError:
         raise InputError(field, f"not a readable image: {path}",
                          hint=f"use one of {', '.join(IMAGE_FORMATS)}") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -76,30 +93,24 @@ def check_image(path: Path, field: str = "image") -> ImageInfo:
     return ImageInfo(path, fmt, width, height)
 
 
-def sniff_audio_format(head: bytes) -> str | None:
-    """Tell the container from its first bytes; the file name's extension is not trusted."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "wav"
-    if head[:4] == b"fLaC":
-        return "flac"
-    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return "mp3"
-    if head[4:8] == b"ftyp":
-        return "m4a"
-    return None
-
-
 def check_audio(path: Path, field: str = "audio") -> AudioInfo:
     size = _readable_file(path, field)
-    with path.open("rb") as fh:
-        head = fh.read(16)
-    fmt = sniff_audio_format(head)
-    if fmt is None:
-        raise InputError(field, f"unsupported or unrecognised audio format: {path}",
-                         hint=f"use one of {', '.join(f.upper() for f in AUDIO_FORMATS)}")
-    if fmt == "wav" and size <= 44:
+    media_type = sniff_media_type(*read_ends(path))
+    if media_type not in AUDIO_FORMATS:
+        found = f" (it holds {media_type})" if media_type else ""
+        raise InputError(field, f"not a speech clip in a format we read{found}: {path}",
+                         hint=f"use one of {', '.join(AUDIO_FORMATS.values())}")
+    if media_type == "audio/wav" and size <= 44:
         raise InputError(field, f"WAV file holds no samples: {path}")
-    return AudioInfo(path, fmt, size)
+    return AudioInfo(path, media_type, size)
+
+
+def media_type_of(path: Path, field: str) -> str:
+    """A portrait's or speech clip's media type, from its content (for the C2PA ingredient)."""
+    media_type = sniff_media_type(*read_ends(path))
+    if media_type in AUDIO_FORMATS:
+        return media_type
+    return check_image(path, field).media_type
 
 
 def check_output_path(path: Path, field: str = "out", *, overwrite: bool = False) -> Path:

@@ -20,6 +20,7 @@ from typing import Any
 from .. import hashing
 from .._version import __version__
 from ..errors import InputError
+from ..media.inputs import media_type_of
 from . import watermark
 from .labels import (
     CONSENT_LABEL,
@@ -35,10 +36,6 @@ SHA256_KEY = f"{NAMESPACE}.sha256"
 SOFT_BINDING_ALG = f"{NAMESPACE}.tiled-luma-ss.{watermark.VERSION}"
 TRAINED_ALGORITHMIC_MEDIA = (
     "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia")
-_MIME_BY_SUFFIX = {
-    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
-    ".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".m4a": "audio/mp4",
-}
 
 
 @dataclass(frozen=True)
@@ -52,11 +49,8 @@ class InputFile:
 
     @classmethod
     def of(cls, path: Path, label: str, mime: str | None = None) -> InputFile:
-        mime = mime or _MIME_BY_SUFFIX.get(path.suffix.lower())
-        if mime is None:
-            raise InputError(label, f"cannot tell the media type of {path.name}; pass it "
-                             f"explicitly (known: {', '.join(sorted(_MIME_BY_SUFFIX))})")
-        return cls(path, label, mime, file_sha256(path))
+        """`mime` defaults to what the file's content is (media.inputs), never its name."""
+        return cls(path, label, mime or media_type_of(path, label), file_sha256(path))
 
     def ingredient(self) -> dict[str, object]:
         return {"title": self.path.name, "relationship": "inputTo", "label": self.label,

@@ -19,7 +19,6 @@ from sonic_ext.adapters import cli
 from sonic_ext.adapters.ui.consent import HEADERS, consent_rows
 from sonic_ext.consent.evidence import (
     MIN_EVIDENCE_BYTES,
-    PDF,
     PGP_CLEARSIGNED,
     PGP_MESSAGE,
     check_evidence_file,
@@ -33,6 +32,7 @@ from sonic_ext.consent.fields import (
     printable,
 )
 from sonic_ext.errors import InputError
+from sonic_ext.media.sniff import PDF
 from sonic_ext.policy import SCHEMA
 
 from ..conftest import write_tone_wav

@@ -28,7 +28,8 @@ _CHUNK = 1024 * 1024
 
 
 def save_upload(upload: UploadFile, target: Path, limit: int, field: str) -> Path:
-    """Copy an upload to `target` (plus the upload's own extension, for format checks),
+    """Copy an upload to `target` (plus the upload's own extension, so the manifest's
+    ingredient title reads like the user's file; formats are told by content, not by it),
     refusing (413) anything over `limit` bytes."""
     ext = "".join(c for c in Path(upload.filename or "").suffix.lower() if c.isalnum())[:8]
     path = target.with_name(f"{target.name}.{ext}" if ext else target.name)
