@@ -9,6 +9,7 @@ the C2PA manifest is the one found here. Decoding the speech itself is `media.au
 from __future__ import annotations
 
 import re
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,4 +126,10 @@ def check_output_path(path: Path, field: str = "out", *, overwrite: bool = False
     if path.exists() and not overwrite:
         raise InputError(field, f"output file exists already: {path}",
                          hint="choose another name or pass --overwrite")
+    try:  # found now, not after minutes of generation
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise InputError(field, f"cannot write in the output folder {parent}: "
+                                f"{exc.strerror or exc}") from None
     return path

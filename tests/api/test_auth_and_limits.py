@@ -149,6 +149,7 @@ def test_unknown_jobs_and_consents_are_404(admin_api: str) -> None:
     ({"params": '{"stepz": 3}'}, "params"),
     ({"params": "[1, 2]"}, "params"),
     ({"params": "{steps: 3"}, "params"),
+    ({"params": '{"seed": ' + "[" * 50_000 + "]" * 50_000 + "}"}, "params"),
 ])
 def test_bad_generation_input_is_422_and_queues_nothing(admin_api: str, speech: Path,
                                                         admin_service: SonicService,
@@ -162,6 +163,14 @@ def test_bad_generation_input_is_422_and_queues_nothing(admin_api: str, speech: 
     assert response.json()["detail"]["field"] == field
     assert httpx.get(f"{admin_api}/jobs", auth=OPS).json() == {"jobs": []}
     assert list((admin_service.settings.home / "uploads").iterdir()) == []
+
+
+def test_a_json_body_nested_too_deep_is_422(admin_api: str) -> None:
+    body = '{"reason": ' + "[" * 20_000 + "]" * 20_000 + "}"
+    response = httpx.post(f"{admin_api}/consents/con_0/revoke", auth=OPS, headers={
+        **ADMIN, "content-type": "application/json"}, content=body)
+    assert response.status_code == 422, response.text
+    assert "nested" in response.text
 
 
 def test_params_lists_every_parameter_with_its_default(admin_api: str) -> None:

@@ -159,3 +159,14 @@ def test_a_wav_with_a_truncated_header_is_refused(service: SonicService, portrai
                                                        "general", FAST,
                                                        consent_ids=("consent-0",)))
     assert refused.value.field == "audio"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_output_folder_nobody_can_write_is_refused_before_the_gate(
+        service: SonicService, portrait: Path, tmp_path: Path) -> None:
+    # /proc is a folder that even root cannot create files in (chmod does not stop root)
+    with pytest.raises(InputError, match="cannot write in the output folder /proc") as refused:
+        service.generate(GenerateRequest(portrait, write_tone_wav(tmp_path / "s.wav"),
+                                         Path("/proc/talking.mp4"), "general", FAST,
+                                         consent_ids=("consent-0",)))
+    assert refused.value.field == "out"

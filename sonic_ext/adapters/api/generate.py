@@ -25,6 +25,7 @@ from .uploads import (
     FORM_SLACK_BYTES,
     MAX_AUDIO_BYTES,
     MAX_IMAGE_BYTES,
+    NESTED_TOO_DEEP,
     SMALL_BODY_BYTES,
     api_route,
     save_upload,
@@ -45,6 +46,8 @@ def parse_params(text: str) -> GenerationParams:
     except (ValueError, TypeError) as exc:
         raise error_response(InputError("params", f"not a JSON object of generation "
                                                   f"parameters: {exc}")) from None
+    except RecursionError:
+        raise error_response(InputError("params", NESTED_TOO_DEEP)) from None
 
 
 def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManager,

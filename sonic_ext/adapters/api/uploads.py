@@ -12,11 +12,12 @@ from pathlib import Path
 
 from fastapi import HTTPException, UploadFile
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive
 
-from ...errors import SonicError
+from ...errors import InputError, SonicError
 from .errors import error_response, http_error
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -25,6 +26,8 @@ MAX_EVIDENCE_BYTES = 200 * 1024 * 1024
 FORM_SLACK_BYTES = 1024 * 1024  # multipart boundaries and the small text fields
 SMALL_BODY_BYTES = 64 * 1024  # routes without uploads
 _CHUNK = 1024 * 1024
+# Python's json parser recurses once per level and gives up near a thousand levels
+NESTED_TOO_DEEP = "JSON nested too deeply (at most a few hundred levels)"
 
 
 def save_upload(upload: UploadFile, target: Path, limit: int, field: str) -> Path:
@@ -54,7 +57,8 @@ def api_route(max_bytes: int) -> type[APIRoute]:
     service error (SonicError) becomes its HTTP error here, once, for every route.
 
     A declared Content-Length over the limit is refused before anything is read; a body without
-    one (chunked) is counted as it arrives and refused as soon as it passes the limit.
+    one (chunked) is counted as it arrives and refused as soon as it passes the limit. JSON
+    nested deeper than the parser recurses is a 422, not a 400 or a 500.
     """
 
     class SonicApiRoute(APIRoute):
@@ -70,6 +74,10 @@ def api_route(max_bytes: int) -> type[APIRoute]:
                                                  _counted(request.receive, max_bytes)))
                 except SonicError as exc:
                     raise error_response(exc) from None
+                except StarletteHTTPException as exc:  # FastAPI's 400: an unparsable body
+                    if isinstance(exc.__cause__, RecursionError):
+                        raise error_response(InputError("body", NESTED_TOO_DEEP)) from None
+                    raise
 
             return limited
 
