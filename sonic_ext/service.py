@@ -136,6 +136,7 @@ class SonicService:
         self._lock = threading.Lock()
         self._registry: ConsentRegistry | None = None
         self._sonic: SonicStage | None = None
+        self.sweep_leftovers(settings.outputs_dir)
 
     @functools.cached_property
     def capabilities(self) -> Capabilities:
@@ -147,6 +148,32 @@ class SonicService:
             consent_gate=_importable("sonic_ext.identity.dlib_backend", "dlib"),
             pipeline=_importable("sonic_ext.sonic.pipeline", "sonic_ext.sonic.stage"),
             provenance=provenance, verify=provenance)
+
+    def sweep_leftovers(self, folder: Path) -> int:
+        """Remove what a publication killed midway (SIGKILL, power loss) left in `folder`'s
+        staging folder; a generation it had recorded as published is marked failed, so the
+        registry never points at a file that did not appear. The number of files removed."""
+        from .provenance.staging import kind_of, leftovers, remove_staging_if_empty
+
+        found = leftovers(folder)
+        for path in found:
+            if kind_of(path) == "signed" and path.stat().st_size:
+                self._fail_unpublished(path)
+            path.unlink(missing_ok=True)
+        if found:
+            remove_staging_if_empty(folder)
+            log.warning("removed %d file(s) left in %s by a publication that was killed",
+                        len(found), folder)
+        return len(found)
+
+    def _fail_unpublished(self, signed: Path) -> None:
+        from .provenance.manifest import file_sha256
+
+        recorded = self.registry.find_generation(output_sha256=file_sha256(signed))
+        if recorded is not None and recorded.status == "published":
+            self.registry.mark_generation_failed(
+                recorded.id, "startup-sweep", "the process publishing it was killed before the file "
+                                       "appeared")
 
     @property
     def registry(self) -> ConsentRegistry:
@@ -225,6 +252,7 @@ class SonicService:
             # 5. watermark every frame, and fingerprint the marked frames, which binds the mark
             # to these pictures in the registry
             marked = _marked(frames, marker, fingerprinter)
+            self.sweep_leftovers(request.out.parent)
             with Publication(request.out) as publication:
                 # 6. encode + mux (H.264 + AAC) into a temp file beside the output
                 write_mp4(marked, publication.unsigned, fps=fps, audio=request.audio,

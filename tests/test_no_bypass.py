@@ -147,7 +147,7 @@ def test_a_job_can_be_cancelled_and_unknown_jobs_are_404(served: str, speech: Pa
     assert state["state"] == "cancelled", state
     assert httpx.get(f"{job_url}/video", auth=auth).status_code == 409
     assert list(installation.settings.outputs_dir.glob("*.mp4")) == []
-    assert list(installation.settings.outputs_dir.glob(".sonic-publish-*")) == []
+    assert list(installation.settings.outputs_dir.glob(".sonic-publish*")) == []
 
 
 def test_bad_parameters_and_oversized_uploads_are_refused(served: str, speech: Path,

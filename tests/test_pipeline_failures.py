@@ -99,7 +99,7 @@ def test_a_pipeline_failure_reaches_every_surface_with_its_own_code(
     assert job["state"] == "failed" and job["error"]["code"] == code, job
 
     outputs = service.settings.outputs_dir
-    assert list(outputs.glob("*.mp4")) == [] and list(outputs.glob(".sonic-publish-*")) == []
+    assert list(outputs.glob("*.mp4")) == [] and list(outputs.glob(".sonic-publish*")) == []
     with service.registry.database.engine.connect() as db:  # each failure is on record
         failed = db.exec_driver_sql("SELECT count(*) FROM generations WHERE status = 'failed'"
                                     ).scalar()

@@ -8,16 +8,17 @@ A `Publication` is one output on its way there, in the order the steps run:
         ... the caller records `signed` in the registry ...
         publication.publish()                                 # fsync, then os.replace
 
-Its temp files sit in the output folder (same filesystem, so the rename is atomic) and are
-removed when the block is left, whatever happened, so there is never an unsigned or half-written
-output, nor a stray temp file. Each step raises its own error: SigningError only for signing.
+Its temp files sit in a private staging folder beside the output (`staging`: same filesystem,
+so the rename is atomic) and are removed when the block is left, whatever happened, so there is
+never an unsigned or half-written output, nor a stray temp file; what a killed process left
+there is swept by the next one to start (`SonicService.sweep_leftovers`). Each step raises its
+own error: SigningError only for signing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -28,13 +29,13 @@ from .identity_assertion import IdentitySigner
 from .keys import SigningCredentials
 from .manifest import GenerationFacts, file_sha256
 from .sign import sign_mp4
+from .staging import remove_staging_if_empty, staged_file
 from .watermark import WatermarkDetection, detect_video
 from .watermark_key import WatermarkKey
 
 log = logging.getLogger(__name__)
 
 PUBLISH_CHECK_FRAMES = 8
-TEMP_PREFIX = ".sonic-publish-"
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Publication:
                  traceback: TracebackType | None) -> None:
         for path in self._temps:  # after publish() the signed temp is already gone
             path.unlink(missing_ok=True)
+        remove_staging_if_empty(self.final_path.parent)
         if error is not None:
             log.warning("not published %s: %s", self.final_path.name, error)
 
@@ -110,12 +112,10 @@ class Publication:
         return self.final_path
 
     def _temp(self, kind: str) -> Path:
-        """A new empty file next to the final path."""
-        fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{kind}-", suffix=".mp4",
-                                    dir=self.final_path.parent)
-        os.close(fd)
-        self._temps.append(Path(name))
-        return Path(name)
+        """A new empty file in the staging folder beside the final path."""
+        path = staged_file(self.final_path.parent, kind)
+        self._temps.append(path)
+        return path
 
 
 def _require_watermark(path: Path, watermark_id: str, key: WatermarkKey) -> WatermarkDetection:
