@@ -8,6 +8,7 @@ ordinary transactions and never wait for writers (SQLite in WAL mode).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,7 +74,7 @@ def _create_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(Path(parsed.database))
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
     @event.listens_for(engine, "connect")
@@ -91,6 +92,18 @@ def _create_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
     return engine
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Names and face embeddings are biometric data: the database is the owner's alone (0600,
+    in a 0700 folder when we make it). SQLite gives its -wal and -shm files the database file's
+    permissions, so creating the file first with 0600 covers them; an existing registry (an
+    older version made it 0644) is tightened here, its WAL files too."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for existing in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if existing.exists() and not existing.is_symlink():
+            existing.chmod(0o600)
 
 
 def _run_alembic(connection: Connection, action: str, revision: str) -> None:

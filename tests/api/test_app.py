@@ -81,8 +81,14 @@ def test_models_route_needs_a_user_when_users_are_configured(locked_app: str) ->
     assert len(allowed.json()["files"]) == 13
 
 
-def test_health_stays_open_for_probes_when_users_are_configured(locked_app: str) -> None:
-    assert httpx.get(f"{locked_app}/sonic/v1/health").status_code == 200
+def test_health_stays_open_for_probes_but_shows_setup_only_to_users(locked_app: str) -> None:
+    url = f"{locked_app}/sonic/v1/health"
+    for probe in (httpx.get(url), httpx.get(url, auth=("alice", "wrong"))):
+        assert probe.status_code == 200
+        assert probe.json() == {"status": "ok", "version": __version__}  # no paths, no setup
+    user = httpx.get(url, auth=("alice", "wonder:land")).json()
+    assert {"home", "models_dir", "database", "capabilities"} <= set(user)
+    assert user["policy"] is None  # set to None, still reported
 
 
 def test_ui_requires_login_when_users_are_configured(locked_app: str) -> None:

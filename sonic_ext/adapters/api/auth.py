@@ -32,6 +32,14 @@ class ApiAuth:
     users: dict[str, str] = field(default_factory=dict, repr=False)
 
     def check_user(self, credentials: HTTPBasicCredentials | None) -> str:
+        user = self.known_user(credentials)
+        if user is not None:
+            return user
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "valid HTTP Basic credentials required",
+                            headers={"WWW-Authenticate": 'Basic realm="sonic"'})
+
+    def known_user(self, credentials: HTTPBasicCredentials | None) -> str | None:
+        """The user these credentials name, "anonymous" when the API is open, else None."""
         if not self.users:
             return "anonymous"
         if credentials is not None:
@@ -39,8 +47,14 @@ class ApiAuth:
             if expected is not None and secrets.compare_digest(
                     credentials.password.encode(), expected.encode()):
                 return credentials.username
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "valid HTTP Basic credentials required",
-                            headers={"WWW-Authenticate": 'Basic realm="sonic"'})
+        return None
+
+    def optional_user_dependency(self):  # noqa: ANN201 - FastAPI reads its signature
+        def maybe_user(credentials: Optional[HTTPBasicCredentials] = Depends(_basic)
+                       ) -> Optional[str]:
+            return self.known_user(credentials)
+
+        return maybe_user
 
     def user_dependency(self):  # noqa: ANN201 - FastAPI reads the signature of what this returns
         def require_user(credentials: Optional[HTTPBasicCredentials] = Depends(_basic)) -> str:

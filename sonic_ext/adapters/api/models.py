@@ -40,18 +40,20 @@ class ModelsSummary(BaseModel):
 
 
 class Health(BaseModel):
+    """Only `status` and `version` without credentials (when API users are configured)."""
+
     status: str
     version: str
-    home: str
-    models_dir: str
-    database: str
+    home: Optional[str] = None
+    models_dir: Optional[str] = None
+    database: Optional[str] = None
     policy: Optional[str] = None
-    policy_version: str
-    signing: str
-    host: str
+    policy_version: Optional[str] = None
+    signing: Optional[str] = None
+    host: Optional[str] = None
     consent_admin: Optional[str] = None
-    models: ModelsSummary
-    capabilities: Dict[str, bool]
+    models: Optional[ModelsSummary] = None
+    capabilities: Optional[Dict[str, bool]] = None
 
 
 class ModelFileState(BaseModel):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 
+from ..._version import __version__
 from ...service import SonicService
 from ..jobs import JobManager
 from .auth import ApiAuth
@@ -24,6 +25,7 @@ def create_router(service: SonicService, auth: ApiAuth) -> APIRouter:
     """Every route of the API; mount it with `prefix=API_PREFIX`."""
     router = APIRouter()
     require_user = auth.user_dependency()
+    maybe_user = auth.optional_user_dependency()
     jobs = JobManager.for_service(service)
     add_generate_routes(router, service, jobs, require_user)
     add_job_routes(router, service, jobs, require_user)
@@ -32,9 +34,14 @@ def create_router(service: SonicService, auth: ApiAuth) -> APIRouter:
 
     status = APIRouter(route_class=api_route(SMALL_BODY_BYTES), tags=["status"])
 
-    @status.get("/health", response_model=Health, summary="Version, home and models status",
-                description="Open to probes, also when API users are configured.")
-    def health() -> Dict[str, Any]:
+    @status.get("/health", response_model=Health, response_model_exclude_unset=True,
+                summary="Status and version; for users also home, models and capabilities",
+                description="Open to probes, also when API users are configured; without valid "
+                            "credentials it says only `status` and `version` (paths and setup "
+                            "are for users).")
+    def health(user: Optional[str] = Depends(maybe_user)) -> Dict[str, Any]:
+        if user is None:
+            return {"status": "ok", "version": __version__}
         return service.health()
 
     @status.get("/consent-status", response_class=PlainTextResponse,
