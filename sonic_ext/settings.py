@@ -24,6 +24,8 @@ ENV_TRUST_ANCHORS = "SONIC_TRUST_ANCHORS"
 ENV_TSA_URL = "SONIC_TSA_URL"
 ENV_ALLOWED_EKUS = "SONIC_ALLOWED_EKUS"
 ENV_ADMIN_TOKEN = "SONIC_ADMIN_TOKEN"
+ENV_ADMIN_TOKEN_FILE = "SONIC_ADMIN_TOKEN_FILE"  # a file holding it: kept out of ps and /proc
+ENV_API_AUTH = "SONIC_API_AUTH"  # `serve`'s API users (USER:PASS,...), kept out of the process list
 ENV_WATERMARK_KEY = "SONIC_WATERMARK_KEY"
 ENV_CONSENT_KEY = "SONIC_CONSENT_KEY"
 ENV_CONSENT_CHAIN = "SONIC_CONSENT_CHAIN"
@@ -72,6 +74,7 @@ class Settings:
     # Consent changes through the API and UI need this token; without one they are refused there
     # (the CLI, run by whoever owns the home folder, needs none).
     admin_token: str | None = field(default=None, repr=False, compare=False)
+    api_auth: str | None = field(default=None, repr=False, compare=False)  # USER:PASS,...
     host: str = field(default="standalone", compare=False)
 
     # -- construction -------------------------------------------------------------------------
@@ -121,7 +124,9 @@ class Settings:
             db_url=env.get(ENV_DB_URL) or None,
             policy_path=_path_or_none(policy_path) or _path_or_none(env.get(ENV_POLICY)),
             log_level=level,
-            admin_token=admin_token or env.get(ENV_ADMIN_TOKEN) or None,
+            admin_token=admin_token or env.get(ENV_ADMIN_TOKEN) or read_secret_file(
+                env.get(ENV_ADMIN_TOKEN_FILE), ENV_ADMIN_TOKEN_FILE),
+            api_auth=env.get(ENV_API_AUTH) or None,
             host=host,
         )
 
@@ -193,6 +198,21 @@ class Settings:
             "host": self.host,
             "consent_admin": "enabled" if self.admin_token else "disabled (no admin token)",
         }
+
+
+def read_secret_file(path: str | os.PathLike[str] | None, field: str) -> str | None:
+    """A secret kept in a file (its text, stripped); None when no file is named. Secrets on
+    a command line are readable by every local user in /proc/PID/cmdline."""
+    if path in (None, ""):
+        return None
+    try:
+        secret = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(field, f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
+                         ) from None
+    if not secret:
+        raise InputError(field, f"{path} is empty")
+    return secret
 
 
 def _path_or_none(value: str | os.PathLike[str] | None) -> Path | None:

@@ -74,3 +74,18 @@ def test_only_the_settings_module_reads_environment_variables() -> None:
     offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
                  if p.name != "settings.py" and readers.search(p.read_text())]
     assert offenders == []
+
+
+def test_the_admin_token_can_come_from_a_file(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("  from-a-file\n")
+    env = {"SONIC_ADMIN_TOKEN_FILE": str(token)}
+    assert Settings.from_environment(env, home=tmp_path).admin_token == "from-a-file"
+    assert Settings.from_environment({**env, "SONIC_ADMIN_TOKEN": "direct"},
+                                     home=tmp_path).admin_token == "direct"
+    token.write_text("\n")
+    with pytest.raises(InputError, match="SONIC_ADMIN_TOKEN_FILE: .* is empty"):
+        Settings.from_environment(env, home=tmp_path)
+    with pytest.raises(InputError, match="SONIC_ADMIN_TOKEN_FILE: cannot read"):
+        Settings.from_environment({"SONIC_ADMIN_TOKEN_FILE": str(tmp_path / "nope")},
+                                  home=tmp_path)

@@ -34,7 +34,7 @@ from ..logging_setup import configure_logging
 from ..parameters import ParamSpec, param_specs
 from ..progress import ProgressEvent
 from ..service import SonicService
-from ..settings import LOG_LEVELS, Settings
+from ..settings import ENV_API_AUTH, LOG_LEVELS, Settings, read_secret_file
 from ..text import printable, printable_lines
 from .api.users import parse_api_auth
 
@@ -105,6 +105,21 @@ def _api_users(value: str) -> dict[str, str]:
         raise argparse.ArgumentTypeError(exc.problem) from None
 
 
+def _api_users_file(value: str) -> dict[str, str]:
+    try:
+        text = read_secret_file(value, "--api-auth-file") or ""
+        return parse_api_auth(",".join(text.splitlines()), "--api-auth-file")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
+
+
+def _admin_token_file(value: str) -> str:
+    try:
+        return read_secret_file(value, "--admin-token-file") or ""
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
+
+
 def _nonempty(value: str) -> str:
     if not value.strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -134,10 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=EPILOG)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=7861, help="port (default: 7861)")
-    serve.add_argument("--api-auth", metavar="USER:PASS[,USER:PASS]", type=_api_users,
-                       help="HTTP Basic users for the API (the WebUI's --api-auth format)")
-    serve.add_argument("--admin-token", metavar="T", type=_nonempty,
-                       help="token required for consent changes through the API")
+    users = serve.add_mutually_exclusive_group()
+    users.add_argument("--api-auth", metavar="USER:PASS[,USER:PASS]", type=_api_users,
+                       help="HTTP Basic users for the API (the WebUI's --api-auth format); "
+                            "visible to local users in the process list: prefer "
+                            "--api-auth-file or $SONIC_API_AUTH")
+    users.add_argument("--api-auth-file", metavar="FILE", type=_api_users_file,
+                       help="the same, read from FILE (one USER:PASS per line)")
+    token = serve.add_mutually_exclusive_group()
+    token.add_argument("--admin-token", metavar="T", type=_nonempty,
+                       help="token required for consent changes through the API; prefer "
+                            "$SONIC_ADMIN_TOKEN or --admin-token-file")
+    token.add_argument("--admin-token-file", metavar="FILE", type=_admin_token_file,
+                       dest="admin_token", help="the same, read from FILE")
     serve.set_defaults(handler=_serve)
 
     _add_generate(commands)
@@ -694,7 +718,8 @@ def _serve(service: SonicService, args: argparse.Namespace) -> Outcome:
                            hint="install the tested set: pip install -c "
                                 "constraints/standalone.txt 'sd-webui-sonic[app]'") from None
     _require_free_port(args.host, args.port)
-    auth = ApiAuth(users=args.api_auth or {})
+    auth = ApiAuth(users=args.api_auth or args.api_auth_file
+                   or parse_api_auth(service.settings.api_auth, ENV_API_AUTH))
     if args.host not in ("127.0.0.1", "localhost", "::1") and not auth.users:
         log.warning("serving on %s without --api-auth: anyone who can reach it can use the API",
                     args.host)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -100,22 +101,30 @@ def test_ui_requires_login_when_users_are_configured(locked_app: str) -> None:
 
 
 def test_cli_serve_starts_the_app_on_loopback(tmp_path: Path) -> None:
+    users, token = tmp_path / "users.txt", tmp_path / "admin-token"
+    users.write_text("alice:wonder:land\nbob:builder\n")
+    token.write_text("s3cret\n")
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "sonic_ext", "--home", str(tmp_path / "home"), "serve",
-         "--port", str(port), "--admin-token", "s3cret"],
+         "--port", str(port), "--api-auth-file", str(users)],
+        env={**os.environ, "SONIC_ADMIN_TOKEN_FILE": str(token)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     api = f"http://127.0.0.1:{port}/sonic/v1"
     try:
         wait_until_up(f"{api}/health", process=process)
+        # the secrets came from files: nothing in the process list gives them away
+        command_line = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+        assert b"wonder" not in command_line and b"s3cret" not in command_line
         # the first consent call opens (and migrates) the registry: slow on a busy machine
-        with httpx.Client(timeout=60) as client:
+        with httpx.Client(timeout=60, auth=("bob", "builder")) as client:
             health = client.get(f"{api}/health").json()
             assert health["home"] == str(tmp_path / "home")
-            assert health["consent_admin"] == "enabled"  # --admin-token reached the settings
+            assert health["consent_admin"] == "enabled"  # the token file reached the settings
             assert client.get(f"{api}/consents").status_code == 403
             assert client.get(f"{api}/consents", headers={"X-Sonic-Admin-Token": "s3cret"}
                               ).json() == {"consents": []}
+        assert httpx.get(f"{api}/consents", auth=("alice", "wrong")).status_code == 401
         # a second server on the same port: its own exit code, not 3 (consent refused)
         second = subprocess.run(
             [sys.executable, "-m", "sonic_ext", "--home", str(tmp_path / "home2"), "serve",
