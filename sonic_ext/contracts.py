@@ -148,6 +148,26 @@ class VerifyReport:
     # a manifest
     consent_check: dict[str, object] | None = None
 
+    def strict_failures(self) -> list[str]:
+        """Why `verify --strict` refuses this file: anything short of a real, authentic output
+        whose consent is still in force (empty when it passes). A consent credential that is
+        absent (outputs made before credentials existed) or whose status cannot be looked up
+        offline is reported in the Consent section, not failed here."""
+        failures = [] if self.verdict == "authentic" else [f"the verdict is {self.verdict}"]
+        if self.c2pa.get("development_credentials"):
+            failures.append("signed with development credentials")
+        if self.c2pa.get("test_weights"):
+            failures.append("made with test weights")
+        if any(reason.get("code") == "file.differs" for reason in self.reasons):
+            failures.append("its bytes differ from the published output's")
+        consent_verdict = (self.consent_check or {}).get("verdict")
+        if consent_verdict not in (None, "in-force", "absent", "status-unknown"):
+            failures.append(f"its consent credential is {consent_verdict}")
+        if self.consent is not None and self.consent.get("status") not in (
+                "active", "superseded", None):  # superseded: an amendment carries it on
+            failures.append(f"its consent is {self.consent.get('status')} now")
+        return failures
+
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "path": str(self.path), "reasons": list(self.reasons)}
 

@@ -378,7 +378,9 @@ class SonicService:
                           purpose: str) -> GenerationFacts:
         from .provenance.manifest import GenerationFacts, InputFile
         from .provenance.payload import new_watermark_id
+        from .sonic.stage import Placement
 
+        placement = Placement.resolve(request.params)
         return GenerationFacts(
             portrait=InputFile.of(request.image, "portrait"),
             audio=InputFile.of(request.audio, "audio"),
@@ -388,7 +390,9 @@ class SonicService:
             parameters={**request.params.to_dict(), "purpose": purpose},
             title=request.out.name,
             consent_credentials=tuple(self.registry.consent_credentials(decision.consent_ids)),
-            status_list_id=self.registry.issuer.status_list_id)
+            status_list_id=self.registry.issuer.status_list_id,
+            runtime=placement.describe(),
+            test_weights=self.models_status().test_weights)
 
     # -- consent --------------------------------------------------------------------------------
 
@@ -479,6 +483,7 @@ class SonicService:
         report = judge(path, evidence, self._records_of, compare_aligned)
         if evidence.manifest is None:
             return report
+        report = _compared_with_record(report, path)
         return replace(report, consent_check=self._consent_check(
             evidence.manifest, extra, auditor, status_list))
 
@@ -591,6 +596,21 @@ class SonicService:
             "models": self.models_status().summary(),
             "capabilities": self.capabilities.to_dict(),
         }
+
+
+def _compared_with_record(report: VerifyReport, path: Path) -> VerifyReport:
+    """A signed file whose bytes are not the ones the registry recorded as published: C2PA
+    hashes the boxes it knows, so bytes appended after them (a payload riding along) still
+    validate; the registry's sha256 of the whole output does not."""
+    from .provenance.manifest import file_sha256
+
+    recorded = (report.generation or {}).get("output_sha256")
+    if not recorded or file_sha256(path) == recorded:
+        return report
+    reason = {"code": "file.differs", "text": "the file's bytes are not those of the output "
+              "this registry published (sha256 differs): something was added or changed "
+              "outside what the manifest signs"}
+    return replace(report, reasons=(*report.reasons, reason))
 
 
 def _marked(frames: Iterable[Any], marker: FrameWatermarker,

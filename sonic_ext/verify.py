@@ -187,10 +187,18 @@ def _judge_manifest(manifest: Any, found_id: str | None, claimed_id: str | None,
     if claimed_id and not found_id:
         evidence.reason("watermark.missing", f"the manifest binds watermark {claimed_id}, "
                                              "which the frames do not carry")
+    if manifest.test_weights:
+        evidence.reason("weights.test", "made with seeded TEST WEIGHTS (`models make-tiny`), "
+                                        "not the Sonic model: a test of the tool, not a real "
+                                        "output")
     if state == "Trusted":
         evidence.reason("c2pa.trusted", "the manifest is intact and signed by a trusted signer"
                         + (" (development credentials)" if manifest.development_credentials
                            else ""))
+        if manifest.development_credentials:
+            evidence.reason("credentials.development", "signed with this installation's "
+                            "development credentials: trusted here only, not a production "
+                            "signer")
         return "authentic"
     evidence.reason("c2pa.untrusted", "the manifest is intact, but its signer is not among "
                                       "the trust anchors")

@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="PEM file of more trusted roots (this installation's root is "
                              "always trusted)")
     verify.add_argument("--strict", action="store_true",
-                        help="exit 1 unless the verdict is 'authentic'")
+                        help="exit 1 unless the verdict is 'authentic', from production "
+                             "credentials and the real model, with its consent still in force")
     verify.add_argument("--status-list", type=Path, metavar="FILE",
                         help="a consent status list (`consent status-list`, or the operator's "
                              "GET /sonic/v1/consent-status); default: this registry's, now")
@@ -472,8 +473,9 @@ def _verify(service: SonicService, args: argparse.Namespace) -> Outcome:
                      "file")
     if args.report is not None:
         lines.append(f"  report: {service.write_verify_report(report, args.report)}")
-    strict_failure = args.strict and report.verdict != "authentic"
-    return Outcome(report.to_dict(), "\n".join(lines), exit_code=1 if strict_failure else 0)
+    strict_failures = report.strict_failures() if args.strict else []
+    lines += [f"  strict: fails, {failure}" for failure in strict_failures]
+    return Outcome(report.to_dict(), "\n".join(lines), exit_code=1 if strict_failures else 0)
 
 
 def _auditor_bundle(service: SonicService, args: argparse.Namespace) -> Outcome:

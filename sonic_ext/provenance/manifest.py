@@ -13,7 +13,7 @@ c2pa-rs when it signs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,10 @@ class GenerationFacts:
     # the registry's signed credentials of the consents relied on, and its status list's id
     consent_credentials: tuple[str, ...] = ()
     status_list_id: str | None = None
+    # what actually ran, not what was asked for: device, dtype and offload after `auto` and the
+    # CPU's fp32 fallback were applied
+    runtime: Mapping[str, str] = field(default_factory=dict)
+    test_weights: bool = False  # seeded test weights (`models make-tiny`), not the Sonic model
 
 
 def file_sha256(path: Path) -> str:
@@ -82,7 +86,9 @@ def file_sha256(path: Path) -> str:
 
 def build_manifest(facts: GenerationFacts, *, credentials_label: str) -> dict[str, object]:
     """The manifest definition for c2pa's Builder (ingredients are added from their files)."""
-    agent = {"name": f"Sonic talking-head model via {PRODUCT}", "version": __version__}
+    model = "seeded TEST WEIGHTS, not the Sonic model," if facts.test_weights else \
+        "Sonic talking-head model"
+    agent = {"name": f"{model} via {PRODUCT}", "version": __version__}
     created = {
         "action": "c2pa.created",
         "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
@@ -108,7 +114,9 @@ def build_manifest(facts: GenerationFacts, *, credentials_label: str) -> dict[st
         "product": PRODUCT,
         "version": __version__,
         "signing_credentials": credentials_label,
+        "test_weights": facts.test_weights,
         "parameters": dict(facts.parameters),
+        "runtime": dict(facts.runtime),
         "watermark": {"id": facts.watermark_id, "method": watermark.METHOD,
                       "soft_binding_alg": SOFT_BINDING_ALG, "keyed": True},
     }

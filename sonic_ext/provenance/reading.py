@@ -66,12 +66,18 @@ class ManifestReading:
         generation = self.assertion(GENERATION_LABEL) or {}
         return generation.get("signing_credentials") == DEV_LABEL
 
+    @property
+    def test_weights(self) -> bool:
+        """Made with seeded test weights, as the signed generation assertion says."""
+        return bool((self.assertion(GENERATION_LABEL) or {}).get("test_weights"))
+
     def to_dict(self) -> dict[str, object]:
         return {
             "validation_state": self.validation_state,
             "active_manifest": self.store.get("active_manifest"),
             "signature": self.active.get("signature_info"),
             "development_credentials": self.development_credentials,
+            "test_weights": self.test_weights,
             "watermark_id": self.watermark_id,
             "failures": list(self.failures),
             "success_codes": list(self.success_codes),

@@ -58,6 +58,11 @@ class Placement:
                                "GPU", hint="use --device auto or cpu")
         return cls(device, dtype, params.offload if device != "cpu" else "none")
 
+    def describe(self) -> dict[str, str]:
+        """What the manifest records as the run's runtime: names as the parameters use them."""
+        dtype = next(name for name, value in DTYPES.items() if value == self.dtype)
+        return {"device": self.device, "dtype": dtype, "offload": self.offload}
+
 
 class SonicStage:
     """Loads the models on first use and keeps them for the next generation."""

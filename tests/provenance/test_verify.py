@@ -167,10 +167,26 @@ def test_an_unmarked_video_has_no_provenance(installation: SonicService, tmp_pat
 
 def test_cli_verify_reports_in_json_and_strict_mode_fails_the_unsigned(
         installation: SonicService, signed: Published, tmp_path: Path,
+        marked_writer: MarkedWriter, make_facts: MakeFacts,
         capsys: pytest.CaptureFixture[str]) -> None:
     home = str(installation.settings.home)
-    assert cli.main(["--home", home, "verify", str(signed.path), "--json", "--strict"]) == 0
-    assert json.loads(capsys.readouterr().out)["verdict"] == "authentic"
+    assert cli.main(["--home", home, "verify", str(signed.path), "--json", "--strict"]) == 1
+    assert json.loads(capsys.readouterr().out)["verdict"] == "authentic"  # but from dev keys
+    assert cli.main(["--home", home, "verify", str(signed.path), "--strict"]) == 1
+    assert "strict: fails, signed with development credentials" in capsys.readouterr().out
+    # the same file under production credentials (files a CA issued; here our own CA's stand-in)
+    issued = init_dev_keys(tmp_path / "issued")
+    production = SonicService(Settings.from_environment(
+        {"SONIC_SIGNING_CHAIN": str(issued.chain), "SONIC_SIGNING_KEY": str(issued.key),
+         "SONIC_TRUST_ANCHORS": str(issued.root_cert)}, home=installation.settings.home))
+    shipped = publish_marked(tmp_path / "shipped.mp4", marked_writer(WATERMARK, 50, 512),
+                             make_facts(WATERMARK), production.credentials())
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SONIC_SIGNING_CHAIN", str(issued.chain))
+        env.setenv("SONIC_SIGNING_KEY", str(issued.key))
+        env.setenv("SONIC_TRUST_ANCHORS", str(issued.root_cert))
+        assert cli.main(["--home", home, "verify", str(shipped.path), "--strict"]) == 0
+    capsys.readouterr()
     copy = tmp_path / "copy.mp4"
     shutil.copy(signed.path, copy)
     plain = write_mp4(tmp_path / "plain.mp4", moving_frames(25, 256))
