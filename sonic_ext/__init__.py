@@ -19,6 +19,7 @@ from .errors import (
     OutOfMemory,
     PipelineError,
     PublishError,
+    RegistryBusy,
     SigningError,
     SonicError,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "__version__", "AdminRequired", "Cancelled", "CancelToken", "Conflict", "ConsentRefused",
     "EncodingError", "GenerateRequest", "GenerateResult", "GenerationParams", "InputError",
     "ModelsMissing", "NotAvailable", "NotFound", "OutOfMemory", "PipelineError",
-    "ProgressEvent", "PublishError", "SigningError", "Settings", "SonicError", "SonicService",
+    "ProgressEvent", "PublishError", "RegistryBusy", "SigningError", "Settings", "SonicError",
+    "SonicService",
     "VerifyReport",
 ]

@@ -86,6 +86,15 @@ class NotAvailable(SonicError):
     http_status = 503
 
 
+class RegistryBusy(SonicError):
+    """The consent registry stayed locked by another writer longer than we wait: a moment's
+    congestion (or a stuck process), not a fault of the request; try again."""
+
+    code = "registry_busy"
+    http_status = 503
+    retry_after_s = 30
+
+
 class PortInUse(SonicError):
     """`serve` cannot listen: another program holds the address (its own exit code, so a
     supervisor does not read it as a consent refusal or bad input)."""

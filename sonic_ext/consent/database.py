@@ -17,8 +17,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from ..errors import RegistryBusy
 from .models import RegistryHead
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -58,12 +60,21 @@ class RegistryDatabase:
 
     @contextmanager
     def write(self) -> Iterator[tuple[Session, RegistryHead]]:
-        """A transaction holding the registry lock; commits on success, rolls back on error."""
-        with Session(self._write_engine, expire_on_commit=False) as session, session.begin():
-            head = session.get(RegistryHead, 1, with_for_update=True)
-            if head is None:
-                raise RuntimeError("registry database has no head row; it was not migrated")
-            yield session, head
+        """A transaction holding the registry lock; commits on success, rolls back on error.
+        RegistryBusy when another writer held the lock past the busy timeout."""
+        try:
+            with Session(self._write_engine, expire_on_commit=False) as session, \
+                    session.begin():
+                head = session.get(RegistryHead, 1, with_for_update=True)
+                if head is None:
+                    raise RuntimeError("registry database has no head row; it was not migrated")
+                yield session, head
+        except OperationalError as exc:
+            if "locked" not in str(exc.orig):  # SQLite's "database is locked" and the like
+                raise
+            raise RegistryBusy(f"the consent registry is locked by another writer (waited "
+                               f"{SQLITE_BUSY_TIMEOUT_S:g} s)", hint="try again shortly; if it "
+                               "persists, look for a process holding registry.db open") from None
 
     def dispose(self) -> None:
         self.engine.dispose()

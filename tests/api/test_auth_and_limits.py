@@ -173,6 +173,29 @@ def test_a_json_body_nested_too_deep_is_422(admin_api: str) -> None:
     assert "nested" in response.text
 
 
+def test_a_registry_locked_by_another_writer_is_503_with_retry_after(
+        serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from sonic_ext.consent import database
+
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_S", 0.5)  # not a minute, in a test
+    service = make_service(tmp_path / "home")
+    service.list_consents()  # the registry exists, migrated
+    holder = sqlite3.connect(service.settings.registry_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        with serve(service) as base:
+            response = httpx.post(f"{base}/sonic/v1/consents/con_0/revoke", auth=OPS,
+                                  headers=ADMIN, json={"reason": "gone"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "30"
+    assert response.json()["detail"]["code"] == "registry_busy"
+
+
 def test_params_lists_every_parameter_with_its_default(admin_api: str) -> None:
     assert httpx.get(f"{admin_api}/params").status_code == 401
     params = httpx.get(f"{admin_api}/params", auth=OPS)

@@ -20,7 +20,9 @@ def error_response(exc: SonicError) -> HTTPException:
     decision = getattr(exc, "decision", None)
     if decision is not None:
         detail["decision"] = decision.to_dict()
-    return HTTPException(exc.http_status, detail=detail)
+    retry = getattr(exc, "retry_after_s", None)  # RegistryBusy: when to try again
+    headers = {"Retry-After": str(retry)} if retry is not None else None
+    return HTTPException(exc.http_status, detail=detail, headers=headers)
 
 
 def http_error(status: int, code: str, message: str, **extra: Any) -> HTTPException:
