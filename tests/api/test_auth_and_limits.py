@@ -14,6 +14,7 @@ import pytest
 
 from sonic_ext import SonicService
 from sonic_ext.adapters.api import consent as consent_routes
+from sonic_ext.adapters.api.auth import ApiAuth
 from sonic_ext.contracts import GenerationParams
 from tests.api.conftest import ADMIN, FACES, OPS, Serve, make_service
 
@@ -194,6 +195,34 @@ def test_a_registry_locked_by_another_writer_is_503_with_retry_after(
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"] == "30"
     assert response.json()["detail"]["code"] == "registry_busy"
+
+
+def test_a_request_without_credentials_is_refused_before_its_body_is_read(
+        admin_service: SonicService) -> None:
+    import asyncio
+
+    from tests.api.router_app import router_app
+
+    app = router_app(admin_service, ApiAuth(users={"ops": "pw"}))
+    chunk, chunks = b"\0" * (1 << 20), 150  # 150 MB offered, one megabyte at a time
+    pulled, sent = [], []
+
+    async def receive() -> dict:
+        pulled.append(1)
+        return {"type": "http.request", "body": chunk, "more_body": len(pulled) < chunks}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/sonic/v1/generate", "raw_path":
+             b"/sonic/v1/generate", "root_path": "", "query_string": b"",
+             "headers": [(b"content-type", b"multipart/form-data; boundary=x"),
+                         (b"host", b"127.0.0.1")],
+             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80)}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 401
+    assert len(pulled) == 0  # not one megabyte read for a caller who is nobody
 
 
 def test_params_lists_every_parameter_with_its_default(admin_api: str) -> None:

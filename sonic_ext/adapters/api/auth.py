@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from fastapi import Depends, HTTPException, status
+from fastapi.dependencies.models import Dependant
 from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBasicCredentials
+from starlette.requests import Request
 
 if TYPE_CHECKING:
     from ...service import SonicService
@@ -60,7 +62,21 @@ class ApiAuth:
         def require_user(credentials: Optional[HTTPBasicCredentials] = Depends(_basic)) -> str:
             return self.check_user(credentials)
 
+        require_user.sonic_auth = self  # type: ignore[attr-defined]  # found by `required_auth`
         return require_user
+
+    async def check_request(self, request: Request) -> None:
+        """401 from the headers alone: `api_route` calls it before reading any body."""
+        self.check_user(await _basic(request))
+
+
+def required_auth(dependant: Dependant) -> ApiAuth | None:
+    """The ApiAuth a route's dependencies require a user of, if any (see `user_dependency`)."""
+    for dependency in dependant.dependencies:
+        auth = getattr(dependency.call, "sonic_auth", None) or required_auth(dependency)
+        if auth is not None:
+            return auth
+    return None
 
 
 def admin_dependency(service: SonicService):  # noqa: ANN201 - a FastAPI dependency

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive
 
 from ...errors import InputError, SonicError
+from .auth import required_auth
 from .errors import error_response, http_error
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
@@ -56,7 +57,8 @@ def api_route(max_bytes: int) -> type[APIRoute]:
     """The route class of every API route: requests carry at most `max_bytes` of body, and a
     service error (SonicError) becomes its HTTP error here, once, for every route.
 
-    A declared Content-Length over the limit is refused before anything is read; a body without
+    A route that needs an API user answers 401 from the headers, before any body is read. A
+    declared Content-Length over the limit is refused before anything is read; a body without
     one (chunked) is counted as it arrives and refused as soon as it passes the limit. JSON
     nested deeper than the parser recurses is a 422, not a 400 or a 500.
     """
@@ -64,8 +66,11 @@ def api_route(max_bytes: int) -> type[APIRoute]:
     class SonicApiRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
             handler = super().get_route_handler()
+            auth = required_auth(self.dependant)
 
             async def limited(request: Request) -> Response:
+                if auth is not None:  # FastAPI reads the body before dependencies run
+                    await auth.check_request(request)
                 declared = request.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
                     raise too_large(max_bytes)
