@@ -410,16 +410,18 @@ class SonicService:
         return ConsentGate(self.registry).check(image, purpose, actor, claims,
                                                 params.framing())
 
-    def require_admin(self, token: str | None) -> None:
-        """Consent changes from the API and UI need the admin token (compared in constant time);
-        with none configured, those surfaces cannot change consent at all."""
+    def require_admin(self, token: str | None, action: str = "consent changes") -> None:
+        """Admin actions from the API and UI (consent changes, model downloads) need the admin
+        token (compared in constant time); with none configured, those surfaces cannot do them
+        at all (the CLI, run by the home's owner, can)."""
         expected = self.settings.admin_token
         if not expected:
-            raise AdminRequired("consent changes are disabled here: no admin token is configured",
-                                hint="start with --admin-token (WebUI: --sonic-admin-token) or "
-                                     "set SONIC_ADMIN_TOKEN, or use `sonic-ext consent` locally")
+            raise AdminRequired(f"{action} are disabled here: no admin token is configured",
+                                hint="start with --admin-token-file (WebUI: "
+                                     "--sonic-admin-token) or set SONIC_ADMIN_TOKEN, or use "
+                                     "`sonic-ext` locally")
         if not token or not hmac.compare_digest(token.encode(), expected.encode()):
-            raise AdminRequired("a valid admin token is required for consent changes")
+            raise AdminRequired(f"a valid admin token is required for {action}")
 
     def add_consent(self, name: str | None, portraits: Sequence[Path], evidence: Path,
                     purposes: Sequence[str], expires: datetime | None, recorded_by: str, *,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -53,8 +54,27 @@ def test_the_models_table_follows_the_folder(service: SonicService) -> None:
     assert ["RIFE/flownet.pkl", "rife", "present", 12_186_817, 12_186_817] in rows
 
 
+def _with_admin_token(service: SonicService) -> SonicService:
+    return SonicService(replace(service.settings, admin_token="tok"))
+
+
+def test_a_download_needs_the_admin_token(service: SonicService,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[object] = []
+    monkeypatch.setattr(SonicService, "download_models", lambda *a: asked.append(a) or [])
+    notice, _rows, _summary = list(ModelsHandlers(service).download("", "guess"))[-1]
+    assert "model downloads are disabled here: no admin token is configured" in notice
+    handlers = ModelsHandlers(_with_admin_token(service))
+    for token in ("", "guess"):
+        notice, _rows, _summary = list(handlers.download("", token))[-1]
+        assert "a valid admin token is required for model downloads" in notice
+    assert asked == []  # nothing fetched, not even a request
+    notice, _rows, _summary = list(handlers.download("", "tok"))[-1]
+    assert len(asked) == 1 and "Nothing to download" in notice
+
+
 def test_a_complete_folder_has_nothing_to_download(obama_consented: SonicService) -> None:
-    updates = list(ModelsHandlers(obama_consented).download(""))
+    updates = list(ModelsHandlers(_with_admin_token(obama_consented)).download("", "tok"))
     notice, rows, summary = updates[-1]
     assert "Nothing to download: every file is present." in notice
     assert summary.endswith("ready (seeded test weights, not the real model).")
@@ -66,7 +86,8 @@ def test_offline_the_download_says_what_to_fetch_and_where(service: SonicService
                                                            ) -> None:
     # The network is really unreachable: every HTTPS request goes to a closed local port.
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")
-    notice, _rows, summary = list(ModelsHandlers(service).download("hf_dummy"))[-1]
+    notice, _rows, summary = list(ModelsHandlers(_with_admin_token(service))
+                                  .download("hf_dummy", "tok"))[-1]
     assert "sonic-notice-error" in notice
     assert "could not download 13 file(s)" in notice
     assert ("Sonic/unet.pth &lt;- https://huggingface.co/LeonJoe13/Sonic/resolve/main/Sonic/"

@@ -35,9 +35,16 @@ class ModelsHandlers:
     def refresh(self) -> tuple[list[list[object]], str]:
         return models_table(self.service)
 
-    def download(self, hf_token: str | None) -> Iterator[tuple[str, object, object]]:
+    def download(self, hf_token: str | None, admin_token: str | None
+                 ) -> Iterator[tuple[str, object, object]]:
         """Fetch what is missing, streaming progress; offline, show which files to fetch
-        by hand and where they go (ModelsMissing's message)."""
+        by hand and where they go (ModelsMissing's message). An admin action: gigabytes of
+        downloads and files the models load from are not for every page user."""
+        try:
+            self.service.require_admin(admin_token, "model downloads")
+        except SonicError as exc:
+            yield notice_html("error", str(exc)), gr.update(), gr.update()
+            return
         call = BackgroundCall(lambda progress: self.service.download_models(
             (hf_token or "").strip() or None, progress), name="sonic-ui-download")
         for event in call.updates():
@@ -70,11 +77,14 @@ def models_tab(service: SonicService) -> None:
                         "licence on huggingface.co and give a token.")
             hf_token = gr.Textbox(label="Hugging Face token (optional)", type="password",
                                   elem_id="sonic_hf_token")
+            admin_token = gr.Textbox(label="Admin token", type="password",
+                                     elem_id="sonic_models_admin_token")
             download = gr.Button("Download", elem_id="sonic_models_download")
             status = gr.HTML(elem_id="sonic_models_download_status")
-        keep_out_of_ui_config(hf_token)
+        keep_out_of_ui_config(hf_token, admin_token)
         refresh.click(handlers.refresh, inputs=None, outputs=[table, summary],
                       api_name="models_status")
         tab.select(handlers.refresh, inputs=None, outputs=[table, summary], api_name=False)
-        download.click(handlers.download, inputs=hf_token, outputs=[status, table, summary],
+        download.click(handlers.download, inputs=[hf_token, admin_token],
+                       outputs=[status, table, summary],
                        api_name="models_download", show_progress="hidden")
