@@ -6,6 +6,7 @@ loading the registry.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Characters no name, reason or actor may hold (consent/fields.py: check_text): controls (tab
@@ -42,3 +43,18 @@ def printable(text: object) -> str:
 def printable_lines(text: object) -> str:
     """`printable` for output made of several lines: the line breaks between them are kept."""
     return "\n".join(printable(line) for line in ("" if text is None else str(text)).split("\n"))
+
+
+# An absolute POSIX or Windows path of two or more parts, not inside a URL (`://host/...`) and
+# not an API route named after an HTTP method ("GET /consents/granted") or under /sonic/v1.
+_SERVER_PATH = re.compile(
+    r"(?<![\w.:/\\])(?<!GET )(?<!POST )(?<!DELETE )(?!/sonic/v1\b)"
+    r"(?:[A-Za-z]:)?(?:[/\\][^\s/\\'\"(),;:]+){2,}[/\\]?")
+
+
+def without_server_paths(message: str) -> str:
+    """A message for a remote client: each server path replaced by its last part ("file not
+    found: /srv/sonic/uploads/ab12/portrait.png" -> "... portrait.png"), since paths tell an
+    attacker how the server is laid out and a user of the API or UI cannot open them anyway."""
+    return _SERVER_PATH.sub(lambda match: re.split(r"[/\\]", match.group().rstrip("/\\"))[-1],
+                            message)

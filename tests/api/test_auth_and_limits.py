@@ -225,6 +225,19 @@ def test_a_request_without_credentials_is_refused_before_its_body_is_read(
     assert len(pulled) == 0  # not one megabyte read for a caller who is nobody
 
 
+def test_errors_sent_to_clients_name_files_not_server_paths(admin_api: str, speech: Path,
+                                                           admin_service: SonicService) -> None:
+    broken = b"\x89PNG\r\n\x1a\n" + bytes(200)  # a PNG signature, then nothing readable
+    response = httpx.post(f"{admin_api}/generate", auth=OPS, data={"consent_id": "con_0"},
+                          files={"image": ("me.png", broken, "image/png"),
+                                 "audio": ("speech.wav", speech.read_bytes(), "audio/wav")})
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail["field"] == "image" and "portrait.png" in detail["message"]
+    assert str(admin_service.settings.home) not in response.text
+    assert "/uploads/" not in response.text
+
+
 def test_params_lists_every_parameter_with_its_default(admin_api: str) -> None:
     assert httpx.get(f"{admin_api}/params").status_code == 401
     params = httpx.get(f"{admin_api}/params", auth=OPS)

@@ -11,12 +11,15 @@ from typing import Any
 from fastapi import HTTPException
 
 from ...errors import SonicError
+from ...text import without_server_paths
 
 
 def error_response(exc: SonicError) -> HTTPException:
-    """The HTTP form of a service error: its status and its machine-readable body, with the
-    gate's decision record when the gate refused (GateRefused carries it)."""
-    detail = exc.to_dict()
+    """The HTTP form of a service error: its status and its machine-readable body (server paths
+    shortened to file names), with the gate's decision record when the gate refused
+    (GateRefused carries it)."""
+    detail = {key: without_server_paths(value) if key in ("message", "hint") and value else value
+              for key, value in exc.to_dict().items()}
     decision = getattr(exc, "decision", None)
     if decision is not None:
         detail["decision"] = decision.to_dict()

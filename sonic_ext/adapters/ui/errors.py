@@ -6,7 +6,9 @@ from __future__ import annotations
 import gradio as gr
 
 from ...errors import SonicError
+from ...text import without_server_paths
 
 
 def ui_error(exc: SonicError) -> gr.Error:
-    return gr.Error(f"{exc} [{exc.code}]")
+    """Server paths (gradio's temp copies, the home) shortened to file names, as in the API."""
+    return gr.Error(f"{without_server_paths(str(exc))} [{exc.code}]")
