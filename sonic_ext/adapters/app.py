@@ -31,5 +31,5 @@ def create_app(service: SonicService, auth: ApiAuth) -> FastAPI:
     app.include_router(create_router(service, auth), prefix=API_PREFIX)
     # The UI asks for the same users as the API: its event handlers are an API of their own.
     return gr.mount_gradio_app(app, build_ui(service), path="/",
-                               auth=list(auth.users.items()) or None,
+                               auth=auth.ui_login if auth.users else None,
                                allowed_paths=[str(service.settings.outputs_dir)])

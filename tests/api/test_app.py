@@ -100,6 +100,15 @@ def test_ui_requires_login_when_users_are_configured(locked_app: str) -> None:
         assert client.get("/config").status_code == 200
 
 
+def test_ui_logins_are_throttled_after_repeated_failures(locked_app: str) -> None:
+    with httpx.Client(base_url=locked_app) as client:
+        for attempt in range(6):
+            wrong = client.post("/login", data={"username": "alice", "password": f"x{attempt}"})
+            assert wrong.status_code == 400
+        right = client.post("/login", data={"username": "alice", "password": "wonder:land"})
+        assert right.status_code == 400  # locked for the rest of the window
+
+
 def test_cli_serve_starts_the_app_on_loopback(tmp_path: Path) -> None:
     users, token = tmp_path / "users.txt", tmp_path / "admin-token"
     users.write_text("alice:wonder:land\nbob:builder\n")

@@ -14,9 +14,9 @@ import pytest
 
 from sonic_ext import SonicService
 from sonic_ext.adapters.api import consent as consent_routes
-from sonic_ext.adapters.api.auth import ApiAuth
+from sonic_ext.adapters.api.auth import ApiAuth, LoginThrottle
 from sonic_ext.contracts import GenerationParams
-from tests.api.conftest import ADMIN, FACES, OPS, Serve, make_service
+from tests.api.conftest import ADMIN, FACES, OPS, USERS, Serve, make_service
 
 
 def _consent_form(evidence: Path, **fields: str) -> dict:
@@ -236,6 +236,25 @@ def test_errors_sent_to_clients_name_files_not_server_paths(admin_api: str, spee
     assert detail["field"] == "image" and "portrait.png" in detail["message"]
     assert str(admin_service.settings.home) not in response.text
     assert "/uploads/" not in response.text
+
+
+def test_failed_logins_are_throttled_per_user_and_address(admin_api: str) -> None:
+    url = f"{admin_api}/jobs"
+    answers = [httpx.get(url, auth=("ops", f"guess{i}")).status_code for i in range(8)]
+    assert answers == [401] * 5 + [429] * 3  # not 50 guesses in 0.6 s any more
+    locked = httpx.get(url, auth=OPS)  # the right password too, while the lock holds
+    assert locked.status_code == 429 and 0 < int(locked.headers["retry-after"]) <= 60
+    assert httpx.get(url, auth=("qa", USERS["qa"])).status_code == 200  # another user is not
+
+
+def test_a_throttled_login_may_try_again_after_the_window() -> None:
+    now = [0.0]
+    auth = ApiAuth(users={"ops": "pw"}, throttle=LoginThrottle(clock=lambda: now[0]))
+    for _ in range(LoginThrottle.MAX_FAILURES):
+        assert not auth.ui_login("ops", "wrong")
+    assert not auth.ui_login("ops", "pw")  # throttled
+    now[0] += LoginThrottle.WINDOW_S
+    assert auth.ui_login("ops", "pw")
 
 
 def test_params_lists_every_parameter_with_its_default(admin_api: str) -> None:
