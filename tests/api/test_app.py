@@ -92,6 +92,18 @@ def test_health_stays_open_for_probes_but_shows_setup_only_to_users(locked_app: 
     assert user["policy"] is None  # set to None, still reported
 
 
+@pytest.mark.parametrize("origin", ["null", "http://localhost:8000", "http://127.0.0.1:9"])
+def test_browsers_get_no_cross_origin_access_to_the_api(open_app: str, origin: str) -> None:
+    # gradio's own CORS (mounted at /) answered the API's preflights, credentials allowed
+    preflight = httpx.options(f"{open_app}/sonic/v1/generate", headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 403
+    assert "access-control-allow-origin" not in preflight.headers
+    assert "access-control-allow-credentials" not in preflight.headers
+    same_origin = httpx.get(f"{open_app}/sonic/v1/health")  # the API itself still answers
+    assert same_origin.status_code == 200
+
+
 def test_ui_requires_login_when_users_are_configured(locked_app: str) -> None:
     assert httpx.get(f"{locked_app}/config").status_code == 401
     with httpx.Client(base_url=locked_app) as client:
