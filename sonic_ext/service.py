@@ -155,16 +155,21 @@ class SonicService:
         registry never points at a file that did not appear. The number of files removed."""
         from .provenance.staging import kind_of, leftovers, remove_staging_if_empty
 
-        found = leftovers(folder)
-        for path in found:
+        removed = 0
+        for path in leftovers(folder):
             if kind_of(path) == "signed" and path.stat().st_size:
-                self._fail_unpublished(path)
+                try:
+                    self._fail_unpublished(path)
+                except Exception:  # kept for the next sweep: the registry must hear of it
+                    log.exception("could not mark the generation of %s failed", path.name)
+                    continue
             path.unlink(missing_ok=True)
-        if found:
+            removed += 1
+        if removed:
             remove_staging_if_empty(folder)
             log.warning("removed %d file(s) left in %s by a publication that was killed",
-                        len(found), folder)
-        return len(found)
+                        removed, folder)
+        return removed
 
     def _fail_unpublished(self, signed: Path) -> None:
         from .provenance.manifest import file_sha256

@@ -20,11 +20,16 @@ STAGING_DIR = ".sonic-publishing"
 def staged_file(folder: Path, kind: str) -> Path:
     """A new empty private file in `folder`'s staging folder (made 0700 on first use)."""
     staging = folder / STAGING_DIR
-    staging.mkdir(mode=0o700, exist_ok=True)
-    staging.chmod(0o700)  # a folder made by an older version or another umask
-    fd, name = tempfile.mkstemp(prefix=f"{os.getpid()}-{kind}-", suffix=".mp4", dir=staging)
-    os.close(fd)
-    return Path(name)
+    while True:
+        staging.mkdir(mode=0o700, exist_ok=True)
+        try:
+            staging.chmod(0o700)  # a folder made by an older version or another umask
+            fd, name = tempfile.mkstemp(prefix=f"{os.getpid()}-{kind}-", suffix=".mp4",
+                                        dir=staging)
+        except FileNotFoundError:  # another publication removed it the moment it was empty
+            continue
+        os.close(fd)
+        return Path(name)
 
 
 def kind_of(path: Path) -> str:
