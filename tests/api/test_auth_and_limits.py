@@ -220,7 +220,11 @@ def test_a_request_without_credentials_is_refused_before_its_body_is_read(
              "headers": [(b"content-type", b"multipart/form-data; boundary=x"),
                          (b"host", b"127.0.0.1")],
              "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80)}
-    asyncio.run(app(scope, receive, send))
+    loop = asyncio.new_event_loop()  # not asyncio.run: it would leave this thread without
+    try:                              # an event loop, and gradio apps built later need one
+        loop.run_until_complete(app(scope, receive, send))
+    finally:
+        loop.close()
     assert sent[0]["status"] == 401
     assert len(pulled) == 0  # not one megabyte read for a caller who is nobody
 

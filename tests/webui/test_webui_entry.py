@@ -46,7 +46,8 @@ def test_api_is_mounted_with_webui_folders_and_host_users(host: object, tmp_path
     app = FastAPI()
     script_callbacks.app_started_callback(None, app)
     with serve_in_thread(app) as base:
-        health = httpx.get(f"{base}/sonic/v1/health").json()
+        assert set(httpx.get(f"{base}/sonic/v1/health").json()) == {"status", "version"}
+        health = httpx.get(f"{base}/sonic/v1/health", auth=("ops", "pw1")).json()
         assert health["home"] == str(tmp_path / "webui" / "sonic")
         assert health["models_dir"] == str(tmp_path / "webui" / "models" / "Sonic")
         assert health["host"] == "webui"
