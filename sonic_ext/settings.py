@@ -7,6 +7,7 @@ variables, then defaults (standalone: `~/.local/share/sonic`; inside a WebUI: `<
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ ENV_ALLOWED_EKUS = "SONIC_ALLOWED_EKUS"
 ENV_ADMIN_TOKEN = "SONIC_ADMIN_TOKEN"
 ENV_ADMIN_TOKEN_FILE = "SONIC_ADMIN_TOKEN_FILE"  # a file holding it: kept out of ps and /proc
 ENV_API_AUTH = "SONIC_API_AUTH"  # `serve`'s API users (USER:PASS,...), kept out of the process list
+ENV_API_CORS_ORIGINS = "SONIC_API_CORS_ORIGINS"  # web origins whose pages may call the API
 ENV_WATERMARK_KEY = "SONIC_WATERMARK_KEY"
 ENV_CONSENT_KEY = "SONIC_CONSENT_KEY"
 ENV_CONSENT_CHAIN = "SONIC_CONSENT_CHAIN"
@@ -75,6 +77,8 @@ class Settings:
     # (the CLI, run by whoever owns the home folder, needs none).
     admin_token: str | None = field(default=None, repr=False, compare=False)
     api_auth: str | None = field(default=None, repr=False, compare=False)  # USER:PASS,...
+    # Browser pages from these origins may call the standalone app's API (CORS); none by default
+    api_cors_origins: tuple[str, ...] = ()
     host: str = field(default="standalone", compare=False)
 
     # -- construction -------------------------------------------------------------------------
@@ -127,6 +131,7 @@ class Settings:
             admin_token=admin_token or env.get(ENV_ADMIN_TOKEN) or read_secret_file(
                 env.get(ENV_ADMIN_TOKEN_FILE), ENV_ADMIN_TOKEN_FILE),
             api_auth=env.get(ENV_API_AUTH) or None,
+            api_cors_origins=parse_origins(env.get(ENV_API_CORS_ORIGINS), ENV_API_CORS_ORIGINS),
             host=host,
         )
 
@@ -174,6 +179,12 @@ class Settings:
         return self.home / "evidence"
 
     @property
+    def cache_dir(self) -> Path:
+        """The UI's working copies (verify reports, the standalone gradio cache): private, and
+        never under `outputs/`, which holds only published, recorded files."""
+        return self.home / "cache"
+
+    @property
     def database_url(self) -> str:
         """`SONIC_DB_URL` when set (e.g. PostgreSQL for teams), else SQLite under home."""
         return self.db_url or f"sqlite:///{self.registry_path}"
@@ -182,9 +193,19 @@ class Settings:
         """Create the home layout; keys and evidence are private to the user (0700)."""
         for directory in (self.home, self.outputs_dir, self.manifests_dir, self.logs_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        for private in (self.keys_dir, self.evidence_dir):
+        for private in (self.keys_dir, self.evidence_dir, self.cache_dir):
             private.mkdir(parents=True, exist_ok=True)
             private.chmod(0o700)
+
+    def keep_gradio_files_private(self) -> None:
+        """For `serve`: gradio's uploads (portraits: biometric data) and its copies of the
+        videos it shows go to `cache/gradio` (0700), not the shared /tmp/gradio, unless
+        $GRADIO_TEMP_DIR says otherwise. Call before the UI is built."""
+        if not os.environ.get("GRADIO_TEMP_DIR"):
+            folder = self.cache_dir / "gradio"
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.chmod(0o700)
+            os.environ["GRADIO_TEMP_DIR"] = str(folder)
 
     def describe(self) -> dict[str, str | None]:
         """What `health` and `--json` outputs show; never includes secrets."""
@@ -198,6 +219,17 @@ class Settings:
             "host": self.host,
             "consent_admin": "enabled" if self.admin_token else "disabled (no admin token)",
         }
+
+
+def parse_origins(value: str | None, field_name: str) -> tuple[str, ...]:
+    """Comma-separated web origins (`https://studio.example:8443`), each exactly as a browser
+    sends it in `Origin`: a scheme, a host, an optional port, nothing else (no `*`)."""
+    origins = tuple(part.strip().rstrip("/") for part in (value or "").split(",") if part.strip())
+    for origin in origins:
+        if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+            raise InputError(field_name, f"{origin!r} is not a web origin; give scheme://host"
+                                         "[:port], e.g. https://studio.example")
+    return origins
 
 
 def read_secret_file(path: str | os.PathLike[str] | None, field: str) -> str | None:

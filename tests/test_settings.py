@@ -58,7 +58,7 @@ def test_ensure_dirs_makes_private_folders_for_keys_and_evidence(settings: Setti
     settings.ensure_dirs()
     for folder in (settings.outputs_dir, settings.manifests_dir, settings.logs_dir):
         assert folder.is_dir()
-    for private in (settings.keys_dir, settings.evidence_dir):
+    for private in (settings.keys_dir, settings.evidence_dir, settings.cache_dir):
         assert stat.S_IMODE(private.stat().st_mode) == 0o700
 
 
@@ -89,3 +89,14 @@ def test_the_admin_token_can_come_from_a_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="SONIC_ADMIN_TOKEN_FILE: cannot read"):
         Settings.from_environment({"SONIC_ADMIN_TOKEN_FILE": str(tmp_path / "nope")},
                                   home=tmp_path)
+
+
+def test_cors_origins_come_from_the_environment_and_must_be_origins(tmp_path: Path) -> None:
+    settings = Settings.from_environment(
+        {"SONIC_API_CORS_ORIGINS": "https://studio.example, http://127.0.0.1:8080/"},
+        home=tmp_path)
+    assert settings.api_cors_origins == ("https://studio.example", "http://127.0.0.1:8080")
+    assert Settings.from_environment({}, home=tmp_path).api_cors_origins == ()
+    for bad in ("*", "studio.example", "https://studio.example/app"):
+        with pytest.raises(InputError, match="SONIC_API_CORS_ORIGINS: .* is not a web origin"):
+            Settings.from_environment({"SONIC_API_CORS_ORIGINS": bad}, home=tmp_path)

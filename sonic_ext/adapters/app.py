@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
 import gradio as gr
 from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -26,32 +31,54 @@ _TAGS = [
 ]
 
 
-class NoCrossOriginApi:
-    """Refuse browsers' CORS preflights for the API. Without this, an OPTIONS request to
-    /sonic/v1 falls through to the gradio app mounted at "/", whose CORS middleware allows
-    localhost and `null` origins with credentials, so any local page (or a file opened in a
-    browser) could drive the API with the user's cached credentials. No origin is allowed: the
-    API is for programs, and the UI is same-origin."""
+class ApiOrigins:
+    """Browsers reach the API only from its own origin, or from origins the operator listed
+    (`--api-cors-origin`, $SONIC_API_CORS_ORIGINS), which get CORS without cookies.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Without this, a preflight to /sonic/v1 fell through to the gradio app mounted at "/", whose
+    CORS allows localhost and `null` origins with credentials, and a page elsewhere could send
+    a "simple" cross-origin POST with the browser's cached Basic credentials. Programs send no
+    `Origin` and are not affected. Same origin is judged by host and port only, so a TLS proxy
+    in front changes nothing.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_origins: Sequence[str] = ()) -> None:
         self.app = app
+        self.allowed = frozenset(allowed_origins)
+        self.cors = CORSMiddleware(app, allow_origins=sorted(self.allowed),
+                                   allow_methods=["GET", "POST", "DELETE"],
+                                   allow_headers=["Authorization", "Content-Type",
+                                                  "X-Sonic-Admin-Token"], max_age=600)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "OPTIONS" and \
-                scope["path"].startswith(API_PREFIX):
-            refused = PlainTextResponse("cross-origin requests to the API are not allowed", 403)
-            await refused(scope, receive, send)
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is None or urlsplit(origin).netloc == headers.get("host"):
+            await self.app(scope, receive, send)
+        elif origin in self.allowed:
+            await self.cors(scope, receive, send)
+        else:
+            refused = PlainTextResponse(f"pages from {origin} may not use this API (the server's "
+                                        "operator can allow an origin with --api-cors-origin)",
+                                        403)
+            await refused(scope, receive, send)
 
 
-def create_app(service: SonicService, auth: ApiAuth) -> FastAPI:
+def create_app(service: SonicService, auth: ApiAuth,
+               cors_origins: Sequence[str] | None = None) -> FastAPI:
+    """`cors_origins`: web origins whose pages may call the API (default: the settings')."""
     app = FastAPI(title="Sonic", version=__version__, openapi_tags=_TAGS,
                   description="Consent-gated, signed talking-head videos.")
     # The API first: the UI is mounted at "/" and would otherwise shadow these routes.
     app.include_router(create_router(service, auth), prefix=API_PREFIX)
-    app.add_middleware(NoCrossOriginApi)
+    app.add_middleware(ApiOrigins, allowed_origins=service.settings.api_cors_origins
+                       if cors_origins is None else cors_origins)
     # The UI asks for the same users as the API: its event handlers are an API of their own.
+    # No `allowed_paths`: gradio's /file= route would serve anything under it to every user.
+    # A video the UI shows is copied into gradio's cache under its content hash, so only
+    # someone who already has the file can name it.
     return gr.mount_gradio_app(app, build_ui(service), path="/",
-                               auth=auth.ui_login if auth.users else None,
-                               allowed_paths=[str(service.settings.outputs_dir)])
+                               auth=auth.ui_login if auth.users else None)

@@ -34,7 +34,13 @@ from ..logging_setup import configure_logging
 from ..parameters import ParamSpec, param_specs
 from ..progress import ProgressEvent
 from ..service import SonicService
-from ..settings import ENV_API_AUTH, LOG_LEVELS, Settings, read_secret_file
+from ..settings import (
+    ENV_API_AUTH,
+    LOG_LEVELS,
+    Settings,
+    parse_origins,
+    read_secret_file,
+)
 from ..text import printable, printable_lines
 from .api.users import parse_api_auth
 
@@ -105,6 +111,16 @@ def _api_users(value: str) -> dict[str, str]:
         raise argparse.ArgumentTypeError(exc.problem) from None
 
 
+def _origin(value: str) -> str:
+    try:
+        origins = parse_origins(value, "--api-cors-origin")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
+    if len(origins) != 1:
+        raise argparse.ArgumentTypeError("give one origin per --api-cors-origin")
+    return origins[0]
+
+
 def _api_users_file(value: str) -> dict[str, str]:
     try:
         text = read_secret_file(value, "--api-auth-file") or ""
@@ -162,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "$SONIC_ADMIN_TOKEN or --admin-token-file")
     token.add_argument("--admin-token-file", metavar="FILE", type=_admin_token_file,
                        dest="admin_token", help="the same, read from FILE")
+    serve.add_argument("--api-cors-origin", metavar="ORIGIN", action="append",
+                       type=_origin, help="a web origin (https://host[:port]) whose pages may "
+                                          "call the API; repeat for more (default: "
+                                          "$SONIC_API_CORS_ORIGINS, else none)")
     serve.set_defaults(handler=_serve)
 
     _add_generate(commands)
@@ -727,7 +747,8 @@ def _serve(service: SonicService, args: argparse.Namespace) -> Outcome:
                     args.host)
         print(f"warning: {args.host} is reachable by others and --api-auth is not set",
               file=sys.stderr)
-    app = create_app(service, auth)
+    service.settings.keep_gradio_files_private()
+    app = create_app(service, auth, args.api_cors_origin)
     print(f"Sonic {__version__}: http://{args.host}:{args.port}/ (API at /sonic/v1, "
           f"home {service.settings.home})", file=sys.stderr, flush=True)
     try:

@@ -100,8 +100,33 @@ def test_browsers_get_no_cross_origin_access_to_the_api(open_app: str, origin: s
     assert preflight.status_code == 403
     assert "access-control-allow-origin" not in preflight.headers
     assert "access-control-allow-credentials" not in preflight.headers
-    same_origin = httpx.get(f"{open_app}/sonic/v1/health")  # the API itself still answers
+    # a "simple" cross-origin request (no preflight) carrying the browser's cached Basic
+    # credentials is refused too, before it reaches a route
+    simple = httpx.get(f"{open_app}/sonic/v1/jobs", headers={"Origin": origin})
+    assert simple.status_code == 403 and "--api-cors-origin" in simple.text
+    same_origin = httpx.get(f"{open_app}/sonic/v1/health",  # the API itself still answers
+                            headers={"Origin": open_app})
     assert same_origin.status_code == 200
+    assert httpx.get(f"{open_app}/sonic/v1/health").status_code == 200  # programs: no Origin
+
+
+def test_an_origin_the_operator_lists_gets_cors_without_cookies(service: SonicService) -> None:
+    studio = "https://studio.example"
+    app = create_app(service, ApiAuth(users={"alice": "wonder:land"}), cors_origins=[studio])
+    with serve_in_thread(app) as base:
+        preflight = httpx.options(f"{base}/sonic/v1/generate", headers={
+            "Origin": studio, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization"})
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == studio
+        assert "access-control-allow-credentials" not in preflight.headers
+        listed = httpx.get(f"{base}/sonic/v1/jobs", headers={"Origin": studio},
+                           auth=("alice", "wonder:land"))
+        assert listed.status_code == 200 and listed.json() == {"jobs": []}
+        assert listed.headers["access-control-allow-origin"] == studio
+        other = httpx.get(f"{base}/sonic/v1/jobs", headers={"Origin": "https://evil.example"},
+                          auth=("alice", "wonder:land"))
+        assert other.status_code == 403
 
 
 def test_ui_requires_login_when_users_are_configured(locked_app: str) -> None:
@@ -129,7 +154,8 @@ def test_cli_serve_starts_the_app_on_loopback(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "sonic_ext", "--home", str(tmp_path / "home"), "serve",
          "--port", str(port), "--api-auth-file", str(users)],
-        env={**os.environ, "SONIC_ADMIN_TOKEN_FILE": str(token)},
+        env={**{k: v for k, v in os.environ.items() if k != "GRADIO_TEMP_DIR"},
+             "SONIC_ADMIN_TOKEN_FILE": str(token)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     api = f"http://127.0.0.1:{port}/sonic/v1"
     try:
@@ -146,6 +172,13 @@ def test_cli_serve_starts_the_app_on_loopback(tmp_path: Path) -> None:
             assert client.get(f"{api}/consents", headers={"X-Sonic-Admin-Token": "s3cret"}
                               ).json() == {"consents": []}
         assert httpx.get(f"{api}/consents", auth=("alice", "wrong")).status_code == 401
+        # the UI's uploads land in the home's private cache, not in the shared /tmp/gradio
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as ui:
+            ui.post("/login", data={"username": "bob", "password": "builder"})
+            [uploaded] = ui.post("/upload", files={"files": ("face.png", b"x")}).json()
+        cache = tmp_path / "home" / "cache" / "gradio"
+        assert Path(uploaded).is_relative_to(cache)
+        assert cache.stat().st_mode & 0o777 == 0o700
         # a second server on the same port: its own exit code, not 3 (consent refused)
         second = subprocess.run(
             [sys.executable, "-m", "sonic_ext", "--home", str(tmp_path / "home2"), "serve",
@@ -158,3 +191,29 @@ def test_cli_serve_starts_the_app_on_loopback(tmp_path: Path) -> None:
         output, _ = process.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}/" in output
     assert (tmp_path / "home" / "logs" / "sonic.log").is_file()
+
+
+@pytest.fixture
+def two_users_app(service: SonicService) -> Iterator[str]:
+    auth = ApiAuth(users={"alice": "wonder:land", "bob": "build:er"})
+    with serve_in_thread(create_app(service, auth)) as base:
+        yield base
+
+
+def test_no_ui_user_reads_files_under_outputs_by_path(two_users_app: str,
+                                                      service: SonicService) -> None:
+    # gradio's /file= route served any file under outputs/ to any logged-in UI user: another
+    # user's video, and through a symlink the registry database itself
+    outputs = service.settings.outputs_dir
+    alices = outputs / "job-of-alice.mp4"
+    alices.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))
+    link = outputs / "registry-link.mp4"
+    link.symlink_to(service.settings.registry_path)
+    with httpx.Client(base_url=two_users_app) as bob:
+        assert bob.post("/login", data={"username": "bob", "password": "build:er"}) \
+            .status_code == 200
+        for path in (alices, link, outputs / ".sonic-publishing" / "x.mp4"):
+            fetched = bob.get(f"/file={path}")
+            assert fetched.status_code in (403, 404), path
+            assert b"SQLite" not in fetched.content
+        assert bob.get(f"/file={alices}").status_code == 403

@@ -81,6 +81,12 @@ def test_jobs_survive_a_killed_server(obama_consented: SonicService, tiny_models
         assert httpx.get(f"{api}/jobs/{killed_id}/video", auth=OPS).status_code == 409
         assert httpx.delete(f"{api}/jobs/{killed_id}", auth=OPS).status_code == 409
         assert httpx.get(f"{api}/jobs/{finished['id']}", auth=QA).status_code == 404
+        # a symlink put where the video was is not followed (it led to the registry database)
+        out = obama_consented.settings.outputs_dir / finished["result"]["file_name"]
+        out.unlink()
+        out.symlink_to(home / "registry.db")
+        swapped = httpx.get(f"{api}/{finished['video_url']}", auth=OPS)
+        assert swapped.status_code == 404 and b"SQLite" not in swapped.content
     assert not (home / "uploads" / killed_id).exists()
     published = [p.name for p in obama_consented.settings.outputs_dir.glob("*.mp4")
                  if not p.name.startswith(".")]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +23,10 @@ def test_a_file_without_provenance_gets_its_verdict_and_report(service: SonicSer
     assert "sonic-verdict-no-provenance" in verdict
     assert "neither a C2PA manifest nor our watermark was found" in verdict
     report = Path(report_file)
-    assert report.parent == service.settings.outputs_dir / "reports"
+    # private to the server's user, and outside outputs/ (only published files live there)
+    assert report.parent == service.settings.cache_dir / "reports"
+    assert report.parent.stat().st_mode & 0o777 == 0o700
+    assert list(service.settings.outputs_dir.iterdir()) == []
     assert report.name.startswith("portrait-") and report.name.endswith(".verify.html")
     # the report inline: the whole file, escaped into a sandboxed iframe
     assert inline.startswith("<iframe class='sonic-report-frame' sandbox=''")
@@ -37,7 +42,16 @@ def test_verify_refuses_nothing_and_unsupported_files(service: SonicService,
     notes.write_text("hello")
     with pytest.raises(gr.Error, match="file: cannot verify .txt"):
         handlers.verify(str(notes))
-    assert not (service.settings.outputs_dir / "reports").exists()
+    assert not (service.settings.cache_dir / "reports").exists()
+
+
+def test_reports_older_than_a_day_are_removed_when_the_next_is_written(
+        service: SonicService, portrait: Path) -> None:
+    handlers = VerifyHandlers(service)
+    old = Path(handlers.verify(str(portrait))[1])
+    os.utime(old, (time.time() - 86400 - 5,) * 2)
+    recent = Path(handlers.verify(str(portrait))[1])
+    assert recent.is_file() and not old.exists()
 
 
 def test_the_models_table_follows_the_folder(service: SonicService) -> None:

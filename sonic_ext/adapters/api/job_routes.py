@@ -43,7 +43,7 @@ def add_job_routes(router: APIRouter, service: SonicService, jobs: JobManager,
         job = owned(job_id, user)
         if job.state != "done" or job.result is None:
             raise http_error(409, "not_ready", f"job {job.id} is {job.state}", state=job.state)
-        if not job.result.out.is_file():
+        if job.result.out.is_symlink() or not job.result.out.is_file():  # never followed
             raise http_error(404, "not_found", f"the video of job {job.id} is no longer on "
                                                "the server")
         return job.result.out

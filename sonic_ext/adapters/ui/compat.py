@@ -39,9 +39,12 @@ def custom_values() -> dict[str, bool]:
     return {"allow_custom_value": True} if GRADIO_MAJOR >= 4 else {}
 
 
-def page_options(css: str, head: str) -> dict[str, str]:
-    """`gr.Blocks` keywords for the standalone page: gradio 3 has no `head`, so no scripts."""
-    return {"css": css, "head": head} if GRADIO_MAJOR >= 4 else {"css": css}
+def page_options(css: str, head: str) -> dict[str, Any]:
+    """`gr.Blocks` keywords for the standalone page: gradio 3 has no `head`, so no scripts.
+    gradio 4 copies every video it shows into its cache; those copies go after a day."""
+    if GRADIO_MAJOR < 4:
+        return {"css": css}
+    return {"css": css, "head": head, "delete_cache": (3600, 86400)}
 
 
 def keep_out_of_ui_config(*components: gr.components.Component) -> None:
