@@ -2,7 +2,8 @@
 
 1. Gate latency: a scratch registry with obama.jpg enrolled; each test portrait is checked with
    detection uncached (face detection + embedding, then the decision transaction: reference
-   matching, consent lookup, audit append).
+   matching, consent lookup, audit append). Then one ordinary check while three other users'
+   8000x8000 portraits are checked, with and without the cap on scanned pixels.
 2. Matching: synthetic unit embeddings (128-d as dlib, 512-d as ArcFace) in the gate's reference
    matrix, against a brute-force per-row Python loop measured in the same run.
 
@@ -17,14 +18,17 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from sonic_ext import Settings
 from sonic_ext.consent import ConsentGate, ConsentRegistry, GateRefused
 from sonic_ext.consent.references import ReferenceIndex
 from sonic_ext.identity import FaceBackends, load_portrait
+from sonic_ext.identity import faces as faces_module
 from sonic_ext.policy import load_policy
 
 FACES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "faces"
@@ -59,7 +63,45 @@ def gate_latency(repeat: int, models_dir: Path | None) -> None:
               f"{'whole check ms':>15}  decision")
         for path in sorted(FACES.glob("*.jpg")):
             print(portrait_latency(gate, path, registry.min_face_px, repeat, consent.id))
+        contention(gate, home, consent.id)
         registry.database.dispose()
+
+
+def contention(gate: ConsentGate, scratch: Path, consent_id: str, uploads: int = 3) -> None:
+    """One user's ordinary check while others' 8000x8000 portraits are being checked (the
+    detector is serialised per backend): with large portraits scanned at most MAX_SCAN_PIXELS,
+    and with that cap lifted (how 0.1.0 scanned: every portrait enlarged 1.56x)."""
+    with Image.open(FACES / "obama.jpg") as img:
+        big = img.convert("RGB").resize((8000, 8000))
+    huge = []
+    for i in range(uploads):
+        path = scratch / f"huge-{i}.jpg"
+        Image.fromarray(np.asarray(big) ^ np.uint8(i)).save(path, quality=90)  # distinct bytes
+        huge.append(path)
+    ordinary = FACES / "obama.jpg"
+
+    def check(path: Path) -> float:
+        start = time.perf_counter()
+        try:
+            gate.check(path, "bench", "bench", [consent_id])
+        except GateRefused:
+            pass
+        return time.perf_counter() - start
+
+    print(f"\none ordinary check while {uploads} users check 8000x8000 portraits")
+    print(f"{'scan':<26} {'alone s':>8} {'contended s':>12} {'ratio':>6} {'each large s':>13}")
+    capped = faces_module.MAX_SCAN_PIXELS
+    for label, cap in ((f"capped at {capped / 1e6:.0f} MP", capped), ("uncapped (0.1.0)", 10**12)):
+        faces_module.MAX_SCAN_PIXELS = cap
+        alone = check(ordinary)
+        with ThreadPoolExecutor(uploads) as pool:
+            large = [pool.submit(check, path) for path in huge]
+            time.sleep(0.5)  # the large checks are decoding or scanning by now
+            contended = check(ordinary)
+            each = max(job.result() for job in large)
+        print(f"{label:<26} {alone:>8.2f} {contended:>12.2f} {contended / alone:>5.1f}x "
+              f"{each:>13.2f}")
+    faces_module.MAX_SCAN_PIXELS = capped
 
 
 def portrait_latency(gate: ConsentGate, path: Path, min_face: int, repeat: int,

@@ -46,6 +46,14 @@ class Policy:
     def max_audio_seconds(self) -> float:
         return float(self.data["generation"]["max_audio_seconds"])
 
+    @property
+    def max_image_pixels(self) -> int:
+        return int(self.data["limits"]["max_image_pixels"])
+
+    @property
+    def max_video_frame_pixels(self) -> int:
+        return int(self.data["limits"]["max_video_frame_pixels"])
+
     def threshold(self, model_id: str) -> float:
         thresholds = self.data["identity"]["thresholds"]
         if model_id not in thresholds:

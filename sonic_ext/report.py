@@ -50,6 +50,9 @@ td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:320px}"""
 
 
+PREVIEW_SIDE = 320
+
+
 def render_html(report: VerifyReport, frames: Sequence[tuple[int, np.ndarray]] = ()) -> str:
     title, meaning, colour = VERDICT_WORDS[report.verdict]
     parts = [
@@ -158,9 +161,16 @@ def _table(record: dict[str, Any]) -> str:
         for k, v in record.items()) + "</table>"
 
 
-def _jpeg(frame: np.ndarray) -> str:
+def preview(frame: np.ndarray) -> np.ndarray:
+    """A frame as the report shows it (at most 320 px a side): readers shrink frames to this
+    as they decode them, so a huge video costs the report no more memory than a small one."""
     image = Image.fromarray(frame)
-    image.thumbnail((320, 320))
+    image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    return np.asarray(image)
+
+
+def _jpeg(frame: np.ndarray) -> str:
+    image = Image.fromarray(preview(frame))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=80)
     return base64.b64encode(buffer.getvalue()).decode()

@@ -292,7 +292,7 @@ class SonicService:
         speech's length in seconds."""
         request.params.validate()
         purpose = check_allowed_purpose(request.purpose, self.policy.allowed_purposes)
-        check_image(request.image, "image")
+        check_image(request.image, "image", max_pixels=self.policy.max_image_pixels)
         check_audio(request.audio, "audio")
         check_output_path(request.out, "out", overwrite=request.overwrite)
         # SQLAlchemy and PyAV: loaded only once the cheap checks passed
@@ -365,15 +365,14 @@ class SonicService:
         conditioned, box = condition_on(portrait, decision.face_box, params.framing())
         return FingerprintRecorder(fps, box, box_space=conditioned.size)
 
-    @staticmethod
-    def _verified_portrait(path: Path, decision: GateDecision, facts: GenerationFacts
+    def _verified_portrait(self, path: Path, decision: GateDecision, facts: GenerationFacts
                            ) -> Image.Image:
         """The very pixels the gate checked: a file swapped after the check is refused."""
         from PIL import Image
 
         from .identity import load_portrait
 
-        portrait = load_portrait(path)
+        portrait = load_portrait(path, max_pixels=self.policy.max_image_pixels)
         if {portrait.sha256, facts.portrait.sha256} != {decision.image_sha256}:
             raise ConsentRefused("the portrait changed after the consent check; nothing was "
                                  "generated", hint="submit the portrait again")
@@ -477,11 +476,14 @@ class SonicService:
         auditor bundle's folder (`auditor_bundle`), whose anchors and status list are used."""
         from .consent.bundle import AuditorBundle
         from .provenance.content_check import compare_aligned
-        from .verify import judge, read_evidence
+        from .provenance.video_frames import check_frame_size
+        from .verify import VIDEO_TYPES, judge, read_evidence
 
         path = Path(path)
         if not path.is_file():
             raise InputError("file", f"file not found: {path}")
+        if path.suffix.lower() in VIDEO_TYPES:  # from the header, before a frame is decoded
+            check_frame_size(path, self.policy.max_video_frame_pixels)
         auditor = AuditorBundle.read(bundle) if bundle is not None else None
         extra = auditor.content_anchors if auditor else trust_anchors
         evidence = read_evidence(path, self.trust_policy(extra),
@@ -548,14 +550,16 @@ class SonicService:
 
     def write_verify_report(self, report: VerifyReport, out: Path) -> Path:
         """The self-contained HTML report of a verification, with four frames of a video."""
-        from .provenance.video_frames import sample_frames
-        from .report import write_report
+        from .provenance.video_frames import iter_timed_frames
+        from .report import PREVIEW_SIDE, preview, write_report
         from .verify import VIDEO_TYPES
 
         frames = []
         if report.path.suffix.lower() in VIDEO_TYPES:
             try:
-                frames = sample_frames(report.path, 4)
+                frames = [(index, preview(frame))
+                          for index, _, frame in iter_timed_frames(report.path, 4,
+                                                                   short_side=PREVIEW_SIDE)]
             except InputError:
                 log.info("no frames for the report of %s", report.path)
         return write_report(report, out, frames)

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
+from PIL import Image
 
 from sonic_ext import GenerateRequest, InputError, Settings, SonicService
 from sonic_ext.policy import DEFAULT_POLICY, load_policy
@@ -79,3 +82,34 @@ def test_generation_purpose_must_be_allowed_by_the_policy(tmp_path: Path, portra
     with pytest.raises(InputError, match="purpose: 'marketing' is not a purpose") as caught:
         service.generate(request)
     assert caught.value.hint == "the policy allows: education, news"
+
+
+def test_the_policys_pixel_limits_refuse_portraits_and_videos_naming_the_limit(
+        tmp_path: Path, portrait: Path, speech_wav: Path) -> None:
+    settings = Settings.from_environment({}, home=tmp_path / "h", policy_path=write(
+        tmp_path, "[limits]\nmax_image_pixels = 65536\nmax_video_frame_pixels = 65536\n"))
+    service = SonicService(settings)
+    request = GenerateRequest(portrait, speech_wav, tmp_path / "o.mp4", purpose="general",
+                              consent_ids=("con_claimed",))
+    service.check_generate_request(request)  # 256x256: at the limit, accepted
+    Image.new("RGB", (257, 256)).save(portrait)
+    with pytest.raises(InputError, match=r"image is 257x256 \(65,792 pixels\), over the "
+                                         "65,536-pixel limit"):
+        service.check_generate_request(request)
+    video = tmp_path / "wide.mp4"
+    with av.open(str(video), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(
+            np.zeros((240, 320, 3), np.uint8), format="rgb24")))
+        container.mux(stream.encode())
+    with pytest.raises(InputError, match="video frames are 320x240 .76,800 pixels., over the "
+                                         "65,536-pixel limit"):
+        service.verify(video)
+
+
+@pytest.mark.parametrize("text", ["[limits]\nmax_image_pixels = 100000000\n",
+                                  "[limits]\nmax_video_frame_pixels = 1000\n"])
+def test_pixel_limits_stay_within_what_the_readers_can_bound(tmp_path: Path, text: str) -> None:
+    with pytest.raises(InputError, match="limits.max_"):
+        load_policy(write(tmp_path, text))

@@ -223,7 +223,8 @@ class ConsentGate:
         claims = check_claims(claims)
         framing = framing or GenerationParams().framing()
         threshold = self.policy.threshold(self.backend.model_id)
-        portrait = load_portrait(Path(image), "image")
+        portrait = load_portrait(Path(image), "image",
+                                 max_pixels=self.policy.max_image_pixels)
         min_face = self.registry.min_face_px
         # 2. Every face of the portrait, largest first (slow: no lock held).
         faces = sorted(self.backend.faces(portrait, min_face), key=lambda f: f.area,

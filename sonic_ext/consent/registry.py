@@ -585,7 +585,8 @@ class ConsentRegistry:
         and portraits that do not all show the same person."""
         if not portraits:
             raise InputError("portrait", "at least one portrait is needed")
-        loaded = [load_portrait(Path(p), "portrait") for p in portraits]
+        loaded = [load_portrait(Path(p), "portrait", max_pixels=self.policy.max_image_pixels)
+                  for p in portraits]
         enrolments: dict[str, list[_Enrolment]] = {}
         for backend in self.backends.available():
             items = [_Enrolment(p, self._single_face(backend, p)) for p in loaded]

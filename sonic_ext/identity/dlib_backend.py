@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ModelsMissing, NotAvailable
-from .faces import DetectedFace, FaceBackend, clip_box, unit_vector
+from .faces import DetectedFace, FaceBackend, clip_box, scan_scale, unit_vector
 
 MODEL_ID = "dlib/face_recognition_resnet_model_v1"
 SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
@@ -60,10 +60,10 @@ class DlibBackend(FaceBackend):
         self._encoder = dlib.face_recognition_model_v1(str(models_dir / RECOGNITION_MODEL))
 
     def _detect(self, rgb: np.ndarray, min_face_px: int) -> list[DetectedFace]:
-        scale = DETECTOR_WINDOW_PX / (min_face_px * MIN_FACE_MARGIN)
+        height, width = rgb.shape[:2]
+        scale = scan_scale(width, height, DETECTOR_WINDOW_PX / (min_face_px * MIN_FACE_MARGIN))
         scanned = _resized(rgb, scale)
         rects, scores, _ = self._detector.run(scanned, 0, 0.0)
-        height, width = rgb.shape[:2]
         faces = []
         for rect, score in zip(rects, scores, strict=True):
             left, top = rect.left() / scale, rect.top() / scale

@@ -62,10 +62,12 @@ class Portrait:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
-def load_portrait(path: Path, field: str = "image") -> Portrait:
-    """Check the file like every input, then decode the very bytes that are hashed."""
+def load_portrait(path: Path, field: str = "image", *,
+                  max_pixels: int | None = None) -> Portrait:
+    """Check the file like every input (`max_pixels`: the policy's limit), then decode the very
+    bytes that are hashed."""
     path = Path(path)
-    check_image(path, field)
+    check_image(path, field, max_pixels=max_pixels)
     data = path.read_bytes()
     with Image.open(io.BytesIO(data)) as img:
         upright = _as_rgb(ImageOps.exif_transpose(img))
@@ -95,6 +97,20 @@ def clip_box(left: float, top: float, right: float, bottom: float, width: int,
     x0, y0 = max(0, round(left)), max(0, round(top))
     x1, y1 = min(width, round(right)), min(height, round(bottom))
     return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
+
+# The most pixels a detector scans per orientation (about 2830x2830: a portrait of up to about
+# 3 megapixels is scanned exactly as it needs). A larger one is scanned scaled down, so an
+# 8000x8000 upload costs the next user's check seconds, not minutes (bench/gate.py); the
+# portrait scan may then miss its faces under `min_face_px` times the shrink, while the scan of
+# the model's input (at most the generation size) still finds every face that shows in the
+# video at `min_visible_px` or more.
+MAX_SCAN_PIXELS = 8_000_000
+
+
+def scan_scale(width: int, height: int, wanted: float) -> float:
+    """The scale a detector scans an image at: `wanted`, or less for a very large image."""
+    return min(wanted, (MAX_SCAN_PIXELS / (width * height)) ** 0.5)
 
 
 # (quarter turns counter-clockwise, mirrored first); the upright scan comes first, so a face
@@ -145,7 +161,7 @@ def overlap(a: Box, b: Box) -> float:
 class FaceBackend(ABC):
     """A face detector + recognition model pair.
 
-    Models are not safe to call from several threads at once, so calls are serialised per
+    Models are not safe to call from several threads at once, so scans are serialised per
     backend. Results are cached by the portrait's content hash: the same portrait is often
     checked for many clips, and detection is the slow part of the gate.
     """
@@ -172,22 +188,27 @@ class FaceBackend(ABC):
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-            found = tuple(self._detect_oriented(rgb, min_face_px))
+        found = tuple(self._detect_oriented(rgb, min_face_px))
+        with self._lock:
             if self._cache_size > 0:
                 self._cache[key] = found
                 if len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-            return found
+        return found
 
     def _detect_oriented(self, rgb: np.ndarray, min_face_px: int) -> list[DetectedFace]:
         """`_detect` in every orientation; one face found in several is kept once, by its best
-        detection score."""
+        detection score. The models are held for one scan at a time, so concurrent checks take
+        turns scan by scan instead of waiting for a whole large portrait."""
         height, width = rgb.shape[:2]
         found: list[DetectedFace] = []
         for turns, mirrored in ORIENTATIONS:
             if mirrored and self.mirror_symmetric:
                 continue
-            for face in self._detect(oriented(rgb, turns, mirrored), min_face_px):
+            view = oriented(rgb, turns, mirrored)
+            with self._lock:
+                detected = self._detect(view, min_face_px)
+            for face in detected:
                 x, y, w, h = face.box
                 box = clip_box(*box_from_oriented((x, y, x + w, y + h), turns, mirrored, width,
                                                   height), width, height)

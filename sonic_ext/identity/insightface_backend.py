@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelsMissing, NotAvailable
-from .faces import DetectedFace, FaceBackend, clip_box, unit_vector
+from .faces import MAX_SCAN_PIXELS, DetectedFace, FaceBackend, clip_box, unit_vector
 
 DEFAULT_PACK = "buffalo_l"
 # SCRFD finds faces down to about 16 px in its input; the input is sized so that faces of the
@@ -74,9 +74,12 @@ class InsightFaceBackend(FaceBackend):
 
 
 def _detector_side(longest_side: int, min_face_px: int) -> int:
-    """Detector input side: 640, or larger when a minimum-size face would shrink too far."""
+    """Detector input side: 640, or larger when a minimum-size face would shrink too far, but
+    never over `MAX_SCAN_PIXELS` (the input is square)."""
     needed = longest_side * MIN_FACE_IN_DETECTOR_PX / min_face_px
-    return max(MIN_DETECTOR_SIDE, math.ceil(needed / DETECTOR_STRIDE) * DETECTOR_STRIDE)
+    ceiling = math.isqrt(MAX_SCAN_PIXELS) // DETECTOR_STRIDE * DETECTOR_STRIDE
+    side = max(MIN_DETECTOR_SIDE, math.ceil(needed / DETECTOR_STRIDE) * DETECTOR_STRIDE)
+    return min(side, ceiling)
 
 
 def _load_pack(folder: Path) -> Any:

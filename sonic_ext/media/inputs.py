@@ -24,7 +24,6 @@ IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
 AUDIO_FORMATS = {"audio/wav": "WAV", "audio/mpeg": "MP3", "audio/flac": "FLAC",
                  "audio/mp4": "M4A", "video/mp4": "MP4"}
 MIN_IMAGE_SIDE = 64
-MAX_IMAGE_PIXELS = 64_000_000  # 8000x8000; larger inputs are refused, not resized
 
 
 @dataclass(frozen=True)
@@ -58,18 +57,23 @@ def _readable_file(path: Path, field: str) -> int:
     return size
 
 
-def check_image(path: Path, field: str = "image") -> ImageInfo:
-    """Open and fully decode the portrait so that a truncated or corrupt file fails here."""
+def check_image(path: Path, field: str = "image", *,
+                max_pixels: int | None = None) -> ImageInfo:
+    """Open and fully decode the portrait so that a truncated or corrupt file fails here;
+    one over `max_pixels` (the policy's limits.max_image_pixels; default: Pillow's own
+    decompression-bomb limit) is refused from its header, before it is decoded."""
     _readable_file(path, field)
+    limit = max_pixels or Image.MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 fmt = img.format or "unknown"
                 width, height = img.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise InputError(field, f"image is {width}x{height}, over the "
-                                            f"{MAX_IMAGE_PIXELS:,}-pixel limit")
+                if width * height > limit:
+                    raise InputError(field, f"image is {width}x{height} "
+                                            f"({width * height:,} pixels), over the "
+                                            f"{limit:,}-pixel limit", hint=_SCALE_DOWN)
                 img.load()
     except InputError:
         raise
@@ -77,9 +81,8 @@ def check_image(path: Path, field: str = "image") -> ImageInfo:
         # Pillow refuses before it tells the size; its message carries the pixel count
         pixels = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(pixels[1]):,} pixels, " if pixels else ""
-        raise InputError(field, f"image is {size}over the {MAX_IMAGE_PIXELS:,}-pixel limit: "
-                                f"{path}", hint="scale it down; a portrait needs no more than "
-                                                "a few megapixels") from None
+        raise InputError(field, f"image is {size}over the {limit:,}-pixel limit: {path}",
+                         hint=_SCALE_DOWN) from None
     except UnidentifiedImageError:
         raise InputError(field, f"not a readable image: {path}",
                          hint=f"use one of {', '.join(IMAGE_FORMATS)}") from None
@@ -92,6 +95,9 @@ def check_image(path: Path, field: str = "image") -> ImageInfo:
         raise InputError(field, f"image is {width}x{height}; each side needs at least "
                                 f"{MIN_IMAGE_SIDE} pixels")
     return ImageInfo(path, fmt, width, height)
+
+
+_SCALE_DOWN = "scale it down; a portrait needs no more than a few megapixels"
 
 
 def check_audio(path: Path, field: str = "audio") -> AudioInfo:

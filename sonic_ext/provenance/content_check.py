@@ -22,9 +22,9 @@ from .fingerprint import (
     FingerprintMatch,
     View,
     similarity,
-    views_from_frames,
+    thumbnail,
 )
-from .video_frames import sample_timed_frames
+from .video_frames import iter_timed_frames
 from .watermark import Geometry, WatermarkDetection
 
 SAMPLE_FRAMES = 24
@@ -34,20 +34,41 @@ NEAR_BEST = 0.9  # candidates showing less than this share of the best one's are
 
 
 def compare_aligned(path: Path, mark: WatermarkDetection, fp: Fingerprint) -> FingerprintMatch:
-    """The `verify.ContentCheck` for our mark: geometry-aware when the mark gave one."""
-    sampled = sample_timed_frames(path, SAMPLE_FRAMES)
-    frames = [frame for _, _, frame in sampled]
-    times = [seconds for _, seconds, _ in sampled]
-    if mark.geometry is None:  # the 0.1.0 mark: copies in the original's geometry only
-        return similarity(fp, views_from_frames(frames, times, fp))
-    lumas = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in frames]
-    candidates = _candidates(mark.geometry, fp, lumas[0].shape)
-    if not candidates:
-        return similarity(fp, views_from_frames(frames, times, fp))
-    step = max(1, len(lumas) // SCREEN_FRAMES)
-    screened = max(candidates, key=lambda matrix: similarity(
-        fp, _views(lumas[::step], times[::step], matrix, fp)).score)
-    return similarity(fp, _views(lumas, times, screened, fp))
+    """The `verify.ContentCheck` for our mark: geometry-aware when the mark gave one. Each frame
+    is reduced as it is decoded (to about 2 copy px per thumbnail px, or to the thumbnail
+    itself), so memory does not grow with the copy's resolution."""
+    candidates: list[np.ndarray] | None = None
+    shrink = 1.0
+    reduced, times = [], []
+    for _, seconds, frame in iter_timed_frames(path, SAMPLE_FRAMES):
+        if candidates is None:  # the first frame tells the copy's size
+            candidates = _candidates(mark.geometry, fp, frame.shape[:2]) if mark.geometry \
+                else []
+            shrink = _shrink(candidates[0]) if candidates else 1.0
+        reduced.append(_resized(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), shrink) if candidates else
+                       thumbnail(frame, fp.thumb_size).astype(np.float32))
+        times.append(seconds)
+    if not candidates:  # the 0.1.0 mark, or no placement: the original's geometry only
+        return similarity(fp, [View(thumb, float(t)) for thumb, t in zip(reduced, times)])
+    matrices = [matrix[:2] * shrink for matrix in candidates]
+    step = max(1, len(reduced) // SCREEN_FRAMES)
+    screened = max(matrices, key=lambda matrix: similarity(
+        fp, _views(reduced[::step], times[::step], matrix, fp)).score)
+    return similarity(fp, _views(reduced, times, screened, fp))
+
+
+def _shrink(matrix: np.ndarray) -> float:
+    """How far copy frames can shrink before sampling them into the thumbnail grid without
+    aliasing: to about 2 copy px per thumbnail px (the same for every whole-tile candidate)."""
+    spacing = float(np.sqrt(abs(np.linalg.det(matrix[:2, :2]))))
+    return min(1.0, 2.0 / max(spacing, 1e-6))
+
+
+def _resized(luma: np.ndarray, factor: float) -> np.ndarray:
+    if factor == 1.0:
+        return luma
+    size = (max(1, round(luma.shape[1] * factor)), max(1, round(luma.shape[0] * factor)))
+    return cv2.resize(luma, size, interpolation=cv2.INTER_AREA)
 
 
 def _candidates(geometry: Geometry, fp: Fingerprint,
@@ -85,22 +106,15 @@ def _candidates(geometry: Geometry, fp: Fingerprint,
 
 def _views(lumas: Sequence[np.ndarray], times: Sequence[float], matrix: np.ndarray,
            fp: Fingerprint) -> list[View]:
-    """Copy frames resampled into the thumbnail grid by `matrix` (thumbnail px -> copy px);
-    NaN where the copy does not reach."""
+    """Copy frames (already shrunk) resampled into the thumbnail grid by `matrix` (2x3,
+    thumbnail px -> shrunk copy px); NaN where the copy does not reach."""
     thumb_h, thumb_w = fp.thumb_size
-    # shrink the copy first so sampling does not alias: about 2 copy px per thumbnail px
-    spacing = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-    shrink = min(1.0, 2.0 / max(spacing, 1e-6))
-    scaled = np.vstack([matrix * shrink, [0, 0, 1]])[:2]
     views = []
     for luma, seconds in zip(lumas, times):
-        small = luma if shrink == 1.0 else cv2.resize(
-            luma, (max(1, round(luma.shape[1] * shrink)), max(1, round(luma.shape[0] * shrink))),
-            interpolation=cv2.INTER_AREA)
-        pixels = cv2.warpAffine(small.astype(np.float32), scaled, (thumb_w, thumb_h),
+        pixels = cv2.warpAffine(luma.astype(np.float32), matrix, (thumb_w, thumb_h),
                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        cover = cv2.warpAffine(np.ones(small.shape, np.float32), scaled, (thumb_w, thumb_h),
+        cover = cv2.warpAffine(np.ones(luma.shape, np.float32), matrix, (thumb_w, thumb_h),
                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         pixels[cover < 0.99] = np.nan

@@ -29,7 +29,7 @@ from imwatermark.dwtDctSvd import EmbedDwtDctSvd
 
 from ..errors import InputError
 from .payload import EMBEDDED_BITS, decode_payload, encode_payload
-from .video_frames import sample_frames
+from .video_frames import iter_timed_frames
 from .watermark import check_frame
 
 METHOD = "dwtDctSvd"
@@ -116,9 +116,24 @@ def frame_soft_bits(frame: np.ndarray) -> np.ndarray:
 def detect_frames(frames: Iterable[np.ndarray],
                   indices: Sequence[int] | None = None) -> WatermarkDetection:
     """Detect over RGB frames already in memory (all of them are checked)."""
-    soft = np.array([frame_soft_bits(frame) for frame in frames])
-    if len(soft) == 0:
+    soft = [frame_soft_bits(frame) for frame in frames]
+    return _detection(soft, list(indices) if indices is not None else list(range(len(soft))))
+
+
+def detect_video(path: Path, *, max_frames: int = DEFAULT_SAMPLE_FRAMES) -> WatermarkDetection:
+    """Detect over up to `max_frames` frames spread evenly over the video (decoded with PyAV),
+    reducing each to its soft bits as it is decoded: one full-size frame in memory at a time."""
+    indices, soft = [], []
+    for index, _, frame in iter_timed_frames(path, max_frames, short_side=2 * CANONICAL_SIZE):
+        indices.append(index)
+        soft.append(frame_soft_bits(frame))
+    return _detection(soft, indices)
+
+
+def _detection(soft_bits: list[np.ndarray], indices: list[int]) -> WatermarkDetection:
+    if not soft_bits:
         raise InputError("frames", "no frames to check for a watermark")
+    soft = np.array(soft_bits)
     decoded = decode_payload(soft.mean(axis=0))
     scores = tuple(decoded.agreement(row) for row in soft)
     present = decoded.crc_ok
@@ -127,14 +142,8 @@ def detect_frames(frames: Iterable[np.ndarray],
         watermark_id=decoded.watermark_id if present else None,
         confidence=max(0.0, 2.0 * float(np.mean(scores)) - 1.0) if present else 0.0,
         frame_scores=scores,
-        frame_indices=tuple(indices) if indices is not None else tuple(range(len(scores))),
+        frame_indices=tuple(indices),
     )
-
-
-def detect_video(path: Path, *, max_frames: int = DEFAULT_SAMPLE_FRAMES) -> WatermarkDetection:
-    """Detect over up to `max_frames` frames spread evenly over the video (decoded with PyAV)."""
-    sampled = sample_frames(path, max_frames)
-    return detect_frames([frame for _, frame in sampled], [index for index, _ in sampled])
 
 
 def _to_canonical(bgr: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from sonic_ext.identity import DetectedFace, DlibBackend, Portrait, load_portrait
+from sonic_ext.identity.faces import MAX_SCAN_PIXELS
 
 from .conftest import FACES
 
@@ -92,3 +93,27 @@ def test_portraits_are_read_upright(tmp_path, orientation, expected):
     exif[0x0112] = orientation
     Image.new("RGB", (200, 100), (90, 90, 90)).save(path, exif=exif)
     assert load_portrait(path).size == expected
+
+
+def test_a_huge_portrait_is_scanned_scaled_down_and_its_face_still_found(dlib_backend,
+                                                                         monkeypatch):
+    # every portrait was scanned enlarged 1.56x in four orientations under one lock: three
+    # 8000x8000 uploads held another user's check for 41 s
+    with Image.open(FACES / "obama.jpg") as img:
+        factor = 7000 / max(img.size)
+        huge = np.asarray(img.convert("RGB").resize((round(img.width * factor),
+                                                     round(img.height * factor))))
+    scanned: list[int] = []
+    detector = dlib_backend._detector
+
+    class Counting:
+        def run(self, image, *args):
+            scanned.append(image.shape[0] * image.shape[1])
+            return detector.run(image, *args)
+
+    monkeypatch.setattr(dlib_backend, "_detector", Counting())
+    faces = dlib_backend.faces(Portrait(FACES / "huge.png", "huge-" + str(huge.shape), huge),
+                               MIN_FACE)
+    assert scanned and max(scanned) <= MAX_SCAN_PIXELS * 1.001  # (sides rounded)
+    assert huge.shape[0] * huge.shape[1] > 4 * MAX_SCAN_PIXELS  # (0.1.0 scanned 95.7 MP)
+    assert len(faces) == 1 and faces[0].short_side > 200 * factor  # in the portrait's pixels

@@ -49,7 +49,9 @@ def test_group_photo_finds_three_faces(insightface_backend, portraits):
 
 def test_detector_input_grows_with_the_image_so_small_faces_stay_detectable():
     assert _detector_side(1200, 64) == 640
+    assert _detector_side(4000, 64) == 1280  # 4000 * 20 / 64 = 1250, rounded up to 32
     assert _detector_side(8000, 64) == 2528  # 8000 * 20 / 64 = 2500, rounded up to 32
+    assert _detector_side(16000, 64) == 2816  # never over 8 MP (MAX_SCAN_PIXELS)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from sonic_ext.provenance.video_frames import sample_frames
+from sonic_ext.provenance.video_frames import iter_timed_frames
 from sonic_ext.provenance.watermark import WatermarkDetection, detect_frames
 
 from .conftest import MARK_KEY, moving_frames, write_mp4
@@ -62,7 +62,7 @@ def unmarked_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_no_unmarked_clip_or_frame_is_reported_as_marked(unmarked_clips: dict[str, Path]) -> None:
     decisions: dict[str, WatermarkDetection] = {}
     for name, path in unmarked_clips.items():
-        frames = [frame for _, frame in sample_frames(path, 10)]
+        frames = [frame for _, _, frame in iter_timed_frames(path, 10)]
         for mode, known in (("blind", ()), ("informed", REGISTRY)):
             decisions[f"{name} {mode}"] = detect_frames(frames, MARK_KEY, known_ids=known)
             decisions.update({f"{name} {mode} frame {i}": detect_frames([frame], MARK_KEY,
