@@ -37,6 +37,7 @@ from .audio_features import (
     audio_conditioning,
     extract_audio_features,
 )
+from .cancel_points import cancel_points
 from .clip import image_embeds
 from .offload import Residency
 from .preprocess import PreparedImage, kept_size, prepare_image, rescale_frames
@@ -181,7 +182,7 @@ def denoise_video(models: SonicModels, conditioned: Conditioned, settings: Pipel
              audio_states: torch.Tensor, time_ids: torch.Tensor) -> torch.Tensor:
         return models.unet(sample, timestep, clip_states, audio_states, time_ids, face_mask)
 
-    with models.residency.stage(models.unet):
+    with models.residency.stage(models.unet), cancel_points(models.unet, cancel):
         return denoise(conditioned.latents, conditioned.cond, unet, conditioned.schedule,
                        settings.guidance, settings.windows, progress=progress, cancel=cancel,
                        record=record)
