@@ -11,7 +11,9 @@ import pytest
 
 from sonic_ext import GenerateRequest, GenerateResult, GenerationParams, SonicService
 from sonic_ext.adapters import cli
+from sonic_ext.adapters.ui.render import provenance_html, verdict_html
 from sonic_ext.provenance.labels import GENERATION_LABEL
+from sonic_ext.report import render_html
 from tests.conftest import consent_ids, write_tone_wav
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
@@ -46,6 +48,19 @@ def test_the_manifest_names_test_weights_and_the_runtime_that_ran(
     assert all("TEST WEIGHTS" in name for name in agents)
     codes = {reason["code"] for reason in report.reasons}
     assert {"weights.test", "credentials.development"} <= codes
+    # and prominently, above the verdict, in the UI and in the HTML report
+    banner = "Made with seeded TEST WEIGHTS (models make-tiny), not the Sonic model"
+    assert verdict_html(report).startswith(
+        f"<div class='sonic-verdict-block'><p class='sonic-test-weights'>{banner}")
+    assert provenance_html(made, report).startswith(f"<p class='sonic-test-weights'>{banner}")
+    page = render_html(report)
+    assert page.index(banner) < page.index("id='verdict'")
+
+
+def test_no_test_weights_banner_for_a_file_that_does_not_say_so(service: SonicService,
+                                                                 portrait: Path) -> None:
+    report = service.verify(portrait)
+    assert "TEST WEIGHTS" not in verdict_html(report) + render_html(report)
 
 
 def test_strict_fails_test_weights_dev_credentials_revoked_consent_and_appended_bytes(

@@ -56,7 +56,16 @@ def provenance_html(result: GenerateResult, report: VerifyReport) -> str:
             ("SHA-256", f"<code>{_e(result.sha256)}</code>"),
             ("Time", _e(f"{result.seconds:.1f} s"))]
     body = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
-    return f"<table class='sonic-provenance'>{body}</table>"
+    return f"{test_weights_banner(report)}<table class='sonic-provenance'>{body}</table>"
+
+
+def test_weights_banner(report: VerifyReport) -> str:
+    """A warning above everything else when test weights made the file (empty otherwise)."""
+    from ...report import TEST_WEIGHTS_WARNING, made_with_test_weights
+
+    if not made_with_test_weights(report):
+        return ""
+    return f"<p class='sonic-test-weights'>{_e(TEST_WEIGHTS_WARNING)}</p>"
 
 
 def verdict_html(report: VerifyReport) -> str:
@@ -84,7 +93,8 @@ def verdict_html(report: VerifyReport) -> str:
                   if isinstance(identity, dict) else "")
         consent += (f"<p class='sonic-consent-check'>Consent credential: "
                     f"<b>{_e(check['verdict'])}</b>. {_e(check['reason'])}{signed}</p>")
-    return (f"<div class='sonic-verdict-block'>{_badge(report.verdict)} {_e(meaning)}"
+    return (f"<div class='sonic-verdict-block'>{test_weights_banner(report)}"
+            f"{_badge(report.verdict)} {_e(meaning)}"
             f"<ul class='sonic-reasons'>{reasons}</ul>{consent}</div>")
 
 
