@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 
 import gradio as gr
 from fastapi import FastAPI
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import PlainTextResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._version import __version__
 from ..service import SonicService
@@ -67,6 +67,38 @@ class ApiOrigins:
             await refused(scope, receive, send)
 
 
+class LocalOnlyPage:
+    """The page may load and send nothing outside this server (Content-Security-Policy).
+
+    gradio 4's page template loads a script from cdnjs.cloudflare.com, and anything injected
+    into the page could send a portrait elsewhere; with this policy the browser fetches only
+    from this origin (plus data: and blob: URLs for previews), so the page also works, without
+    waiting, on a machine without internet.
+    """
+
+    POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+              "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+              "media-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+              "worker-src 'self' blob:; frame-src 'self' blob: data:; object-src 'none'; "
+              "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = self.POLICY
+            await send(message)
+
+        await self.app(scope, receive, with_policy)
+
+
 def create_app(service: SonicService, auth: ApiAuth,
                cors_origins: Sequence[str] | None = None) -> FastAPI:
     """`cors_origins`: web origins whose pages may call the API (default: the settings')."""
@@ -74,6 +106,7 @@ def create_app(service: SonicService, auth: ApiAuth,
                   description="Consent-gated, signed talking-head videos.")
     # The API first: the UI is mounted at "/" and would otherwise shadow these routes.
     app.include_router(create_router(service, auth), prefix=API_PREFIX)
+    app.add_middleware(LocalOnlyPage)
     app.add_middleware(ApiOrigins, allowed_origins=service.settings.api_cors_origins
                        if cors_origins is None else cors_origins)
     # The UI asks for the same users as the API: its event handlers are an API of their own.

@@ -285,3 +285,34 @@ def test_a_face_without_consent_is_refused_in_the_page(obama_consented: SonicSer
     expect(by_id(page, "sonic_status")).to_contain_text("is not Barack Obama",
                                                         timeout=GENERATION_S)
     assert list(obama_consented.settings.outputs_dir.glob("*.mp4")) == []
+
+
+@pytest.mark.skipif(GRADIO_MAJOR < 4, reason="the standalone page is gradio 4; a WebUI serves "
+                                            "its own page")
+def test_the_standalone_page_asks_nothing_from_outside_the_machine(service: SonicService) -> None:
+    # gradio's default theme asked Google Fonts for its fonts and its page template loaded a
+    # script from cdnjs: a machine without internet waited for them
+    with browser() as chrome, serve_in_thread(create_app(service, ApiAuth())) as base:
+        page = chrome.new_page()
+        left: list[str] = []
+
+        def local_only(route) -> None:  # noqa: ANN001 - Playwright's Route
+            if route.request.url.startswith(base):
+                route.continue_()
+            else:  # the network is blocked: anything that gets here would have left
+                left.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", local_only)
+        blocked = []
+        page.on("requestfailed", lambda request: blocked.append(request.failure)
+                if not request.url.startswith(base) else None)
+        response = page.goto(base + "/")
+        expect(by_id(page, "sonic_generate")).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(1000)
+        assert left == []
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert set(blocked) <= {"csp"}  # what the page template still names, the browser refuses
+        fonts = page.evaluate("() => getComputedStyle(document.querySelector('.gradio-container'))"
+                              ".fontFamily")
+        assert "Source Sans Pro" not in fonts and "system-ui" in fonts

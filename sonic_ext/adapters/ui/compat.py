@@ -41,10 +41,14 @@ def custom_values() -> dict[str, bool]:
 
 def page_options(css: str, head: str) -> dict[str, Any]:
     """`gr.Blocks` keywords for the standalone page: gradio 3 has no `head`, so no scripts.
-    gradio 4 copies every video it shows into its cache; those copies go after a day."""
+    gradio 4 copies every video it shows into its cache; those copies go after a day. The
+    theme uses the system's fonts: the default one asks Google Fonts for them, and machines
+    without internet wait for that."""
     if GRADIO_MAJOR < 4:
         return {"css": css}
-    return {"css": css, "head": head, "delete_cache": (3600, 86400)}
+    theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                              font_mono=["ui-monospace", "Consolas", "monospace"])
+    return {"css": css, "head": head, "theme": theme, "delete_cache": (3600, 86400)}
 
 
 def keep_out_of_ui_config(*components: gr.components.Component) -> None:
