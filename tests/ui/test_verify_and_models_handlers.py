@@ -58,14 +58,19 @@ def test_the_models_table_follows_the_folder(service: SonicService) -> None:
     handlers = ModelsHandlers(service)
     rows, summary = handlers.refresh()
     assert summary.endswith("13 of 13 files need attention.")
-    assert ["RIFE/flownet.pkl", "rife", "missing", None, 12_186_817] in rows
+    assert ["RIFE/flownet.pkl", "rife", "missing", "", "12.2 MB"] in rows
     rife = service.settings.models_dir / "RIFE" / "flownet.pkl"
     rife.parent.mkdir(parents=True)
     with rife.open("wb") as fh:
         fh.truncate(12_186_817)
     rows, summary = handlers.refresh()
     assert summary.endswith("12 of 13 files need attention.")
-    assert ["RIFE/flownet.pkl", "rife", "present", 12_186_817, 12_186_817] in rows
+    assert ["RIFE/flownet.pkl", "rife", "present", "12.2 MB", "12.2 MB"] in rows
+    with rife.open("r+b") as fh:
+        fh.truncate(12_186_000)
+    rows, _ = handlers.refresh()
+    assert [r for r in rows if r[0] == "RIFE/flownet.pkl"][0][3:] == ["12,186,000 bytes",
+                                                                       "12,186,817 bytes"]
 
 
 def _with_admin_token(service: SonicService) -> SonicService:

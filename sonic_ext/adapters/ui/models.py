@@ -15,11 +15,28 @@ from .render import notice_html, progress_html
 HEADERS = ["file", "component", "state", "size", "expected size"]
 
 
+def _sizes(found: int | None, expected: int | None) -> tuple[str, str]:
+    """Sizes as people read them (blank: none, or not fixed); exact byte counts where both are
+    known and differ, to see by how much."""
+    if found is not None and expected is not None and found != expected:
+        return f"{found:,} bytes", f"{expected:,} bytes"
+    return _readable_size(found), _readable_size(expected)
+
+
+def _readable_size(size: int | None) -> str:
+    if size is None:
+        return ""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
 def models_table(service: SonicService) -> tuple[list[list[object]], str]:
     """Rows for the table and a one-line summary."""
     status = service.models_status()
-    rows = [[f.file.path, f.file.component, f.state, f.found_size, f.file.size]
-            for f in status.files]
+    rows = [[f.file.path, f.file.component, f.state,
+             *_sizes(f.found_size, f.file.size)] for f in status.files]
     if status.ready:
         state = "ready" + (" (seeded test weights, not the real model)" if status.test_weights
                            else "")
