@@ -266,8 +266,11 @@ def test_cancel_stops_the_generation_and_nothing_is_written(obama_consented: Son
     status = by_id(page, "sonic_status")
     expect(status).to_contain_text("Denoising: step", timeout=GENERATION_S)
     page.screenshot(path=str(shots / "generate-progress.png"), full_page=True)
+    generate = page.locator("#sonic_generate")
+    expect(generate).to_be_disabled()  # one run at a time from a page
     by_id(page, "sonic_cancel").click()
     expect(status).to_contain_text("Cancelled: nothing was written.", timeout=120_000)
+    expect(generate).to_be_enabled()
     log = status_log(page)
     assert any(re.search(r"step \d+ of \d+ · about [0-9a-z ]+ left", t) for t in log), log
     page.screenshot(path=str(shots / "generate-cancelled.png"), full_page=True)
@@ -284,6 +287,7 @@ def test_a_face_without_consent_is_refused_in_the_page(obama_consented: SonicSer
                      consent_id=consent_id)
     expect(by_id(page, "sonic_status")).to_contain_text("is not Barack Obama",
                                                         timeout=GENERATION_S)
+    expect(page.locator("#sonic_generate")).to_be_enabled()  # a refusal ends the run too
     assert list(obama_consented.settings.outputs_dir.glob("*.mp4")) == []
 
 

@@ -234,9 +234,13 @@ def generate_tab(service: SonicService, runs: RunRegistry) -> Callable[[gr.Block
                         api_name=False)
         speech.change(_preview_of(AUDIO_TYPES), inputs=speech, outputs=speech_preview,
                       api_name=False)
-        start.click(handlers.run, inputs=[portrait, speech, purpose, *params, picker],
-                    outputs=[run_id, status, video, summary, report_file], api_name="generate",
-                    show_progress="hidden")
+        # Generate is disabled while its run goes on (Cancel stays), and enabled again however
+        # the run ended: `then` follows failures too.
+        start.click(_interactive(False), outputs=start, api_name=False, queue=False) \
+            .then(handlers.run, inputs=[portrait, speech, purpose, *params, picker],
+                  outputs=[run_id, status, video, summary, report_file], api_name="generate",
+                  show_progress="hidden") \
+            .then(_interactive(True), outputs=start, api_name=False, queue=False)
         stop.click(handlers.cancel, inputs=run_id, outputs=status, api_name="cancel",
                    queue=False, show_progress="hidden")
         refresh.click(handlers.granted, inputs=picker, outputs=[picker, granted],
@@ -249,6 +253,10 @@ def generate_tab(service: SonicService, runs: RunRegistry) -> Callable[[gr.Block
                   show_progress="hidden")
 
     return load_with
+
+
+def _interactive(enabled: bool) -> Callable[[], dict[str, Any]]:
+    return lambda: gr.update(interactive=enabled)
 
 
 def _preview_of(suffixes: tuple[str, ...]) -> Callable[[Any], str | None]:
