@@ -230,3 +230,10 @@ def _sha256(path: Path) -> str:
     from sonic_ext.hashing import file_sha256
 
     return file_sha256(path)
+
+
+def test_the_tab_warns_while_test_weights_are_loaded(obama_consented: SonicService,
+                                                     service: SonicService) -> None:
+    notice = GenerateHandlers(obama_consented).weights_notice()  # tiny weights
+    assert notice.startswith("<p class='sonic-test-weights'>TEST WEIGHTS are loaded")
+    assert GenerateHandlers(service).weights_notice() == ""  # no models: nothing to warn of

@@ -212,6 +212,7 @@ def test_enrol_generate_then_verify_the_output(admin_service: SonicService, open
     # 2. Generate tab: pick the consent granted, then a signed video, with live progress and
     #    its provenance summary.
     tab_button(page, "Generate").click()
+    expect(by_id(page, "sonic_weights_notice")).to_contain_text("TEST WEIGHTS are loaded")
     by_id(page, "sonic_granted").get_by_text("Consents granted to you").click()
     expect(by_id(page, "sonic_granted_table")).to_contain_text(consent_id)
     pick_consent(page, consent_id)

@@ -161,6 +161,14 @@ class GenerateHandlers:
             return notice_html("cancelling", "Cancelling after the current step…")
         return notice_html("idle", "Nothing is running.")
 
+    def weights_notice(self) -> str:
+        """A warning on the tab itself while the models folder holds seeded test weights."""
+        if not self.service.models_status().test_weights:
+            return ""
+        return ("<p class='sonic-test-weights'>TEST WEIGHTS are loaded (models make-tiny): "
+                "videos made here show no real speech animation, and their manifests and "
+                "reports say so.</p>")
+
     def granted(self, picked: list[str] | None,
                 request: gr.Request) -> tuple[dict[str, Any], list[list[str]]]:
         """(picker update, listing rows): the consents in force granted to this page's user,
@@ -180,7 +188,7 @@ def _error_text(exc: Exception) -> str:
 
 def generate_tab(service: SonicService, runs: RunRegistry) -> Callable[[gr.Blocks], None]:
     """Build the tab; return what the page calls with its gr.Blocks to load the consent picker
-    when the page opens (a tab has no load event of its own)."""
+    and the test-weights notice when the page opens (a tab has no load event of its own)."""
     handlers = GenerateHandlers(service, runs)
     allowed = service.policy.allowed_purposes
     purpose_help = PURPOSE_HELP + (f" (allowed here: {', '.join(allowed)})" if allowed else "")
@@ -188,6 +196,7 @@ def generate_tab(service: SonicService, runs: RunRegistry) -> Callable[[gr.Block
         gr.Markdown("A portrait and a speech clip become a lip-synced MP4, watermarked and "
                     "C2PA-signed. Only people whose consent is recorded for the purpose can be "
                     "animated.")
+        weights_notice = gr.HTML(elem_id="sonic_weights_notice")
         with gr.Row():
             with gr.Column(scale=1):
                 with gr.Row():
@@ -250,6 +259,8 @@ def generate_tab(service: SonicService, runs: RunRegistry) -> Callable[[gr.Block
 
     def load_with(page: gr.Blocks) -> None:
         page.load(handlers.granted, inputs=picker, outputs=[picker, granted], api_name=False,
+                  show_progress="hidden")
+        page.load(handlers.weights_notice, outputs=weights_notice, api_name=False,
                   show_progress="hidden")
 
     return load_with
