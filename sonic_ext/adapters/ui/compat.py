@@ -7,6 +7,7 @@ values or `gr.update(...)`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,14 @@ def page_options(css: str, head: str) -> dict[str, Any]:
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "Consolas", "monospace"])
     return {"css": css, "head": head, "theme": theme, "delete_cache": (3600, 86400)}
+
+
+def shown_inline(error: gr.Error) -> gr.Error:
+    """The same error for callers of gradio's API, without the page's popup, for a handler
+    that has shown it inline already (gradio 4.38+; older versions always pop it up)."""
+    if "visible" not in inspect.signature(gr.Error.__init__).parameters:
+        return error
+    return gr.Error(error.message, visible=False)
 
 
 def keep_out_of_ui_config(*components: gr.components.Component) -> None:

@@ -33,7 +33,7 @@ from ...parameters import ParamSpec, param_specs
 from ...progress import CancelToken, ProgressCallback, ProgressEvent, ignore_progress
 from ...service import SonicService
 from .background import BackgroundCall
-from .compat import custom_values, keep_out_of_ui_config, upload_path
+from .compat import custom_values, keep_out_of_ui_config, shown_inline, upload_path
 from .errors import ui_error
 from .granted import (
     GRANTED_HEADERS,
@@ -144,9 +144,12 @@ class GenerateHandlers:
                 yield run_id, notice_html("cancelled", "Cancelled: nothing was written."), \
                     None, "", None
                 return
-            except Exception as exc:  # a refusal (gr.Error) or a bug: the page says so, then
+            except gr.Error as exc:  # a refusal or bad input: said inline, once
                 yield run_id, notice_html("error", _error_text(exc)), None, "", None
-                raise  # gradio reports it as the call's error
+                raise shown_inline(exc) from None  # still the call's error for API callers
+            except Exception as exc:  # a bug: the page says so, then gradio reports it
+                yield run_id, notice_html("error", _error_text(exc)), None, "", None
+                raise
             yield (run_id, notice_html("done", f"Done in {done.result.seconds:.1f} s: "
                                                f"{done.result.out.name}"),
                    str(done.result.out), provenance_html(done.result, done.report),
