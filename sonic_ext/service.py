@@ -572,8 +572,9 @@ class SonicService:
         traced = self.registry.trace_watermark(watermark_id)
         if traced is None:
             return None
-        return Recorded(traced.generation.to_dict(), traced.consent.to_dict(),
-                        traced.fingerprint)
+        # a report is for sharing: the evidence's hash identifies it, not its path here
+        consent = {k: v for k, v in traced.consent.to_dict().items() if k != "evidence_path"}
+        return Recorded(traced.generation.to_dict(), consent, traced.fingerprint)
 
     # -- status -------------------------------------------------------------------------------
 

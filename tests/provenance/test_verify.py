@@ -16,6 +16,7 @@ from sonic_ext.adapters import cli
 from sonic_ext.consent import ConsentRecord
 from sonic_ext.provenance.fingerprint import FingerprintRecorder
 from sonic_ext.provenance.keys import init_dev_keys
+from sonic_ext.report import render_html
 
 from ..evidence import write_release_pdf
 from .conftest import (
@@ -111,6 +112,10 @@ def test_a_reencoded_copy_is_recovered_through_the_registry(installation: SonicS
     assert report.content["checked"] and report.content["matched"]
     assert [r["code"] for r in report.reasons] == ["c2pa.absent", "watermark.found",
                                                    "fingerprint.match"]
+    # what verify tells about the consent is for sharing: no path on this server
+    home = str(installation.settings.home)
+    assert "evidence_path" not in report.consent
+    assert home not in json.dumps(report.to_dict()) and home not in render_html(report)
 
 
 def test_our_mark_copied_onto_another_video_is_a_content_mismatch(
