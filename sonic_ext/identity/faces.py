@@ -14,7 +14,6 @@ embedding taken upright there.
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from ..media.inputs import check_image
+from ..media.inputs import read_image
 
 Box = tuple[int, int, int, int]  # x, y, width, height in pixels of the (EXIF-oriented) image
 
@@ -64,13 +63,11 @@ class Portrait:
 
 def load_portrait(path: Path, field: str = "image", *,
                   max_pixels: int | None = None) -> Portrait:
-    """Check the file like every input (`max_pixels`: the policy's limit), then decode the very
-    bytes that are hashed."""
+    """Check the file like every input (`max_pixels`: the policy's limit) and keep what that
+    decoded: the very bytes that are hashed, decoded once."""
     path = Path(path)
-    check_image(path, field, max_pixels=max_pixels)
-    data = path.read_bytes()
-    with Image.open(io.BytesIO(data)) as img:
-        upright = _as_rgb(ImageOps.exif_transpose(img))
+    image, data = read_image(path, field, max_pixels=max_pixels)
+    upright = _as_rgb(ImageOps.exif_transpose(image))
     return Portrait(path, hashlib.sha256(data).hexdigest(), np.asarray(upright))
 
 

@@ -8,6 +8,7 @@ the C2PA manifest is the one found here. Decoding the speech itself is `media.au
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 import warnings
@@ -59,16 +60,25 @@ def _readable_file(path: Path, field: str) -> int:
 
 def check_image(path: Path, field: str = "image", *,
                 max_pixels: int | None = None) -> ImageInfo:
-    """Open and fully decode the portrait so that a truncated or corrupt file fails here;
-    one over `max_pixels` (the policy's limits.max_image_pixels; default: Pillow's own
-    decompression-bomb limit) is refused from its header, before it is decoded."""
+    """Open and fully decode the portrait so that a truncated or corrupt file fails here (see
+    `read_image`)."""
+    image, _ = read_image(path, field, max_pixels=max_pixels)
+    return ImageInfo(path, image.format, image.width, image.height)
+
+
+def read_image(path: Path, field: str = "image", *,
+               max_pixels: int | None = None) -> tuple[Image.Image, bytes]:
+    """The image decoded in full from the file's bytes, and those bytes (what a caller hashes
+    is then exactly what was decoded). One over `max_pixels` (the policy's
+    limits.max_image_pixels; default: Pillow's own decompression-bomb limit) is refused from
+    its header, before it is decoded."""
     _readable_file(path, field)
     limit = max_pixels or Image.MAX_IMAGE_PIXELS
+    data = path.read_bytes()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                fmt = img.format or "unknown"
+            with Image.open(io.BytesIO(data)) as img:
                 width, height = img.size
                 if width * height > limit:
                     raise InputError(field, f"image is {width}x{height} "
@@ -88,13 +98,14 @@ def check_image(path: Path, field: str = "image", *,
                          hint=f"use one of {', '.join(IMAGE_FORMATS)}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(field, f"image is corrupt or truncated ({exc}): {path}") from None
+    fmt = img.format or "unknown"
     if fmt not in IMAGE_FORMATS:
         raise InputError(field, f"unsupported image format {fmt}",
                          hint=f"use one of {', '.join(IMAGE_FORMATS)}")
     if min(width, height) < MIN_IMAGE_SIDE:
         raise InputError(field, f"image is {width}x{height}; each side needs at least "
                                 f"{MIN_IMAGE_SIDE} pixels")
-    return ImageInfo(path, fmt, width, height)
+    return img, data
 
 
 _SCALE_DOWN = "scale it down; a portrait needs no more than a few megapixels"
