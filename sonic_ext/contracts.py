@@ -148,6 +148,11 @@ class VerifyReport:
     # a manifest
     consent_check: dict[str, object] | None = None
 
+    @property
+    def made_with_test_weights(self) -> bool:
+        """The signed manifest says seeded test weights made the file, not the Sonic model."""
+        return bool(self.c2pa.get("test_weights"))
+
     def strict_failures(self) -> list[str]:
         """Why `verify --strict` refuses this file: anything short of a real, authentic output
         whose consent is still in force (empty when it passes). A consent credential that is
@@ -156,7 +161,7 @@ class VerifyReport:
         failures = [] if self.verdict == "authentic" else [f"the verdict is {self.verdict}"]
         if self.c2pa.get("development_credentials"):
             failures.append("signed with development credentials")
-        if self.c2pa.get("test_weights"):
+        if self.made_with_test_weights:
             failures.append("made with test weights")
         if any(reason.get("code") == "file.differs" for reason in self.reasons):
             failures.append("its bytes differ from the published output's")

@@ -43,7 +43,9 @@ VERDICT_WORDS = {
                       "#555555"),
 }
 _STYLE = """body{font:15px/1.45 system-ui,sans-serif;max-width:980px;margin:24px auto;color:#222}
-h1{margin:0 0 4px}.test-weights{background:#fff3cd;border:2px solid #b58100;padding:8px 12px;font-weight:700}.verdict{border-left:8px solid var(--c);padding:10px 16px;background:#f6f6f6}
+h1{margin:0 0 4px}
+.test-weights{background:#fff3cd;border:2px solid #b58100;padding:8px 12px;font-weight:700}
+.verdict{border-left:8px solid var(--c);padding:10px 16px;background:#f6f6f6}
 .frames{display:flex;gap:8px;flex-wrap:wrap}.frames figure{margin:0;font-size:12px;color:#555}
 .frames img{max-width:230px;border:1px solid #ccc}table{border-collapse:collapse}
 td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
@@ -56,11 +58,6 @@ TEST_WEIGHTS_WARNING = ("Made with seeded TEST WEIGHTS (models make-tiny), not t
                         "as a real output.")
 
 
-def made_with_test_weights(report: VerifyReport) -> bool:
-    """Whether the signed manifest says test weights made the file (the banner's condition)."""
-    return bool(report.c2pa.get("test_weights"))
-
-
 def render_html(report: VerifyReport, frames: Sequence[tuple[int, np.ndarray]] = ()) -> str:
     title, meaning, colour = VERDICT_WORDS[report.verdict]
     parts = [
@@ -69,7 +66,7 @@ def render_html(report: VerifyReport, frames: Sequence[tuple[int, np.ndarray]] =
         f"</head><body><h1>Verification report</h1>"
         f"<p>{_e(report.path.name)} · sd-webui-sonic {__version__}</p>",
         f"<p class='test-weights' id='test-weights'>{_e(TEST_WEIGHTS_WARNING)}</p>"
-        if made_with_test_weights(report) else "",
+        if report.made_with_test_weights else "",
         f"<div class='verdict' style='--c:{colour}' id='verdict'><h2>{_e(title)}</h2>"
         f"<p>{_e(meaning)}</p><ul>"
         + "".join(f"<li>{_e(r['text'])}</li>" for r in report.reasons) + "</ul></div>",

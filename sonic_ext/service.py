@@ -177,8 +177,8 @@ class SonicService:
         recorded = self.registry.find_generation(output_sha256=file_sha256(signed))
         if recorded is not None and recorded.status == "published":
             self.registry.mark_generation_failed(
-                recorded.id, "startup-sweep", "the process publishing it was killed before the file "
-                                       "appeared")
+                recorded.id, "startup-sweep",
+                "the process publishing it was killed before the file appeared")
 
     @property
     def registry(self) -> ConsentRegistry:

@@ -2,9 +2,9 @@
 
 Frames are handed out one at a time as they are decoded (`iter_timed_frames`), so a reader that
 reduces each frame at once (the watermark detector's working size, a thumbnail) holds one
-full-size frame at a time, whatever the video's resolution. Frames over `max_pixels` are
-refused before they are converted; `check_frame_size` does the same from the header alone, before
-anything is decoded.
+full-size frame at a time, whatever the video's resolution. Frames over MAX_FRAME_PIXELS are
+refused before they are converted; `check_frame_size` refuses those over the policy's limit from
+the header alone, before anything is decoded.
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ def check_frame_size(path: Path, max_pixels: int) -> None:
 
 
 def iter_timed_frames(path: Path, max_frames: int, *, luma: bool = False,
-                      max_pixels: int = MAX_FRAME_PIXELS, short_side: int | None = None
-                      ) -> Iterator[tuple[int, float, np.ndarray]]:
+                      short_side: int | None = None) -> Iterator[tuple[int, float, np.ndarray]]:
     """Up to `max_frames` (index, seconds, frame) spread over the whole first video stream; the
     frame is HxWx3 RGB, or with `luma` the decoder's own HxW luma plane (no colour conversion).
     With `short_side`, a larger frame is scaled down (area-averaged, aspect kept) to that short
@@ -62,7 +61,7 @@ def iter_timed_frames(path: Path, max_frames: int, *, luma: bool = False,
             stream.thread_type = "AUTO" if size <= FRAME_THREADS_UP_TO else "SLICE"
             for index, frame in enumerate(container.decode(stream)):
                 if index in wanted:
-                    _check_size(frame.width, frame.height, max_pixels)
+                    _check_size(frame.width, frame.height, MAX_FRAME_PIXELS)
                     seconds = float(frame.time) if frame.time is not None else index / 25.0
                     found = True
                     yield index, seconds, _array(frame, "gray" if luma else "rgb24", short_side)

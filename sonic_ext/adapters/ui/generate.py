@@ -42,7 +42,7 @@ from .granted import (
     picker_update,
     requester,
 )
-from .render import notice_html, progress_html, provenance_html
+from .render import notice_html, progress_html, provenance_html, test_weights_html
 from .runs import RunRegistry
 from .verify import verify_with_report
 
@@ -144,12 +144,11 @@ class GenerateHandlers:
                 yield run_id, notice_html("cancelled", "Cancelled: nothing was written."), \
                     None, "", None
                 return
-            except gr.Error as exc:  # a refusal or bad input: said inline, once
+            except Exception as exc:  # a refusal (gr.Error) or a bug: the page says so, then
                 yield run_id, notice_html("error", _error_text(exc)), None, "", None
-                raise shown_inline(exc) from None  # still the call's error for API callers
-            except Exception as exc:  # a bug: the page says so, then gradio reports it
-                yield run_id, notice_html("error", _error_text(exc)), None, "", None
-                raise
+                if isinstance(exc, gr.Error):  # said inline: no popup repeats it, and it is
+                    raise shown_inline(exc) from None  # still the error of an API call
+                raise  # gradio reports it as the call's error
             yield (run_id, notice_html("done", f"Done in {done.result.seconds:.1f} s: "
                                                f"{done.result.out.name}"),
                    str(done.result.out), provenance_html(done.result, done.report),
@@ -168,9 +167,9 @@ class GenerateHandlers:
         """A warning on the tab itself while the models folder holds seeded test weights."""
         if not self.service.models_status().test_weights:
             return ""
-        return ("<p class='sonic-test-weights'>TEST WEIGHTS are loaded (models make-tiny): "
-                "videos made here show no real speech animation, and their manifests and "
-                "reports say so.</p>")
+        return test_weights_html("TEST WEIGHTS are loaded (models make-tiny): videos made here "
+                                 "show no real speech animation, and their manifests and "
+                                 "reports say so.")
 
     def granted(self, picked: list[str] | None,
                 request: gr.Request) -> tuple[dict[str, Any], list[list[str]]]:

@@ -61,11 +61,14 @@ def provenance_html(result: GenerateResult, report: VerifyReport) -> str:
 
 def test_weights_banner(report: VerifyReport) -> str:
     """A warning above everything else when test weights made the file (empty otherwise)."""
-    from ...report import TEST_WEIGHTS_WARNING, made_with_test_weights
+    from ...report import TEST_WEIGHTS_WARNING
 
-    if not made_with_test_weights(report):
-        return ""
-    return f"<p class='sonic-test-weights'>{_e(TEST_WEIGHTS_WARNING)}</p>"
+    return test_weights_html(TEST_WEIGHTS_WARNING) if report.made_with_test_weights else ""
+
+
+def test_weights_html(text: str) -> str:
+    """The page's test-weights warning (a file's, or the loaded models')."""
+    return f"<p class='sonic-test-weights'>{_e(text)}</p>"
 
 
 def verdict_html(report: VerifyReport) -> str:
