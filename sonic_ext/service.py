@@ -224,7 +224,9 @@ class SonicService:
             raise ConsentRefused("this generation did not pass the consent gate")
         cancel = cancel or CancelToken()
         with self.host.generation(cancel) as host_progress:
-            return self._run(prepared, tee(progress, host_progress), cancel)
+            result = self._run(prepared, tee(progress, host_progress), cancel)
+        self.host.published(result.out)
+        return result
 
     def _run(self, prepared: PreparedGeneration, progress: ProgressCallback,
              cancel: CancelToken) -> GenerateResult:

@@ -23,7 +23,7 @@ from sonic_ext.adapters import cli
 from sonic_ext.adapters.api.auth import ApiAuth
 from sonic_ext.adapters.app import create_app
 from sonic_ext.adapters.ui import build_ui
-from sonic_ext.adapters.ui.generate import PARAM_ORDER, generate_video
+from sonic_ext.adapters.ui.generate import PARAM_ORDER, prepare_generation
 from tests.api.router_app import router_app
 from tests.conftest import consent_ids, write_tone_wav
 from tests.servers import serve_in_thread
@@ -68,7 +68,7 @@ def test_every_surface_refuses_a_face_without_consent(installation: SonicService
     events_before = installation.verify_audit_chain().events_checked
 
     with pytest.raises(gr.Error, match=REFUSAL):  # the UI's Generate button
-        generate_video(installation, str(biden), str(speech), "education",
+        prepare_generation(installation, str(biden), str(speech), "education",
                        {"seed": 0, "steps": 1, "min_resolution": 256},
                        consents=consent_ids(installation))
 

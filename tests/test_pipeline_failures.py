@@ -18,7 +18,8 @@ from sonic_ext import SonicService
 from sonic_ext.adapters import cli
 from sonic_ext.adapters.api.auth import ApiAuth
 from sonic_ext.adapters.app import create_app
-from sonic_ext.adapters.ui.generate import generate_video
+from sonic_ext.adapters.ui.generate import PARAM_ORDER, GenerateHandlers
+from sonic_ext.contracts import GenerationParams
 from sonic_ext.sonic import stage
 from tests.conftest import consent_ids, write_tone_wav
 from tests.servers import serve_in_thread
@@ -78,10 +79,13 @@ def test_a_pipeline_failure_reaches_every_surface_with_its_own_code(
     assert expected in error["message"] + error.get("hint", "")
     assert not out.exists()
 
-    with pytest.raises(gr.Error, match=rf"\[{code}\]"):  # the UI's Generate button
-        generate_video(service, str(FACES / "obama2.jpg"), str(speech), "education",
-                       {"seed": 0, "steps": 1, "min_resolution": 256},
-                       consents=claims)
+    params = {**GenerationParams().to_dict(), "seed": 0, "steps": 1, "min_resolution": 256}
+    updates: list[tuple] = []
+    with pytest.raises(gr.Error, match=rf"\[{code}\]"):  # the UI's Generate button: a job
+        updates.extend(GenerateHandlers(service).run(
+            gr.Request(), str(FACES / "obama2.jpg"), str(speech), "education",
+            *(params[name] for name in PARAM_ORDER), claims))
+    assert expected in updates[-1][1] and f"[{code}]" in updates[-1][1]
 
     auth = ApiAuth(users={"ops": "pw"})  # the HTTP API's job
     with serve_in_thread(create_app(service, auth)) as base, \

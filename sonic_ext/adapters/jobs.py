@@ -1,4 +1,4 @@
-"""Generation jobs for the HTTP API: one worker runs prepared generations in order.
+"""Generation jobs of the HTTP API and the UI: one worker runs prepared generations in order.
 
 A job is created only from a `PreparedGeneration` (inputs checked, consent gate passed), so a
 refusal is answered at once and never queued. Each job is a small JSON file under
@@ -184,12 +184,12 @@ class JobManager:
             jobs = [job for job in self._jobs.values() if job.owner == owner]
         return sorted(jobs, key=lambda job: job.created_at, reverse=True)
 
-    def cancel(self, job_id: str, owner: str) -> Job:
+    def cancel(self, job_id: str, owner: str, reason: str = "cancelled through the API") -> Job:
         job = self.get(job_id, owner)
         if job.state not in ACTIVE_STATES:
             raise JobFinished("job_id", f"job {job.id} is {job.state} already; there is "
                                         "nothing to cancel")
-        job.cancel.cancel("cancelled through the API")
+        job.cancel.cancel(reason)
         return job
 
     def _run(self, job: Job, prepared: PreparedGeneration) -> None:

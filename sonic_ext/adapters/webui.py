@@ -1,7 +1,9 @@
-"""Adapter for AUTOMATIC1111 1.10 and Forge: registers the Sonic tab and the /sonic/v1 routes.
+"""Adapter for AUTOMATIC1111 1.10 and Forge: registers the Sonic tab, its Settings section and
+the /sonic/v1 routes.
 
-Only this module and the two it uses, `webui_host` (each generation as a WebUI job) and
-`webui_memory` (the host's models step aside), import the host's `modules.*`. A failure
+Only this module and those it uses, `webui_host` (each generation as a WebUI job),
+`webui_memory` (the host's models step aside) and `webui_settings` (our Settings section, and
+the copies under the WebUI's outputs folder), import the host's `modules.*`. A failure
 while building the service or the tab shows an error panel in the tab instead of the tab
 vanishing (the hosts drop a tab whose callback raises), and the API routes answer 503 with the
 same message.
@@ -26,6 +28,7 @@ from .api.users import parse_api_auth
 from .app import API_PREFIX
 from .ui import build_ui
 from .webui_host import WebUIHost
+from .webui_settings import on_ui_settings
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ def register() -> None:
     """Called once per script (re)load by `scripts/sonic_tab.py`."""
     from modules import script_callbacks
 
+    script_callbacks.on_ui_settings(on_ui_settings)
     script_callbacks.on_ui_tabs(on_ui_tabs)
     script_callbacks.on_app_started(on_app_started)
 

@@ -10,10 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from ..progress import CancelToken, ProgressCallback, ProgressEvent
 from .webui_memory import host_models_moved_aside
+from .webui_settings import option, save_copy
+
+T = TypeVar("T")
 
 JOB = "sonic"
 INTERRUPTED = "interrupted in the WebUI"
@@ -45,6 +49,13 @@ class WebUIHost:
             finally:
                 progress.finish_task(task_id)
                 state.end()
+
+    def published(self, out: Path) -> None:
+        """A copy under the WebUI's outputs folder, as its Settings say (`webui_settings`)."""
+        save_copy(out)
+
+    def preference(self, name: str, default: T) -> T:
+        return option(name, default)
 
 
 def _state_reporter(state: Any, cancel: CancelToken) -> ProgressCallback:

@@ -56,7 +56,7 @@ def test_openapi_documents_the_api(open_app: str) -> None:
 def test_ui_has_the_four_tabs(open_app: str) -> None:
     config = httpx.get(f"{open_app}/config").json()
     tabs = [c["props"]["label"] for c in config["components"] if c["type"] == "tabitem"]
-    assert tabs == ["Generate", "Consent", "Verify", "Models"]
+    assert tabs == ["Generate", "History", "Consent", "Verify", "Models"]
     page = httpx.get(f"{open_app}/")
     assert page.status_code == 200
     assert "window.gradio_config" in page.text

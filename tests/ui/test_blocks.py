@@ -44,7 +44,7 @@ def webui_service(tmp_path) -> SonicService:
 
 def test_every_tab_and_every_generation_parameter_is_there(service: SonicService) -> None:
     built = components(build_ui(service))
-    for tab in ("generate", "consent", "verify", "models"):
+    for tab in ("generate", "history", "consent", "verify", "models"):
         assert f"sonic_tab_{tab}" in built
     assert set(PARAM_ORDER) == {f.name for f in fields(GenerationParams)}
     for name in PARAM_ORDER:
@@ -69,14 +69,16 @@ def test_the_buttons_are_named_endpoints_and_generate_keeps_its_first_arguments(
 
 
 def test_the_consent_picker_loads_with_the_page_and_the_tab(service: SonicService) -> None:
-    """The picker is filled for whoever opened the page: on load, on the tab, on Refresh."""
+    """The pickers (consents, purposes) are filled for whoever opened the page: on load, on
+    the tab, on Refresh."""
     config = build_ui(service).get_config_file()
     ids = {c["id"]: c["props"].get("elem_id") for c in config["components"]}
     picker = next(c for c in config["components"] if c["props"].get("elem_id") == "sonic_consents")
     assert picker["props"]["multiselect"] is True and picker["props"]["choices"] == []
 
     def fills_the_picker(dep: dict) -> bool:
-        return [ids[i] for i in dep["outputs"]] == ["sonic_consents", "sonic_granted_table"]
+        return [ids[i] for i in dep["outputs"]] == ["sonic_consents", "sonic_purpose",
+                                                    "sonic_granted_table"]
 
     triggers = set()  # (elem_id, event): 4.x lists (id, event) targets, 3.41 ids and a trigger
     for dep in filter(fills_the_picker, config["dependencies"]):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import inspect
 import tempfile
-import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,12 +17,13 @@ from sonic_ext import SonicService
 from sonic_ext.adapters.ui.generate import (
     PARAM_ORDER,
     GenerateHandlers,
-    generate_video,
     params_from_ui,
+    prepare_generation,
 )
 from sonic_ext.adapters.ui.granted import claimed_ids, consent_choice
-from sonic_ext.adapters.ui.runs import RunRegistry
+from sonic_ext.adapters.ui.job_view import SHOW_ENDED_FOR_S, latest_job
 from sonic_ext.contracts import GenerationParams
+from sonic_ext.policy import load_policy
 from tests.conftest import consent_ids, write_tone_wav
 from tests.evidence import write_release_pdf
 
@@ -68,27 +69,42 @@ def test_the_picker_offers_only_the_consents_granted_to_the_user(two_people: Son
     handlers = GenerateHandlers(two_people)
     obama, biden = two_people.list_consents()
 
-    picker, rows = handlers.granted([], request=gr.Request(username="alice"))
+    picker, purpose, rows = handlers.granted([], "general", gr.Request(username="alice"))
     assert picker["choices"] == [f"Barack Obama — education, no expiry ({obama.id})"]
     assert picker["value"] == []
     assert rows == [[obama.id, "Barack Obama", "education", "no expiry"]]  # no evidence path
+    # the purposes to choose from: those the consents granted cover, not a guess to type
+    assert (purpose["choices"], purpose["value"]) == (["education"], "education")
 
-    picker, rows = handlers.granted(None, request=gr.Request(username="bob"))
+    picker, purpose, rows = handlers.granted(None, "news", gr.Request(username="bob"))
     label = f"Joe Biden — education, news, until 2099-01-31 ({biden.id})"
     assert picker["choices"] == [label]
     assert rows == [[biden.id, "Joe Biden", "education, news", "2099-01-31T00:00:00+00:00"]]
+    assert (purpose["choices"], purpose["value"]) == (["education", "news"], "news")
 
-    picker, rows = handlers.granted([], request=gr.Request())  # no login: "ui", granted nothing
-    assert picker["choices"] == [] and rows == []
+    picker, purpose, rows = handlers.granted([], "general", gr.Request())  # "ui": granted none
+    assert picker["choices"] == [] and rows == [] and purpose["choices"] == []
 
     # A refresh keeps what is still granted (by id) and drops what no longer is.
-    picker, _ = handlers.granted([consent_choice(obama), biden.id],
-                                 request=gr.Request(username="alice"))
+    picker, _, _ = handlers.granted([consent_choice(obama), biden.id], "education",
+                                    gr.Request(username="alice"))
     assert picker["value"] == [consent_choice(obama)]
     two_people.revoke_consent(obama.id, "withdrawn", "test operator")
-    picker, rows = handlers.granted([consent_choice(obama)],
-                                    request=gr.Request(username="alice"))
+    picker, purpose, rows = handlers.granted([consent_choice(obama)], "education",
+                                             gr.Request(username="alice"))
     assert (picker["choices"], picker["value"], rows) == ([], [], [])
+    assert purpose["choices"] == []
+
+
+def test_the_purposes_offered_are_those_the_policy_allows(two_people: SonicService,
+                                                          tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('version = "news-only"\n[purposes]\nallowed = ["news"]\n')
+    monkeypatch.setattr(two_people, "policy", load_policy(policy))
+    _, purpose, _ = GenerateHandlers(two_people).granted([], "education",
+                                                          gr.Request(username="bob"))
+    assert (purpose["choices"], purpose["value"]) == (["news"], "news")
 
 
 def test_the_picked_labels_are_claimed_by_their_ids() -> None:
@@ -107,7 +123,7 @@ def test_without_a_consent_picked_nothing_is_generated(obama_consented: SonicSer
             gr.Request(username="alice"), *inputs(FACES / "obama2.jpg", speech, consents=[])))
     assert "consent_id: name the consent" in updates[-1][1]
     with pytest.raises(gr.Error, match="consent_id: name the consent"):
-        generate_video(obama_consented, str(FACES / "obama2.jpg"), str(speech), "education",
+        prepare_generation(obama_consented, str(FACES / "obama2.jpg"), str(speech), "education",
                        SMALL, consents=None)
     assert list(obama_consented.settings.outputs_dir.iterdir()) == []
 
@@ -117,7 +133,7 @@ def test_a_consent_granted_to_someone_else_is_refused(two_people: SonicService,
     [biden] = two_people.list_consents(granted_to="bob")
     with pytest.raises(gr.Error, match=f"consent {biden.id} \\(Joe Biden\\) is not granted to "
                                        "ui:alice"):
-        generate_video(two_people, str(FACES / "biden.jpg"), str(speech), "education",
+        prepare_generation(two_people, str(FACES / "biden.jpg"), str(speech), "education",
                        SMALL, consents=[consent_choice(biden)], requested_by="ui:alice")
     assert list(two_people.settings.outputs_dir.iterdir()) == []
 
@@ -133,24 +149,23 @@ def test_widget_values_become_generation_params() -> None:
 def test_bad_parameters_are_refused_naming_the_field(service: SonicService, portrait: Path,
                                                      speech: Path) -> None:
     with pytest.raises(gr.Error, match="steps: must be a whole number, got 2.5"):
-        generate_video(service, str(portrait), str(speech), "education",
+        prepare_generation(service, str(portrait), str(speech), "education",
                        {**SMALL, "steps": 2.5})
     with pytest.raises(gr.Error, match="min_resolution: must be a multiple of 64, got 300"):
-        generate_video(service, str(portrait), str(speech), "education",
+        prepare_generation(service, str(portrait), str(speech), "education",
                        {**SMALL, "min_resolution": 300})
     with pytest.raises(gr.Error, match="seed: must be a whole number, got None"):
-        generate_video(service, str(portrait), str(speech), "education",
+        prepare_generation(service, str(portrait), str(speech), "education",
                        {**SMALL, "seed": None})
     with pytest.raises(gr.Error, match="Upload a portrait and a speech clip first"):
-        generate_video(service, None, str(speech), "education")
+        prepare_generation(service, None, str(speech), "education")
     assert list(service.settings.outputs_dir.iterdir()) == []
 
 
 def test_a_generation_streams_progress_then_shows_the_signed_video_and_its_provenance(
         obama_consented: SonicService, speech: Path) -> None:
-    runs = RunRegistry()
-    handlers = GenerateHandlers(obama_consented, runs)
-    picker, _ = handlers.granted([], request=gr.Request(username="alice"))
+    handlers = GenerateHandlers(obama_consented)
+    picker, _, _ = handlers.granted([], "education", gr.Request(username="alice"))
     [label] = picker["choices"]  # what the browser hands back: the label
     updates = run_all(handlers, inputs(FACES / "obama2.jpg", speech, consents=[label]))
     statuses = [update[1] for update in updates]
@@ -158,15 +173,21 @@ def test_a_generation_streams_progress_then_shows_the_signed_video_and_its_prove
     assert any("Denoising" in status for status in statuses), statuses
 
     run_id, status, video, summary, report = updates[-1]
-    assert "Done in" in status and len(runs) == 0
+    assert "Done in" in status
     assert Path(video).parent == obama_consented.settings.outputs_dir and Path(video).is_file()
+    assert Path(video).name.startswith("obama2-")  # named after the user's portrait
     [consent] = obama_consented.list_consents()
     assert "sonic-verdict-authentic" in summary and consent.id in summary
     generation = obama_consented.registry.find_generation(output_sha256=_sha256(Path(video)))
     assert generation is not None and generation.id in summary
     assert "development credentials" in summary
     assert Path(report).is_file() and "Authentic" in Path(report).read_text()
-    assert all(update[0] == run_id for update in updates)
+    # the inputs and the gate are checked first; what passed is a job of the user's
+    checked = [update[0] for update in updates].index(run_id)
+    assert checked > 0 and {update[0] for update in updates[:checked]} == {None}
+    assert {update[0] for update in updates[checked:]} == {run_id}
+    job = handlers.jobs.get(run_id, "ui:alice")
+    assert job.state == "done" and job.result.out == Path(video)
 
 
 def test_a_face_without_consent_is_refused_and_the_page_says_why(
@@ -188,33 +209,49 @@ def test_cancel_stops_the_run_and_nothing_is_written(obama_consented: SonicServi
     handlers = GenerateHandlers(obama_consented)
     stream = handlers.run(gr.Request(), *inputs(FACES / "obama2.jpg", speech, steps=5,
                                                 consents=consent_ids(obama_consented)))
-    run_id = next(stream)[0]
-    next(stream)  # the generation is under way
-    assert "Cancelling" in handlers.cancel(run_id)
+    run_id = _job_started(stream)
+    assert "Nothing is running" in handlers.cancel(run_id, gr.Request(username="mallory"))
+    assert "Cancelling" in handlers.cancel(run_id, gr.Request())
     rest = list(stream)
     cancelled = ("<div class='sonic-notice sonic-notice-cancelled' data-state='cancelled'>"
                  "Cancelled: nothing was written.</div>")
     assert rest[-1][1:] == (cancelled, None, "", None)
-    assert "Nothing is running" in handlers.cancel(run_id)
+    assert "Nothing is running" in handlers.cancel(run_id, gr.Request())
     assert list(obama_consented.settings.outputs_dir.iterdir()) == []
 
 
-def test_a_page_that_stops_listening_cancels_its_run(obama_consented: SonicService,
-                                                     speech: Path) -> None:
-    runs = RunRegistry()
-    stream = GenerateHandlers(obama_consented, runs).run(
-        gr.Request(),
-        *inputs(FACES / "obama2.jpg", speech, steps=5, consents=consent_ids(obama_consented)))
-    next(stream)
-    next(stream)  # the generation is under way
+def test_the_job_outlives_its_page_and_a_new_page_follows_it(obama_consented: SonicService,
+                                                             speech: Path) -> None:
+    handlers = GenerateHandlers(obama_consented)
+    stream = handlers.run(gr.Request(username="alice"),
+                          *inputs(FACES / "obama2.jpg", speech, steps=3,
+                                  consents=consent_ids(obama_consented)))
+    run_id = _job_started(stream)
     stream.close()  # what gradio does when the browser goes away mid-stream
-    assert len(runs) == 0
-    workers = [t for t in threading.enumerate() if t.name == "sonic-ui-generate"]
-    assert workers  # still finishing its current step
-    for worker in workers:
-        worker.join(timeout=120)
-        assert not worker.is_alive()
-    assert list(obama_consented.settings.outputs_dir.iterdir()) == []
+
+    # another user's page shows nothing of it; alice's reloaded page follows it to the end
+    [other] = list(handlers.resume(gr.Request(username="bob")))
+    assert other[:5] == (gr.update(),) * 5 and other[5] == gr.update(interactive=True)
+    updates = list(GenerateHandlers(obama_consented).resume(gr.Request(username="alice")))
+    assert {update[0] for update in updates} == {run_id}
+    assert updates[0][5] == gr.update(interactive=False)  # one run at a time from a page
+    assert any("Denoising" in update[1] for update in updates), updates
+    _, status, video, summary, report, enabled = updates[-1]
+    assert "Done in" in status and Path(video).is_file() and "sonic-verdict-authentic" in summary
+    assert enabled == gr.update(interactive=True)
+
+    # a page opened later shows that outcome for a while, then nothing
+    job = handlers.jobs.get(run_id, "ui:alice")
+    assert latest_job(handlers.jobs, "ui:alice") is job
+    assert latest_job(handlers.jobs, "ui:alice", time.time() + SHOW_ENDED_FOR_S + 5) is None
+
+
+def _job_started(stream) -> str:  # noqa: ANN001 - the handler's generator
+    """Read the stream until the inputs and gate are checked and the job exists: its id."""
+    for update in stream:
+        if update[0] is not None:
+            return update[0]
+    raise AssertionError("the stream ended before a job started")
 
 
 def test_gradio_3_hands_files_over_as_temp_file_objects(obama_consented: SonicService,
@@ -227,7 +264,7 @@ def test_gradio_3_hands_files_over_as_temp_file_objects(obama_consented: SonicSe
         image.flush()
         audio.flush()
         with pytest.raises(gr.Error, match="is not Barack Obama"):
-            generate_video(obama_consented, image, audio, "education", SMALL,
+            prepare_generation(obama_consented, image, audio, "education", SMALL,
                            consents=consent_ids(obama_consented))
 
 

@@ -104,6 +104,17 @@ def set_number(page: Page, elem_id: str, value: int) -> None:
     box.blur()
 
 
+def choose_purpose(page: Page, purpose: str) -> None:
+    """Choose among the purposes the consents granted to this page cover."""
+    box = page.locator("#sonic_purpose input").first
+    box.click()
+    option = page.locator("#sonic_purpose ul.options li", has_text=purpose)
+    expect(option).to_be_visible(timeout=20_000)
+    option.click()
+    box.blur()
+    expect(box).to_have_value(purpose)
+
+
 def pick_consent(page: Page, consent_id: str) -> None:
     """Choose a consent in the Generate tab's picker, from the consents granted to this page."""
     page.locator("#sonic_consents input").first.click()
@@ -123,7 +134,7 @@ def start_generation(page: Page, portrait: Path, speech: Path, purpose: str, ste
     tab_button(page, "Generate").click()
     page.locator("#sonic_portrait input[type=file]").set_input_files(str(portrait))
     page.locator("#sonic_speech input[type=file]").set_input_files(str(speech))
-    page.locator("#sonic_purpose textarea").fill(purpose)
+    choose_purpose(page, purpose)
     if consent_id is not None:
         pick_consent(page, consent_id)
     set_number(page, "sonic_steps", steps)
@@ -150,7 +161,7 @@ def status_log(page: Page) -> list[str]:
 def test_tabs_render_and_the_models_tab_checks_the_folder(service: SonicService, open_ui,
                                                           shots: Path) -> None:
     page = open_ui(service)
-    for tab in ("Generate", "Consent", "Verify", "Models"):
+    for tab in ("Generate", "History", "Consent", "Verify", "Models"):
         expect(tab_button(page, tab)).to_be_visible()
     expect(by_id(page, "sonic_advanced")).to_contain_text("Advanced parameters")
     assert page.evaluate("typeof window.sonicUi") == "object"  # javascript/ is loaded
@@ -233,7 +244,7 @@ def test_enrol_generate_then_verify_the_output(admin_service: SonicService, open
     expect(page.locator("#sonic_report_file a[href$='.verify.html']")).to_be_attached()
     expect(page.locator("#sonic_video video")).to_have_attribute("src", re.compile(r"\.mp4"))
     page.wait_for_function("() => document.querySelector('#sonic_video video').readyState >= 1")
-    [video] = admin_service.settings.outputs_dir.glob("ui-*.mp4")
+    [video] = admin_service.settings.outputs_dir.glob("obama2-*.mp4")  # the portrait's name
     assert admin_service.registry.find_generation(watermark_id=re.search(
         r"Watermark\s+(\S+)", summary.inner_text()).group(1)) is not None
     page.screenshot(path=str(shots / "generate-done.png"), full_page=True)
@@ -254,6 +265,27 @@ def test_enrol_generate_then_verify_the_output(admin_service: SonicService, open
     expect(report.locator("h1")).to_be_visible()
     expect(report.locator("body")).to_contain_text("Authentic")
     page.screenshot(path=str(shots / "verify-authentic.png"), full_page=True)
+
+    # 4. History tab: the output, verified again, and its settings back in the Generate tab.
+    tab_button(page, "History").click()
+    entry = page.locator("#sonic_history ul.options li", has_text=video.name)
+    page.locator("#sonic_history input").first.click()
+    expect(entry).to_be_visible(timeout=20_000)
+    entry.click()
+    expect(by_id(page, "sonic_history_verdict")).to_contain_text("authentic", timeout=120_000)
+    expect(by_id(page, "sonic_history_settings")).to_contain_text(consent_id)
+    expect(page.locator("#sonic_history_video video")).to_have_attribute("src",
+                                                                        re.compile(r"\.mp4"))
+    page.screenshot(path=str(shots / "history.png"), full_page=True)
+    tab_button(page, "Generate").click()
+    set_number(page, "sonic_steps", 7)  # changed since; the entry was made with 1 step
+    tab_button(page, "History").click()
+    by_id(page, "sonic_history_reuse").click()
+    expect(by_id(page, "sonic_history_note")).to_contain_text("Settings copied")
+    tab_button(page, "Generate").click()
+    expect(page.locator("#sonic_steps input[type=number]")).to_have_value("1")
+    expect(page.locator("#sonic_purpose input").first).to_have_value("education")
+    expect(by_id(page, "sonic_consents")).to_contain_text(consent_id)
 
 
 def test_cancel_stops_the_generation_and_nothing_is_written(obama_consented: SonicService,
@@ -278,6 +310,26 @@ def test_cancel_stops_the_generation_and_nothing_is_written(obama_consented: Son
     page.screenshot(path=str(shots / "generate-cancelled.png"), full_page=True)
     assert list(outputs.glob("*.mp4")) == []
     assert list(outputs.glob(".sonic-publish*")) == []
+
+
+def test_a_reloaded_page_follows_its_running_job_until_cancelled(
+        obama_consented: SonicService, open_ui, tmp_path: Path, shots: Path) -> None:
+    speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.5)
+    page = open_ui(obama_consented)
+    [consent_id] = consent_ids(obama_consented)
+    start_generation(page, FACES / "obama2.jpg", speech, "education", steps=60,
+                     consent_id=consent_id)
+    expect(by_id(page, "sonic_status")).to_contain_text("Denoising: step", timeout=GENERATION_S)
+
+    page.reload()  # the job goes on; the page that comes back shows it, Generate disabled
+    expect(by_id(page, "sonic_status")).to_contain_text("Denoising: step", timeout=60_000)
+    expect(page.locator("#sonic_generate")).to_be_disabled()
+    page.screenshot(path=str(shots / "generate-reloaded.png"), full_page=True)
+    by_id(page, "sonic_cancel").click()
+    expect(by_id(page, "sonic_status")).to_contain_text("Cancelled: nothing was written.",
+                                                        timeout=120_000)
+    expect(page.locator("#sonic_generate")).to_be_enabled()
+    assert list(obama_consented.settings.outputs_dir.glob("*.mp4")) == []
 
 
 def test_a_face_without_consent_is_refused_in_the_page(obama_consented: SonicService,

@@ -35,7 +35,7 @@ def test_tab_is_registered_with_our_id(host: object, tmp_path: Path) -> None:
     assert (title, elem_id) == ("Sonic", "sonic")
     labels = [c["props"].get("label") for c in blocks.get_config_file()["components"]
               if c["type"] == "tabitem"]
-    assert labels == ["Generate", "Consent", "Verify", "Models"]
+    assert labels == ["Generate", "History", "Consent", "Verify", "Models"]
     assert (tmp_path / "webui" / "sonic" / "logs" / "sonic.log").is_file()
 
 

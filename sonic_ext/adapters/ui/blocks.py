@@ -14,8 +14,8 @@ from .assets import scripts_head, stylesheet
 from .compat import page_options
 from .consent import consent_tab
 from .generate import generate_tab
+from .history import history_tab
 from .models import models_tab
-from .runs import RunRegistry
 from .verify import verify_tab
 
 
@@ -28,9 +28,11 @@ def build_ui(service: SonicService) -> gr.Blocks:
         if standalone:
             gr.Markdown("## Sonic: consent-gated, signed talking heads")
         with gr.Tabs(elem_id="sonic_tabs"):
-            load_generate = generate_tab(service, RunRegistry())
+            generate = generate_tab(service)
+            load_history = history_tab(service, generate)
             consent_tab(service)
             verify_tab(service)
             models_tab(service)
-        load_generate(ui)  # the consent picker: the consents granted to whoever opened the page
+        generate.load_with(ui)  # what the page shows whoever opens it: their consents, their
+        load_history(ui)  # job, their outputs
     return ui

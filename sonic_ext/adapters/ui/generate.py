@@ -1,9 +1,11 @@
 """The Generate tab: portrait + speech clip to a signed video, with live progress and Cancel.
 
-The consent gate runs inside `service.generate`, called from the Python handler, so a direct
-call through gradio's own API is refused exactly like a click. Progress streams from a generator
-handler (the same under the gradio 3.41 and 4.x queues); Cancel sets the run's CancelToken, which
-the pipeline checks between steps, and the service then writes nothing.
+The consent gate runs in `service.prepare`, called from the Python handler, so a direct call
+through gradio's own API is refused exactly like a click, at once. What passes becomes a job of
+the installation's one job worker, the API's too (`job_view`): it outlives the page, and a
+reloaded page or a second tab follows it. Progress streams from generator handlers (the same
+under the gradio 3.41 and 4.x queues); Cancel sets the job's CancelToken, which the pipeline
+checks between steps, and the service then writes nothing.
 
 The user picks the consents the video relies on from those granted to them (`granted`); the
 picker and a read-only listing of those consents load with the page, when the tab is selected
@@ -13,6 +15,7 @@ and on Refresh.
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -21,17 +24,12 @@ from typing import Any
 
 import gradio as gr
 
-from ...contracts import (
-    DEFAULT_PURPOSE,
-    GenerateRequest,
-    GenerateResult,
-    GenerationParams,
-    VerifyReport,
-)
-from ...errors import Cancelled, SonicError
+from ...contracts import DEFAULT_PURPOSE, GenerateRequest, GenerationParams
+from ...errors import SonicError
 from ...parameters import ParamSpec, param_specs
-from ...progress import CancelToken, ProgressCallback, ProgressEvent, ignore_progress
-from ...service import SonicService
+from ...progress import ProgressCallback, ignore_progress
+from ...service import PreparedGeneration, SonicService
+from ..jobs import ACTIVE_STATES, JobFinished, JobManager, UnknownJob, new_job_id
 from .background import BackgroundCall
 from .compat import custom_values, keep_out_of_ui_config, shown_inline, upload_path
 from .errors import ui_error
@@ -40,32 +38,25 @@ from .granted import (
     claimed_ids,
     granted_rows,
     picker_update,
+    purpose_update,
     requester,
 )
-from .render import notice_html, progress_html, provenance_html, test_weights_html
-from .runs import RunRegistry
-from .verify import verify_with_report
+from .job_view import Outputs, follow, latest_job
+from .render import notice_html, progress_html, test_weights_html
 
 # The order of the parameter inputs after (portrait, speech, purpose): their declaration order,
 # which keeps gradio's /generate API callable with (image, audio, purpose, seed, steps,
 # min_resolution). The consents picked come last, after every parameter.
 PARAM_ORDER = GenerationParams.field_names()
-PURPOSE_HELP = "what the video is for; the person's recorded consent must cover it"
+PURPOSE_HELP = ("what the video is for; the person's recorded consent must cover it (listed: "
+                "the purposes of the consents granted to you)")
 CONSENTS_HELP = ("the consent of each person shown, one per person; listed are the consents in "
                  "force that are granted to you")
 # gr.File, not gr.Image/gr.Audio: those re-encode uploads, so the manifest would record the
 # hashes of gradio's copies instead of the user's files (and MP3 would need ffmpeg).
 IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 AUDIO_TYPES = (".wav", ".mp3", ".flac", ".m4a")
-
-
-@dataclass(frozen=True)
-class Generated:
-    """A published video with the verification the page shows next to it."""
-
-    result: GenerateResult
-    report: VerifyReport
-    report_path: Path
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def params_from_ui(values: Mapping[str, Any],
@@ -84,84 +75,80 @@ def params_from_ui(values: Mapping[str, Any],
     return params_class(**coerced)
 
 
-def generate_video(service: SonicService, image: Any, audio: Any, purpose: str | None,
-                   params: Mapping[str, Any] | None = None, *,
-                   consents: Iterable[Any] | str | None = None, requested_by: str = "ui",
-                   progress: ProgressCallback = ignore_progress,
-                   cancel: CancelToken | None = None) -> Generated:
-    """The Generate button without the streaming: the same `service.generate` as the CLI and
-    API (consent gate included), then a verification of the output for the summary.
-    `params` are the parameter widgets' values by name (the others keep their defaults),
-    `consents` the picker's values (labels or ids): the consents claimed.
-
-    Refusals and bad input raise gr.Error with the service's message; Cancelled passes
-    through unchanged, as the page reports it as a notice rather than an error.
-    """
+def prepare_generation(service: SonicService, image: Any, audio: Any, purpose: str | None,
+                       params: Mapping[str, Any] | None = None, *,
+                       consents: Iterable[Any] | str | None = None, requested_by: str = "ui",
+                       progress: ProgressCallback = ignore_progress) -> PreparedGeneration:
+    """The Generate button up to its job: the same `service.prepare` as the CLI and API (inputs
+    checked, consent gate passed). `params` are the parameter widgets' values by name (the
+    others keep their defaults), `consents` the picker's values (labels or ids): the consents
+    claimed. Refusals and bad input raise gr.Error with the service's message."""
     image_path, audio_path = upload_path(image), upload_path(audio)
     if image_path is None or audio_path is None:
         raise gr.Error("Upload a portrait and a speech clip first.")
     try:
-        request = GenerateRequest(image_path, audio_path,
-                                  service.settings.outputs_dir / f"ui-{uuid.uuid4().hex[:12]}.mp4",
+        request = GenerateRequest(image_path, audio_path, output_path(service, image_path),
                                   purpose or DEFAULT_PURPOSE, params_from_ui(params or {}),
                                   requested_by=requested_by, consent_ids=claimed_ids(consents))
-        result = service.generate(request, progress, cancel)
-        progress(ProgressEvent("verify", 0, 1, "reading the signed video back"))
-        report, report_path = verify_with_report(service, result.out)
-    except Cancelled:
-        raise
+        return service.prepare(request, progress)
     except SonicError as exc:
         raise ui_error(exc) from None
-    return Generated(result, report, report_path)
+
+
+def output_path(service: SonicService, portrait: Path) -> Path:
+    """Named after the user's portrait (gradio keeps an upload's name), made unique:
+    `outputs/<portrait>-<6 hex>.mp4`."""
+    stem = _UNSAFE_NAME.sub("-", portrait.stem).strip("-.")[:40] or "sonic"
+    return service.settings.outputs_dir / f"{stem}-{uuid.uuid4().hex[:6]}.mp4"
 
 
 class GenerateHandlers:
-    def __init__(self, service: SonicService, runs: RunRegistry | None = None) -> None:
+    def __init__(self, service: SonicService, jobs: JobManager | None = None) -> None:
         self.service = service
-        self.runs = runs or RunRegistry()
+        self.jobs = jobs or JobManager.for_service(service)
 
     def run(self, request: gr.Request, image: Any, audio: Any, purpose: str | None,
-            *values: Any) -> Iterator[tuple[Any, ...]]:
-        """Stream (run id, status, video, summary, report file) while the generation runs.
+            *values: Any) -> Iterator[Outputs]:
+        """Stream (job id, status, video, summary, report file): the inputs and the consent
+        gate are checked here, at once; what passes becomes a job the page then follows.
 
         `values`: the parameter inputs in PARAM_ORDER, then the consents picked. gradio places
         `request` by its position, so it comes first, before the variable inputs."""
         params, consents = dict(zip(PARAM_ORDER, values)), values[len(PARAM_ORDER)]
-        run_id, token = self.runs.start()
-        call = BackgroundCall(lambda progress: generate_video(
+        owner = requester(request)
+        call = BackgroundCall(lambda progress: prepare_generation(
             self.service, image, audio, purpose, params, consents=consents,
-            requested_by=requester(request), progress=progress, cancel=token),
-            name="sonic-ui-generate")
+            requested_by=owner, progress=progress), name="sonic-ui-prepare")
+        yield None, progress_html(None), None, "", None
+        for event in call.updates():
+            yield None, progress_html(event), gr.update(), gr.update(), gr.update()
         try:
-            yield run_id, progress_html(None), None, "", None
-            for event in call.updates():
-                status = (notice_html("cancelling", "Cancelling after the current step…")
-                          if token.cancelled else progress_html(event))
-                yield run_id, status, gr.update(), gr.update(), gr.update()
-            try:
-                done = call.result()
-            except Cancelled:
-                yield run_id, notice_html("cancelled", "Cancelled: nothing was written."), \
-                    None, "", None
-                return
-            except Exception as exc:  # a refusal (gr.Error) or a bug: the page says so, then
-                yield run_id, notice_html("error", _error_text(exc)), None, "", None
-                if isinstance(exc, gr.Error):  # said inline: no popup repeats it, and it is
-                    raise shown_inline(exc) from None  # still the error of an API call
-                raise  # gradio reports it as the call's error
-            yield (run_id, notice_html("done", f"Done in {done.result.seconds:.1f} s: "
-                                               f"{done.result.out.name}"),
-                   str(done.result.out), provenance_html(done.result, done.report),
-                   str(done.report_path))
-        finally:
-            if call.running:  # the page stopped listening (closed, reloaded): stop the job too
-                token.cancel("the page that started this generation went away")
-            self.runs.finish(run_id)
+            prepared = call.result()
+        except Exception as exc:  # a refusal (gr.Error) or a bug: the page says so, then
+            yield None, notice_html("error", _error_text(exc)), None, "", None
+            if isinstance(exc, gr.Error):  # said inline: no popup repeats it, and it is
+                raise shown_inline(exc) from None  # still the error of an API call
+            raise  # gradio reports it as the call's error
+        job = self.jobs.submit(new_job_id(), prepared, owner)
+        yield from follow(self.service, job, raise_failure=True)
 
-    def cancel(self, run_id: str | None) -> str:
-        if self.runs.cancel(run_id):
-            return notice_html("cancelling", "Cancelling after the current step…")
-        return notice_html("idle", "Nothing is running.")
+    def resume(self, request: gr.Request) -> Iterator[tuple[Any, ...]]:
+        """On page load: follow the user's job that is still going (or just ended), with the
+        Generate button disabled until it ends; nothing changes when there is none."""
+        job = latest_job(self.jobs, requester(request))
+        if job is None:
+            yield gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), \
+                gr.update(interactive=True)
+            return
+        for outputs in follow(self.service, job, raise_failure=False):
+            yield (*outputs, gr.update(interactive=job.state not in ACTIVE_STATES))
+
+    def cancel(self, job_id: str | None, request: gr.Request) -> str:
+        try:
+            self.jobs.cancel(job_id or "", requester(request), "cancelled from the UI")
+        except (UnknownJob, JobFinished):
+            return notice_html("idle", "Nothing is running.")
+        return notice_html("cancelling", "Cancelling after the current step…")
 
     def weights_notice(self) -> str:
         """A warning on the tab itself while the models folder holds seeded test weights."""
@@ -171,15 +158,17 @@ class GenerateHandlers:
                                  "show no real speech animation, and their manifests and "
                                  "reports say so.")
 
-    def granted(self, picked: list[str] | None,
-                request: gr.Request) -> tuple[dict[str, Any], list[list[str]]]:
-        """(picker update, listing rows): the consents in force granted to this page's user,
-        keeping the picks that still are."""
+    def granted(self, picked: list[str] | None, purpose: str | None, request: gr.Request
+                ) -> tuple[dict[str, Any], dict[str, Any], list[list[str]]]:
+        """(picker update, purpose update, listing rows): the consents in force granted to this
+        page's user and the purposes they cover, keeping the choices that still are."""
         try:
             records = self.service.list_consents(granted_to=requester(request))
         except SonicError as exc:
             raise ui_error(exc) from None
-        return picker_update(records, picked), granted_rows(records)
+        return (picker_update(records, picked),
+                purpose_update(records, purpose, self.service.policy.allowed_purposes),
+                granted_rows(records))
 
 
 def _error_text(exc: Exception) -> str:
@@ -188,12 +177,21 @@ def _error_text(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def generate_tab(service: SonicService, runs: RunRegistry) -> Callable[[gr.Blocks], None]:
-    """Build the tab; return what the page calls with its gr.Blocks to load the consent picker
-    and the test-weights notice when the page opens (a tab has no load event of its own)."""
-    handlers = GenerateHandlers(service, runs)
-    allowed = service.policy.allowed_purposes
-    purpose_help = PURPOSE_HELP + (f" (allowed here: {', '.join(allowed)})" if allowed else "")
+@dataclass(frozen=True)
+class GenerateTab:
+    """What other tabs fill in (History's "use these settings again"), and `load_with`, which
+    the page calls with its gr.Blocks (a tab has no load event of its own): the consent
+    pickers, the test-weights notice and the user's running job, when the page opens."""
+
+    purpose: gr.components.Component
+    picker: gr.components.Component
+    params: list[gr.components.Component]
+    load_with: Callable[[gr.Blocks], None]
+
+
+def generate_tab(service: SonicService) -> GenerateTab:
+    """Build the tab."""
+    handlers = GenerateHandlers(service)
     with gr.Tab("Generate", elem_id="sonic_tab_generate") as tab:
         gr.Markdown("A portrait and a speech clip become a lip-synced MP4, watermarked and "
                     "C2PA-signed. Only people whose consent is recorded for the purpose can be "
@@ -213,8 +211,10 @@ def generate_tab(service: SonicService, runs: RunRegistry) -> Callable[[gr.Block
                                                 height=220, elem_id="sonic_portrait_preview")
                     speech_preview = gr.Audio(label="Speech preview", interactive=False,
                                               elem_id="sonic_speech_preview")
-                purpose = gr.Textbox(value=DEFAULT_PURPOSE, label="Purpose", info=purpose_help,
-                                     elem_id="sonic_purpose")
+                # A direct API call may name any purpose; the gate checks it against the consents.
+                purpose = gr.Dropdown([DEFAULT_PURPOSE], value=DEFAULT_PURPOSE, label="Purpose",
+                                      info=PURPOSE_HELP, **custom_values(),
+                                      elem_id="sonic_purpose")
                 with gr.Row():
                     # Custom values: a direct API call may claim a consent by its bare id; the
                     # gate checks every claim, its grantees included.
@@ -252,20 +252,20 @@ def generate_tab(service: SonicService, runs: RunRegistry) -> Callable[[gr.Block
                   outputs=[run_id, status, video, summary, report_file], api_name="generate",
                   show_progress="hidden") \
             .then(_interactive(True), outputs=start, api_name=False, queue=False)
-        stop.click(handlers.cancel, inputs=run_id, outputs=status, api_name="cancel",
+        stop.click(handlers.cancel, inputs=[run_id], outputs=status, api_name="cancel",
                    queue=False, show_progress="hidden")
-        refresh.click(handlers.granted, inputs=picker, outputs=[picker, granted],
-                      api_name="consents_granted")
-        tab.select(handlers.granted, inputs=picker, outputs=[picker, granted], api_name=False,
-                   show_progress="hidden")
+        choices = {"inputs": [picker, purpose], "outputs": [picker, purpose, granted]}
+        refresh.click(handlers.granted, **choices, api_name="consents_granted")
+        tab.select(handlers.granted, **choices, api_name=False, show_progress="hidden")
 
     def load_with(page: gr.Blocks) -> None:
-        page.load(handlers.granted, inputs=picker, outputs=[picker, granted], api_name=False,
-                  show_progress="hidden")
+        page.load(handlers.granted, **choices, api_name=False, show_progress="hidden")
         page.load(handlers.weights_notice, outputs=weights_notice, api_name=False,
                   show_progress="hidden")
+        page.load(handlers.resume, outputs=[run_id, status, video, summary, report_file, start],
+                  api_name=False, show_progress="hidden")
 
-    return load_with
+    return GenerateTab(purpose, picker, params, load_with)
 
 
 def _interactive(enabled: bool) -> Callable[[], dict[str, Any]]:

@@ -1,9 +1,9 @@
-"""The consents a page user may generate under: the Generate tab's picker and its listing.
+"""The consents a page user may generate under: the Generate tab's pickers and its listing.
 
 A generation claims the consents it relies on, one per person shown (consent/gate.py). The page
 offers only those in force and granted to the signed-in user (`service.list_consents(granted_to=
 ...)`), as choices labelled for people, e.g. "Barack Obama — education, until 2027-01-01
-(con_ab12cd34)". Gradio 3.41 has no (label, value) Dropdown choices, so on every version the
+(con_ab12cd34)", and the purposes they cover. Gradio 3.41 has no (label, value) Dropdown choices, so on every version the
 label is the value and `claimed_ids` reads the id back from its end; a bare id (a direct call
 through gradio's API) is taken as it is. The gate checks every claim again, grants included.
 """
@@ -64,6 +64,18 @@ def granted_rows(records: Iterable[ConsentRecord]) -> list[list[str]]:
     return [[printable(r.id), printable(r.subject_name), ", ".join(map(printable, r.purposes)),
              r.valid_until.isoformat(timespec="seconds") if r.valid_until else "no expiry"]
             for r in records]
+
+
+def purpose_update(records: list[ConsentRecord], current: str | None,
+                   allowed: Iterable[str] = ()) -> dict[str, Any]:
+    """The purposes those consents cover (and the policy allows, when it lists any), to choose
+    from instead of typing: a purpose no consent covers would only be refused. The current one
+    stays while it is among them, else the first is chosen."""
+    allowed = set(allowed)
+    choices = list(dict.fromkeys(purpose for record in records for purpose in record.purposes
+                                 if not allowed or purpose in allowed))
+    value = current if current in choices or not choices else choices[0]
+    return gr.update(choices=choices, value=value)
 
 
 def picker_update(records: list[ConsentRecord], picked: Iterable[Any] | str | None

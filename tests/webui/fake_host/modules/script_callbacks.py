@@ -7,12 +7,18 @@ which is how a tab "silently disappears".
 import traceback
 
 callbacks_ui_tabs = []
+callbacks_ui_settings = []
 callbacks_app_started = []
 
 
 def clear_callbacks():
     callbacks_ui_tabs.clear()
+    callbacks_ui_settings.clear()
     callbacks_app_started.clear()
+
+
+def on_ui_settings(callback, *, name=None):
+    callbacks_ui_settings.append(callback)
 
 
 def on_ui_tabs(callback, *, name=None):
@@ -32,6 +38,15 @@ def ui_tabs_callback():
             traceback.print_exc()
             print("Error executing callback ui_tabs_callback")
     return res
+
+
+def ui_settings_callback():
+    for callback in callbacks_ui_settings:
+        try:
+            callback()
+        except Exception:
+            traceback.print_exc()
+            print("Error executing callback ui_settings_callback")
 
 
 def app_started_callback(demo, app):

@@ -1,14 +1,20 @@
 """Like modules/shared.py: the parsed command line (with extensions' preload flags), the job
-state, the device, and `sd_model`, a module property that loads the checkpoint on first use."""
+state, the device, the settings (`opts`, `OptionInfo`, `hide_dirs`), and `sd_model`, a module
+property that loads the checkpoint on first use."""
 
 import argparse
 import sys
 import types
 
-from modules import devices, shared_state
+from modules import devices, options, shared_state
 
 cmd_opts = argparse.Namespace(api_auth=None, sonic_home=None, sonic_models_dir=None,
-                              sonic_policy=None, sonic_admin_token=None)
+                              sonic_policy=None, sonic_admin_token=None,
+                              hide_ui_dir_config=False)
+OptionInfo = options.OptionInfo
+hide_dirs = {"visible": not cmd_opts.hide_ui_dir_config}
+restricted_opts = set()  # path settings read-only under --hide-ui-dir-config
+opts = options.Options({}, restricted_opts)  # filled by shared_options and on_ui_settings
 device = devices.device  # set by shared_init.initialize() in the hosts
 state = shared_state.State()  # likewise
 
