@@ -1,7 +1,7 @@
 """Build step that pyproject.toml cannot express: the files a WebUI expects at the extension
-root (`policy/`, `style.css`, `javascript/`) also go into the wheel, as package data under
-`sonic_ext/data`, so an installed package is self-contained (`sonic_ext/package_data.py` finds
-them either way). Everything else is in pyproject.toml."""
+root (`policy/`, `style.css`, `javascript/`), and `demo/` for `sonic-ext demo`, also go into
+the wheel, as package data under `sonic_ext/data`, so an installed package is self-contained
+(`sonic_ext/package_data.py` finds them either way). Everything else is in pyproject.toml."""
 
 from pathlib import Path
 
@@ -9,7 +9,8 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-ROOT_ASSETS = ("policy/default.toml", "policy/schema.json", "style.css", "javascript/*.js")
+ROOT_ASSETS = ("policy/default.toml", "policy/schema.json", "style.css", "javascript/*.js",
+               "demo/portrait.jpg", "demo/release.pdf")
 
 
 class BuildPyWithRootAssets(build_py):

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 FACES = REPO / "tests" / "fixtures" / "faces"
 # what a wheel is built from; a copy, so the build leaves nothing in the working tree
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "style.css", "policy", "javascript",
-                "sonic_ext")
+                "demo", "sonic_ext")
 PIP = ["-m", "pip", "--disable-pip-version-check", "-q"]
 LATEST = os.environ.get("SONIC_TEST_LATEST_DEPS") == "1"
 
@@ -84,6 +84,7 @@ def run_the_flow(python: str, env: dict[str, str], models: Path, home: Path) -> 
                        "from sonic_ext import Settings, SonicService; "
                        "h = SonicService(Settings.from_environment()).health(); "
                        "print(json.dumps({'file': s.__file__, 'data': str(d.data_path('policy')),"
+                       " 'demo': str(d.data_path('demo/portrait.jpg')),"
                        " 'capabilities': h['capabilities']}))"],
         cwd=elsewhere, env=env, capture_output=True, text=True, check=True).stdout)
 
@@ -98,6 +99,8 @@ def test_the_wheel_next_to_installed_dependencies_runs_from_elsewhere(
                          tmp_path / "home")
     assert Path(found["file"]).is_relative_to(site)  # not the repo's sources
     assert Path(found["data"]) == site / "sonic_ext" / "data" / "policy"
+    assert Path(found["demo"]) == site / "sonic_ext" / "data" / "demo" / "portrait.jpg"
+    assert Path(found["demo"]).is_file()  # `sonic-ext demo` works from the wheel
 
 
 @pytest.mark.timeout(1800)  # installs ~100 packages, then generates

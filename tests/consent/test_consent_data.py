@@ -37,6 +37,8 @@ from sonic_ext.policy import SCHEMA
 
 from ..conftest import write_tone_wav
 from ..evidence import (
+    DEMO_RELEASE,
+    DEMO_TEXT,
     EXAMPLE_RELEASE,
     EXAMPLE_TEXT,
     clearsigned_text,
@@ -214,9 +216,11 @@ def test_a_file_swapped_after_the_first_check_is_refused_when_stored(registry, t
     assert registry.list_consents() == [] and not any(registry.evidence_dir.glob("*"))
 
 
-def test_the_example_release_is_the_generated_pdf():
+def test_the_example_and_demo_releases_are_the_generated_pdfs():
     assert EXAMPLE_RELEASE.read_bytes() == release_pdf(EXAMPLE_TEXT)
     assert check_evidence_file(EXAMPLE_RELEASE) == PDF
+    assert DEMO_RELEASE.read_bytes() == release_pdf(DEMO_TEXT)
+    assert check_evidence_file(DEMO_RELEASE) == PDF
 
 
 # -- names, reasons, actors -----------------------------------------------------------------------

@@ -332,6 +332,20 @@ def test_a_reloaded_page_follows_its_running_job_until_cancelled(
     assert list(obama_consented.settings.outputs_dir.glob("*.mp4")) == []
 
 
+def test_a_new_user_tries_the_demo_from_the_page(admin_service: SonicService, open_ui,
+                                                  shots: Path) -> None:
+    page = open_ui(admin_service)  # nobody enrolled yet: the demo is offered
+    expect(by_id(page, "sonic_demo_offer")).to_contain_text("New here?", timeout=20_000)
+    by_id(page, "sonic_demo").click()
+    expect(by_id(page, "sonic_status")).to_contain_text("DEMO done", timeout=GENERATION_S)
+    expect(by_id(page, "sonic_provenance")).to_contain_text("authentic")
+    expect(by_id(page, "sonic_provenance")).to_contain_text("TEST WEIGHTS")
+    expect(page.locator("#sonic_video video")).to_have_attribute("src", re.compile(r"\.mp4"))
+    page.screenshot(path=str(shots / "generate-demo.png"), full_page=True)
+    assert admin_service.list_consents() == []  # the demo lives in its own home
+    assert list((admin_service.settings.home / "demo" / "outputs").glob("demo-*.mp4"))
+
+
 def test_a_face_without_consent_is_refused_in_the_page(obama_consented: SonicService,
                                                        open_ui, tmp_path: Path) -> None:
     speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.0)

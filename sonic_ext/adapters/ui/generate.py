@@ -29,6 +29,7 @@ from ...errors import SonicError
 from ...parameters import ParamSpec, param_specs
 from ...progress import ProgressCallback, ignore_progress
 from ...service import PreparedGeneration, SonicService
+from ..demo import demo_home, run_demo
 from ..jobs import ACTIVE_STATES, JobFinished, JobManager, UnknownJob, new_job_id
 from .background import BackgroundCall
 from .compat import custom_values, keep_out_of_ui_config, shown_inline, upload_path
@@ -42,7 +43,8 @@ from .granted import (
     requester,
 )
 from .job_view import Outputs, follow, latest_job
-from .render import notice_html, progress_html, test_weights_html
+from .render import notice_html, progress_html, provenance_html, test_weights_html
+from .verify import verify_with_report
 
 # The order of the parameter inputs after (portrait, speech, purpose): their declaration order,
 # which keeps gradio's /generate API callable with (image, audio, purpose, seed, steps,
@@ -150,6 +152,31 @@ class GenerateHandlers:
             return notice_html("idle", "Nothing is running.")
         return notice_html("cancelling", "Cancelling after the current step…")
 
+    def demo_offer(self) -> dict[str, Any]:
+        """The demo is offered on the standalone page while no consent exists here."""
+        return gr.update(visible=self.service.settings.host != "webui"
+                         and not self.service.list_consents())
+
+    def demo(self) -> Iterator[tuple[Any, ...]]:
+        """Stream (status, video, summary, report file) while `run_demo` makes a demo video in
+        the demo home (never this installation's registry)."""
+        home = demo_home(self.service.settings)
+        call = BackgroundCall(lambda progress: run_demo(home, progress), name="sonic-ui-demo")
+        yield progress_html(None, "Setting up the demo"), None, "", None
+        for event in call.updates():
+            yield progress_html(event), gr.update(), gr.update(), gr.update()
+        try:
+            run = call.result()
+            report, report_path = verify_with_report(run.service, run.result.out)
+        except SonicError as exc:
+            error = ui_error(exc)
+            yield notice_html("error", str(error.message)), None, "", None
+            raise shown_inline(error) from None
+        yield (notice_html("done", f"DEMO done in {run.result.seconds:.1f} s with test weights "
+                                   f"(no real animation): {run.result.out.name}, in the demo "
+                                   f"home {home.name}/"),
+               str(run.result.out), provenance_html(run.result, report), str(report_path))
+
     def weights_notice(self) -> str:
         """A warning on the tab itself while the models folder holds seeded test weights."""
         if not self.service.models_status().test_weights:
@@ -197,6 +224,11 @@ def generate_tab(service: SonicService) -> GenerateTab:
                     "C2PA-signed. Only people whose consent is recorded for the purpose can be "
                     "animated.")
         weights_notice = gr.HTML(elem_id="sonic_weights_notice")
+        with gr.Row(visible=False, elem_id="sonic_demo_offer") as demo_offer:
+            gr.Markdown("**New here?** The demo makes one signed video in a separate demo home: "
+                        "test weights, a public-domain NASA portrait and a demo consent that "
+                        "says it is one. Nothing is added to this installation's registry.")
+            demo = gr.Button("Try the demo", elem_id="sonic_demo", scale=0, min_width=160)
         with gr.Row():
             with gr.Column(scale=1):
                 with gr.Row():
@@ -252,6 +284,8 @@ def generate_tab(service: SonicService) -> GenerateTab:
                   outputs=[run_id, status, video, summary, report_file], api_name="generate",
                   show_progress="hidden") \
             .then(_interactive(True), outputs=start, api_name=False, queue=False)
+        demo.click(handlers.demo, outputs=[status, video, summary, report_file], api_name=False,
+                   show_progress="hidden")
         stop.click(handlers.cancel, inputs=[run_id], outputs=status, api_name="cancel",
                    queue=False, show_progress="hidden")
         choices = {"inputs": [picker, purpose], "outputs": [picker, purpose, granted]}
@@ -261,6 +295,8 @@ def generate_tab(service: SonicService) -> GenerateTab:
     def load_with(page: gr.Blocks) -> None:
         page.load(handlers.granted, **choices, api_name=False, show_progress="hidden")
         page.load(handlers.weights_notice, outputs=weights_notice, api_name=False,
+                  show_progress="hidden")
+        page.load(handlers.demo_offer, outputs=demo_offer, api_name=False,
                   show_progress="hidden")
         page.load(handlers.resume, outputs=[run_id, status, video, summary, report_file, start],
                   api_name=False, show_progress="hidden")
