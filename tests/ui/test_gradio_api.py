@@ -13,6 +13,7 @@ from gradio_client import Client
 
 from sonic_ext import Settings, SonicService
 from sonic_ext.adapters.ui import build_ui
+from sonic_ext.adapters.ui.compat import quiet_refusal_tracebacks
 from sonic_ext.adapters.ui.generate import PARAM_ORDER
 from sonic_ext.contracts import GenerationParams
 from tests.conftest import consent_ids, write_tone_wav
@@ -48,7 +49,9 @@ def client(installation: SonicService) -> Iterator[Client]:
 
 def test_a_direct_generate_call_meets_the_consent_gate(client: Client,
                                                        installation: SonicService,
-                                                       tmp_path: Path) -> None:
+                                                       tmp_path: Path,
+                                                       capfd: pytest.CaptureFixture[str]
+                                                       ) -> None:
     speech = write_tone_wav(tmp_path / "speech.wav", seconds=1.0)
     params = {**GenerationParams().to_dict(), "seed": 0, "steps": 1, "min_resolution": 256}
     args = (handle_file(str(FACES / "biden.jpg")), handle_file(str(speech)), "education",
@@ -58,8 +61,29 @@ def test_a_direct_generate_call_meets_the_consent_gate(client: Client,
     with pytest.raises(Exception, match=REFUSAL):  # a bare id, as an API caller sends it
         client.predict(*args, list(consent_ids(installation)), api_name="/generate")
     assert list(installation.settings.outputs_dir.glob("*.mp4")) == []
+    # the server's console: each refusal in one line, not gradio's traceback
+    console = capfd.readouterr().err
+    assert "Traceback" not in console, console
+    assert [line for line in console.splitlines() if line.startswith("Sonic: ")] == [
+        line for line in console.splitlines() if "consent" in line]
+    assert len([line for line in console.splitlines() if REFUSAL in line]) == 1
     refusal = installation.verify_audit_chain()
     assert refusal.ok and refusal.events_checked == 2  # the enrolment, then this refusal
+
+
+def test_other_errors_keep_their_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    """Only our own refusals are shortened: a bug, or another extension's gr.Error, is not."""
+    quiet_refusal_tracebacks()
+    import gradio.queueing as queueing  # where gradio 4 prints a handler's exception
+    import gradio.routes as routes  # where gradio 3.41 does
+
+    for module in (m for m in (queueing, routes) if hasattr(m, "traceback")):
+        for error in (ValueError("a bug"), gr.Error("another extension's refusal")):
+            try:
+                raise error
+            except Exception:  # noqa: BLE001 - what gradio catches
+                module.traceback.print_exc()
+            assert "Traceback" in capfd.readouterr().err
 
 
 def test_direct_consent_calls_need_the_admin_token(client: Client,

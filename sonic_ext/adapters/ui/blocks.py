@@ -11,7 +11,7 @@ import gradio as gr
 
 from ...service import SonicService
 from .assets import scripts_head, stylesheet
-from .compat import page_options
+from .compat import page_options, quiet_refusal_tracebacks
 from .consent import consent_tab
 from .generate import generate_tab
 from .history import history_tab
@@ -21,6 +21,7 @@ from .verify import verify_tab
 
 def build_ui(service: SonicService) -> gr.Blocks:
     """The whole UI; a WebUI loads our CSS and scripts itself, the standalone page gets them here."""
+    quiet_refusal_tracebacks()
     standalone = service.settings.host != "webui"
     options = page_options(stylesheet(), scripts_head()) if standalone else {}
     with gr.Blocks(analytics_enabled=False, title="Sonic", **options) as ui, \

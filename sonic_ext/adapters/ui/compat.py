@@ -7,14 +7,23 @@ values or `gr.update(...)`.
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import logging
+import sys
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType, TracebackType
 from typing import Any
 
 import gradio as gr
 
 GRADIO_MAJOR = int(gr.__version__.split(".")[0])
+# where gradio prints `traceback.print_exc()` for an exception a handler raised (3.41: routes,
+# 4.x: queueing), gr.Error included
+_PRINTS_HANDLER_ERRORS = ("gradio.routes", "gradio.queueing")
+_OUR_CODE = str(Path(__file__).resolve().parents[2])  # the sonic_ext package
+log = logging.getLogger(__name__)
 
 
 def upload_path(value: Any) -> Path | None:
@@ -69,3 +78,46 @@ def keep_out_of_ui_config(*components: gr.components.Component) -> None:
     """
     for component in components:
         component.do_not_save_to_config = True
+
+
+def quiet_refusal_tracebacks() -> None:
+    """Make gradio print our refusals as one line instead of a 40-line traceback each.
+
+    gradio prints a full traceback for every exception a handler raises, gr.Error included,
+    so each ordinary refusal (no consent, a bad file) flooded the server console. Only a
+    gr.Error raised by our own handlers becomes one line (and an entry in our log); every
+    other exception, another extension's included, keeps its traceback. Idempotent."""
+    for name in _PRINTS_HANDLER_ERRORS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        printer = getattr(module, "traceback", None)
+        if isinstance(printer, ModuleType):
+            module.traceback = _RefusalsInOneLine(printer)  # type: ignore[attr-defined]
+
+
+class _RefusalsInOneLine:
+    """The `traceback` module as gradio's modules see it, `print_exc` aside."""
+
+    def __init__(self, real: ModuleType) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def print_exc(self, *args: Any, **kwargs: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, gr.Error) and _raised_by_us(error.__traceback__):
+            log.info("refused in the UI: %s", error.message)
+            print(f"Sonic: {error.message}", file=sys.stderr)
+            return
+        self._real.print_exc(*args, **kwargs)
+
+
+def _raised_by_us(tb: TracebackType | None) -> bool:
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith(_OUR_CODE):
+            return True
+        tb = tb.tb_next
+    return False
