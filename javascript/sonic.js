@@ -1,8 +1,8 @@
 /* Client-side helpers of the Sonic tab: AUTOMATIC1111 (gradio 3.41), Forge (4.40) and the
  * standalone app (4.44) load this file unchanged.
  *
- * Presentation only: consent, formats and limits are checked by the Python handlers. One
- * global (sonicUi). Elements are found by our own elem_ids and events are caught by delegation
+ * Presentation only: consent, formats and limits are checked by the Python handlers. Two
+ * globals: sonicUi, and switch_to_sonic, which a WebUI's "Send to" buttons call. Elements are found by our own elem_ids and events are caught by delegation
  * on the document, so neither gradio's re-renders nor its DOM differences between versions
  * matter, and nothing waits for the page to finish loading.
  */
@@ -128,8 +128,27 @@
     sonicForwardToVerify(event.dataTransfer.files);
   });
 
+  /* 3. "Send to Sonic" under a WebUI's result gallery: the host puts the picture into the Sonic
+   *    tab, then calls switch_to_<tab>() (as for its own tabs); show our Generate tab. */
+  function sonicClickTab(container, title) {
+    var buttons = container ? container.querySelectorAll(".tab-nav button") : [];
+    Array.prototype.forEach.call(buttons, function (button) {
+      if (button.textContent.trim() === title) {
+        button.click();
+      }
+    });
+  }
+
+  function sonicShowGenerateTab() {
+    sonicClickTab(sonicRoot().querySelector("#tabs"), "Sonic");
+    sonicClickTab(sonicById("sonic_tabs"), "Generate");
+  }
+
+  window.switch_to_sonic = sonicShowGenerateTab;
+
   window.sonicUi = {
     describeDuration: sonicDescribeDuration,
     forwardToVerify: sonicForwardToVerify,
+    showGenerateTab: sonicShowGenerateTab,
   };
 })();

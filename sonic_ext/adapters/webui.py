@@ -1,9 +1,10 @@
-"""Adapter for AUTOMATIC1111 1.10 and Forge: registers the Sonic tab, its Settings section and
-the /sonic/v1 routes.
+"""Adapter for AUTOMATIC1111 1.10 and Forge: registers the Sonic tab, its Settings section, the
+"Send to Sonic" buttons and the /sonic/v1 routes.
 
 Only this module and those it uses, `webui_host` (each generation as a WebUI job),
-`webui_memory` (the host's models step aside) and `webui_settings` (our Settings section, and
-the copies under the WebUI's outputs folder), import the host's `modules.*`. A failure
+`webui_memory` (the host's models step aside), `webui_settings` (our Settings section, and
+the copies under the WebUI's outputs folder) and `webui_send` ("Send to Sonic" under the host's
+galleries), import the host's `modules.*`. A failure
 while building the service or the tab shows an error panel in the tab instead of the tab
 vanishing (the hosts drop a tab whose callback raises), and the API routes answer 503 with the
 same message.
@@ -28,6 +29,7 @@ from .api.users import parse_api_auth
 from .app import API_PREFIX
 from .ui import build_ui
 from .webui_host import WebUIHost
+from .webui_send import accept_sent_images, on_after_component
 from .webui_settings import on_ui_settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ def register() -> None:
     from modules import script_callbacks
 
     script_callbacks.on_ui_settings(on_ui_settings)
+    script_callbacks.on_after_component(on_after_component)
     script_callbacks.on_ui_tabs(on_ui_tabs)
     script_callbacks.on_app_started(on_app_started)
 
@@ -82,6 +85,7 @@ def _error_panel(message: str) -> gr.Blocks:
 def on_ui_tabs() -> list[tuple[gr.Blocks, str, str]]:
     try:
         blocks = build_ui(make_service())
+        accept_sent_images(blocks)
     except Exception as exc:  # noqa: BLE001 - any failure must leave a visible tab
         log.exception("Sonic tab failed to build")
         blocks = _error_panel(f"{type(exc).__name__}: {exc}")

@@ -31,7 +31,9 @@ from ...progress import ProgressCallback, ignore_progress
 from ...service import PreparedGeneration, SonicService
 from ..demo import demo_home, run_demo
 from ..jobs import ACTIVE_STATES, JobFinished, JobManager, UnknownJob, new_job_id
+from ..webui_send import SENT_IMAGE_ID
 from .background import BackgroundCall
+from .cache import private_folder
 from .compat import custom_values, keep_out_of_ui_config, shown_inline, upload_path
 from .errors import ui_error
 from .granted import (
@@ -177,6 +179,19 @@ class GenerateHandlers:
                                    f"home {home.name}/"),
                str(run.result.out), provenance_html(run.result, report), str(report_path))
 
+    def receive_sent(self, image: Any) -> tuple[Any, Any, Any]:
+        """(portrait, preview, status) for a picture a WebUI's "Send to Sonic" put in: saved as
+        a PNG in the private cache, it is the portrait like any upload (the gate checks it)."""
+        if image is None:
+            return gr.update(), gr.update(), gr.update()
+        folder = private_folder(self.service, "sent", "sent-*.png")
+        path = folder / f"sent-{uuid.uuid4().hex[:8]}.png"
+        image.save(path, format="PNG")
+        return str(path), str(path), notice_html(
+            "idle", f"Portrait received from the WebUI ({image.width}x{image.height}): pick the "
+                    "consent of the person shown; the consent gate checks this picture like "
+                    "any upload.")
+
     def weights_notice(self) -> str:
         """A warning on the tab itself while the models folder holds seeded test weights."""
         if not self.service.models_status().test_weights:
@@ -272,6 +287,10 @@ def generate_tab(service: SonicService) -> GenerateTab:
                                       elem_id="sonic_report_file")
         run_id = gr.State(None)
         keep_out_of_ui_config(purpose, picker)
+        if service.settings.host == "webui":  # where the WebUI's "Send to Sonic" puts pictures
+            sent = gr.Image(type="pil", visible=False, elem_id=SENT_IMAGE_ID)
+            sent.change(handlers.receive_sent, inputs=sent,
+                        outputs=[portrait, portrait_preview, status], api_name=False)
 
         portrait.change(_preview_of(IMAGE_TYPES), inputs=portrait, outputs=portrait_preview,
                         api_name=False)

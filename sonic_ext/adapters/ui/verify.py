@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from ...contracts import VerifyReport
 from ...errors import SonicError
 from ...service import SonicService
 from ...verify import OTHER_TYPES, VIDEO_TYPES
+from .cache import private_folder
 from .compat import upload_path
 from .errors import ui_error
 from .render import report_frame_html, verdict_html
@@ -20,27 +20,13 @@ from .render import report_frame_html, verdict_html
 ACCEPTED = [*VIDEO_TYPES, *OTHER_TYPES]
 
 
-REPORTS_KEPT_S = 86400
-
-
 def verify_with_report(service: SonicService, path: Path) -> tuple[VerifyReport, Path]:
     """Verify `path` and write its HTML report into the private cache (`cache/reports/`), from
-    which gradio copies it for the user who asked; reports older than a day are removed."""
+    which gradio copies it for the user who asked."""
     report = service.verify(path)
-    reports = service.settings.cache_dir / "reports"
-    reports.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _remove_old(reports, time.time() - REPORTS_KEPT_S)
+    reports = private_folder(service, "reports", "*.verify.html")
     out = reports / f"{Path(path).stem}-{uuid.uuid4().hex[:8]}.verify.html"
     return report, service.write_verify_report(report, out)
-
-
-def _remove_old(folder: Path, before: float) -> None:
-    for old in folder.glob("*.verify.html"):
-        try:
-            if old.lstat().st_mtime < before:
-                old.unlink()
-        except FileNotFoundError:  # another request removed it first
-            pass
 
 
 class VerifyHandlers:
