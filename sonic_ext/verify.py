@@ -116,9 +116,20 @@ def judge(path: Path, evidence: Evidence, lookup: Lookup, compare: ContentCheck)
     return VerifyReport(path=path, verdict=verdict, reasons=tuple(evidence.reasons),
                         c2pa={"present": manifest is not None,
                               **(_manifest_summary(manifest) if manifest is not None else {})},
-                        watermark=mark.to_dict() if mark is not None else {"checked": False},
+                        watermark=mark.to_dict(_original_size(records)) if mark is not None
+                        else {"checked": False},
                         generation=shown.generation if shown else None,
                         consent=shown.consent if shown else None, content=content)
+
+
+def _original_size(records: Recorded | None) -> tuple[int, int] | None:
+    """The marked video's size as its generation recorded it (the short side is the minimum
+    resolution unless the portrait's size was kept), so a copy's scale is told against it."""
+    parameters = (records.generation.get("parameters") or {}) if records else {}
+    side = parameters.get("min_resolution")
+    if not isinstance(side, int) or parameters.get("keep_resolution"):
+        return None
+    return side, side
 
 
 def _judge_stripped(path: Path, mark: Any, found_id: str, records: Recorded | None,

@@ -273,7 +273,8 @@ class WatermarkDetection:
     def frames_checked(self) -> int:
         return len(self.frame_scores)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self, original_size: tuple[int, int] | None = None) -> dict[str, object]:
+        """`original_size` (w, h) of the marked video, when known, for the transform's scale."""
         return {
             "present": self.present,
             "watermark_id": self.watermark_id,
@@ -284,7 +285,7 @@ class WatermarkDetection:
             "frame_indices": list(self.frame_indices),
             "frame_scores": [round(s, 3) for s in self.frame_scores],
             "frame_score_threshold": FRAME_Z_MARKED,
-            "transform": self.geometry.to_dict() if self.geometry else None,
+            "transform": self.geometry.to_dict(original_size) if self.geometry else None,
             "segments": [[round(a, 2), round(b, 2)] for a, b in self.segments],
             "method": self.method,
             "informed": self.informed,
