@@ -279,3 +279,25 @@ def test_the_tab_warns_while_test_weights_are_loaded(obama_consented: SonicServi
     notice = GenerateHandlers(obama_consented).weights_notice()  # tiny weights
     assert notice.startswith("<p class='sonic-test-weights'>TEST WEIGHTS are loaded")
     assert GenerateHandlers(service).weights_notice() == ""  # no models: nothing to warn of
+
+
+def test_a_published_video_that_cannot_be_read_back_is_still_shown(
+        service: SonicService, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sonic_ext.adapters.jobs import Job
+    from sonic_ext.adapters.ui.job_view import follow
+    from sonic_ext.contracts import GenerateResult
+    from sonic_ext.errors import RegistryBusy
+
+    out = service.settings.outputs_dir / "made.mp4"
+    out.write_bytes(b"\0" * 64)
+    job = Job("0" * 16, owner="ui", purpose="education", state="done",
+              result=GenerateResult(out, "gen_1", "0" * 12, "con_1", "0" * 64,
+                                    "development credentials", 1.0))
+
+    def busy(*_args: object, **_kwargs: object) -> None:
+        raise RegistryBusy("the registry is busy")
+
+    monkeypatch.setattr(service, "verify", busy)
+    *_, (job_id, status, video, summary, report) = follow(service, job, raise_failure=True)
+    assert "made.mp4 was published, but verifying it failed: the registry is busy" in status
+    assert (video, summary, report) == (str(out), "", None)

@@ -15,10 +15,11 @@ from typing import Any
 
 import gradio as gr
 
+from ...errors import SonicError
 from ...service import SonicService
 from ..jobs import ACTIVE_STATES, Job, JobManager
 from .compat import shown_inline
-from .errors import job_error
+from .errors import job_error, ui_error
 from .render import notice_html, progress_html, provenance_html
 from .verify import verify_with_report
 
@@ -58,7 +59,13 @@ def follow(service: SonicService, job: Job, *, raise_failure: bool) -> Iterator[
             return
         yield job.id, progress_html(None, "Verifying the output"), gr.update(), \
             gr.update(), gr.update()
-        report, report_path = verify_with_report(service, out)
+        try:
+            report, report_path = verify_with_report(service, out)
+        except SonicError as exc:  # published and signed; only reading it back failed
+            yield job.id, notice_html("error", f"{out.name} was published, but verifying it "
+                                               f"failed: {ui_error(exc).message}"), \
+                str(out), "", None
+            return
         yield (job.id, notice_html("done", f"Done in {job.result.seconds:.1f} s: {out.name}"),
                str(out), provenance_html(job.result, report), str(report_path))
         return
