@@ -11,9 +11,6 @@ History tab lists.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,8 +61,8 @@ def option(name: str, default: T) -> T:
 
 def save_copy(out: Path) -> Path | None:
     """Copy a published video to `<copy folder>/<YYYY-MM-DD>/<its name>` unless the option is
-    off: written under a temporary name, then renamed. A failure is logged, not raised: the
-    signed original is already published. The copy's path, or None."""
+    off (`copy_published`: whole or absent). A failure is logged, not raised: the signed
+    original is already published. The copy's path, or None."""
     if not option(SAVE_COPY, True):
         return None
     from modules import paths_internal
@@ -73,21 +70,14 @@ def save_copy(out: Path) -> Path | None:
     folder = copies_folder(paths_internal.data_path, option(COPY_FOLDER, DEFAULTS[COPY_FOLDER]))
     if folder is None:
         return None
+    from ..provenance.publish import copy_published  # C2PA and the detector load on use
+
     day = folder / date.today().isoformat()
     try:
-        day.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=day, prefix=f".{out.stem}-", suffix=".part")
-        os.close(handle)
-        try:
-            shutil.copyfile(out, temp)
-            os.chmod(temp, 0o644)
-            os.replace(temp, day / out.name)
-        finally:
-            Path(temp).unlink(missing_ok=True)
+        return copy_published(out, day)
     except OSError as exc:
         log.warning("could not save a copy of %s in %s: %s", out.name, day, exc)
         return None
-    return day / out.name
 
 
 def copies_folder(data_path: str | Path, setting: str) -> Path | None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -116,6 +118,22 @@ class Publication:
         path = staged_file(self.final_path.parent, kind)
         self._temps.append(path)
         return path
+
+
+def copy_published(out: Path, folder: Path) -> Path:
+    """A byte-identical copy of a published output in another folder (a WebUI's outputs), put
+    in place like the original: written under a temporary name, then renamed, so it is whole or
+    absent. It is the signed file itself: it needs no signing of its own. Raises OSError."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{out.stem}-", suffix=".part")
+    os.close(handle)
+    try:
+        shutil.copyfile(out, temp)
+        os.chmod(temp, 0o644)
+        os.replace(temp, folder / out.name)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+    return folder / out.name
 
 
 def _require_watermark(path: Path, watermark_id: str, key: WatermarkKey) -> WatermarkDetection:
