@@ -39,6 +39,12 @@ class RecordingHost:
         finally:
             self.calls.append("exit")
 
+    def published(self, out: Path) -> None:
+        self.calls.append(f"published {out.name}")
+
+    def preference(self, name: str, default: object) -> object:
+        return default
+
 
 def _hosted(service: SonicService, host: RecordingHost) -> SonicService:
     return SonicService(service.settings, host=host)
@@ -54,7 +60,7 @@ def test_the_host_wraps_a_generation_and_sees_its_progress(obama_consented: Soni
                         consent_ids=consent_ids(obama_consented)),
         progress=seen.append)
     assert result.out.is_file()
-    assert host.calls == ["enter", "exit"]
+    assert host.calls == ["enter", "exit", "published out.mp4"]  # told once it is out
     denoise = [e for e in host.events if e.stage == "denoise"]
     assert denoise and denoise[-1].step == denoise[-1].total
     assert [e for e in seen if e.stage == "denoise"] == denoise  # the caller sees the same
@@ -69,5 +75,5 @@ def test_an_interrupt_in_the_host_cancels_and_writes_nothing(obama_consented: So
         _hosted(obama_consented, host).generate(
             GenerateRequest(FACES / "obama2.jpg", speech, out, "education", FAST,
                             consent_ids=consent_ids(obama_consented)))
-    assert host.calls == ["enter", "exit"]
+    assert host.calls == ["enter", "exit"]  # nothing published: the host is not told
     assert not out.exists() and list(tmp_path.glob("*.mp4*")) == []

@@ -86,7 +86,7 @@ def test_a_consent_enrolled_over_the_api_opens_the_gate_until_revoked(
         assert report.status_code == 200, report.text
         assert report.headers["content-type"].startswith("text/html")
         assert "Authentic" in report.text and job["result"]["watermark_id"] in report.text
-        assert "Consent (from the file)" in report.text and "in-force" in report.text
+        assert "Read from the file itself: <b>in-force</b>" in report.text
         assert httpx.get(f"{api}/{job['report_url']}", auth=QA).status_code == 404
         video = httpx.get(f"{api}/{job['video_url']}", auth=OPS)
         verified = httpx.post(f"{api}/verify", auth=OPS, timeout=SLOW,
