@@ -69,6 +69,13 @@ class Job:
     error: dict[str, Any] | None = None
     cancel: CancelToken = field(default_factory=CancelToken, repr=False, compare=False)
 
+    def published_video(self) -> Path | None:
+        """The signed video of a done job while it is still in place, never through a link."""
+        if self.state != "done" or self.result is None:
+            return None
+        out = self.result.out
+        return out if out.is_file() and not out.is_symlink() else None
+
     def to_dict(self) -> dict[str, Any]:
         """The stored form (the result keeps its server path; the API leaves it out)."""
         return {"id": self.id, "owner": self.owner, "purpose": self.purpose,

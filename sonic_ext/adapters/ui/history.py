@@ -35,12 +35,7 @@ _JOB_AT_END = re.compile(r"\(([0-9a-f]{16})\)\s*$")
 
 def finished(jobs: JobManager, owner: str, limit: int = HISTORY_SIZE) -> list[Job]:
     """The owner's jobs that published a file still in the outputs folder, newest first."""
-    return [job for job in jobs.of_owner(owner) if _published(job)][:limit]
-
-
-def _published(job: Job) -> bool:
-    return (job.state == "done" and job.result is not None and job.result.out.is_file()
-            and not job.result.out.is_symlink())
+    return [job for job in jobs.of_owner(owner) if job.published_video()][:limit]
 
 
 def made_at(job: Job) -> str:
@@ -121,7 +116,7 @@ class HistoryHandlers:
             job = self.jobs.get(found.group(1), requester(request))
         except UnknownJob:
             raise gr.Error("That output is not in your history.") from None
-        if not _published(job):
+        if job.published_video() is None:
             raise gr.Error(f"{job.result.out.name if job.result else job.id} is no longer in "
                            "the outputs folder.")
         return job

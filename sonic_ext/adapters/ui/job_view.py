@@ -52,10 +52,10 @@ def follow(service: SonicService, job: Job, *, raise_failure: bool) -> Iterator[
         yield job.id, running_html(job), gr.update(), gr.update(), gr.update()
         time.sleep(POLL_S)
     if job.state == "done" and job.result is not None:
-        out = job.result.out
-        if out.is_symlink() or not out.is_file():
-            yield job.id, notice_html("error", f"{out.name} is no longer in the outputs "
-                                               "folder."), None, "", None
+        out = job.published_video()
+        if out is None:
+            yield job.id, notice_html("error", f"{job.result.out.name} is no longer in the "
+                                               "outputs folder."), None, "", None
             return
         yield job.id, progress_html(None, "Verifying the output"), gr.update(), \
             gr.update(), gr.update()
