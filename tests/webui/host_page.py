@@ -12,6 +12,9 @@ import gradio as gr
 
 RESULT_TABS = ("txt2img", "img2img", "extras")
 SEND_TO = ("img2img", "inpaint", "extras")
+# Forge (gradio 4) builds its result galleries read-only, handing PIL images to a click's handler
+FORGE_GALLERY = ({"interactive": False, "type": "pil"}
+                 if int(gr.__version__.split(".")[0]) >= 4 else {})
 
 
 def build_host_page(gallery_images: list[Path]) -> gr.Blocks:
@@ -26,7 +29,7 @@ def build_host_page(gallery_images: list[Path]) -> gr.Blocks:
     for tab in RESULT_TABS:  # each with the output panel of ui_common.create_output_panel
         with gr.Blocks(analytics_enabled=False) as blocks:
             gallery = gr.Gallery([str(p) for p in gallery_images], label="Output",
-                                 elem_id=f"{tab}_gallery")
+                                 elem_id=f"{tab}_gallery", **FORGE_GALLERY)
             script_callbacks.after_component_callback(gallery, elem_id=f"{tab}_gallery")
             with gr.Row(elem_id=f"image_buttons_{tab}"):
                 for target in SEND_TO:

@@ -19,7 +19,9 @@ from tests.conftest import consent_ids, write_tone_wav
 from tests.webui.host_page import RESULT_TABS, build_host_page
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
-HOST_JS = Path(__file__).resolve().parent / "fake_host" / "javascript" / "ui.js"
+# the page script of the host whose gradio this is: A1111 (3.41) or Forge (4.x)
+HOST_JS = (Path(__file__).resolve().parent / ("fake_forge" if GRADIO_MAJOR >= 4 else "fake_host")
+           / "javascript" / "ui.js")
 
 
 @pytest.fixture
@@ -81,10 +83,6 @@ def test_a_sent_picture_is_the_portrait_and_meets_the_gate(webui_service: SonicS
     assert handlers.receive_sent(None) == (gr.update(),) * 3  # nothing sent: nothing changes
 
 
-@pytest.mark.skipif(GRADIO_MAJOR >= 4, reason="A1111's page (gradio 3.41) only: under gradio 4 "
-                    "the hosts' extract_image_from_gallery hands gradio one item where its "
-                    "Gallery wants a list, and how Forge's patched gradio takes it is not "
-                    "reproduced here (the binding itself is tested above)")
 def test_send_to_sonic_in_a_browser(webui_service: SonicService, tmp_path: Path) -> None:
     """The host's click (page-side gallery pick, then switch_to_sonic) in a real browser."""
     from fastapi import FastAPI

@@ -1,5 +1,5 @@
-/* Like the hosts' javascript/ui.js, as far as a "Send to" button needs it: the gallery item the
- * user picked (the first when none is). The hosts load it as a page script; these are globals. */
+/* Like A1111 1.10's javascript/ui.js (gradio 3.41), as far as a "Send to" button needs it: the
+ * gallery item the user picked (the first when none is). The host loads it as a page script. */
 window.selected_gallery_index = function () {
   var buttons = Array.from(document.querySelectorAll("#txt2img_gallery .thumbnail-item"));
   return buttons.findIndex(function (button) { return button.classList.contains("selected"); });
