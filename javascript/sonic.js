@@ -2,7 +2,8 @@
  * standalone app (4.44) load this file unchanged.
  *
  * Presentation only: consent, formats and limits are checked by the Python handlers. Two
- * globals: sonicUi, and switch_to_sonic, which a WebUI's "Send to" buttons call. Elements are found by our own elem_ids and events are caught by delegation
+ * globals: sonicUi, and switch_to_sonic, which a WebUI's "Send to" buttons call. Elements are
+ * found by our own elem_ids and events are caught by delegation
  * on the document, so neither gradio's re-renders nor its DOM differences between versions
  * matter, and nothing waits for the page to finish loading.
  */
@@ -145,6 +146,64 @@
   }
 
   window.switch_to_sonic = sonicShowGenerateTab;
+
+  /* 4. "Tell me when it is done": when a run this page was showing ends (done or failed), a
+   *    short chime, and a browser notification while the page is in the background. The
+   *    status line carries the state (data-state: running, then done or error); it is read
+   *    twice a second, which no gradio re-render can hide. A run that ended before the page
+   *    opened rings nothing. */
+  function sonicNotifyWanted() {
+    var box = sonicById("sonic_notify");
+    var input = box && box.querySelector("input[type=checkbox]");
+    return Boolean(input && input.checked);
+  }
+
+  function sonicChime() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) {
+      return;
+    }
+    var audio = new Context();
+    [660, 880].forEach(function (frequency, index) {
+      var at = audio.currentTime + index * 0.18;
+      var tone = audio.createOscillator();
+      var volume = audio.createGain();
+      tone.frequency.value = frequency;
+      volume.gain.setValueAtTime(0.15, at);
+      volume.gain.exponentialRampToValueAtTime(0.001, at + 0.3);
+      tone.connect(volume).connect(audio.destination);
+      tone.start(at);
+      tone.stop(at + 0.3);
+    });
+    setTimeout(function () { audio.close(); }, 1000);
+  }
+
+  function sonicTellDone(text) {
+    sonicChime();
+    var background = document.visibilityState === "hidden" || !document.hasFocus();
+    if (background && "Notification" in window && Notification.permission === "granted") {
+      new Notification("Sonic", { body: text });
+    }
+  }
+
+  var sonicLastState = null;
+  setInterval(function () {
+    var notice = sonicRoot().querySelector("#sonic_status [data-state]");
+    var state = notice ? notice.getAttribute("data-state") : null;
+    if (sonicLastState === "running" && (state === "done" || state === "error") &&
+        sonicNotifyWanted()) {
+      sonicTellDone(notice.textContent.trim());
+    }
+    sonicLastState = state;
+  }, 500);
+
+  document.addEventListener("change", function (event) {
+    // ticking the box is the user's gesture a browser wants before it asks for permission
+    if (sonicInside(event, "sonic_notify") && event.target.checked &&
+        "Notification" in window && Notification.permission === "default") {
+      Notification.requestPermission();
+    }
+  }, true);
 
   window.sonicUi = {
     describeDuration: sonicDescribeDuration,

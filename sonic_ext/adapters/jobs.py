@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..contracts import GenerateResult
+from ..contracts import GenerateRequest, GenerateResult
 from ..errors import Cancelled, Conflict, NotFound, SonicError
 from ..progress import CancelToken, ProgressEvent
 from ..service import PreparedGeneration, SonicService
@@ -68,6 +68,9 @@ class Job:
     result: GenerateResult | None = None
     error: dict[str, Any] | None = None
     cancel: CancelToken = field(default_factory=CancelToken, repr=False, compare=False)
+    # what it was started with, while this process runs it (a page reloaded meanwhile shows
+    # these settings again); not stored: a restarted server has no running job to show
+    request: GenerateRequest | None = field(default=None, repr=False, compare=False)
 
     def published_video(self) -> Path | None:
         """The signed video of a done job while it is still in place, never through a link."""
@@ -171,7 +174,7 @@ class JobManager:
         return self.uploads_dir / job_id
 
     def submit(self, job_id: str, prepared: PreparedGeneration, owner: str) -> Job:
-        job = Job(job_id, owner=owner, purpose=prepared.purpose)
+        job = Job(job_id, owner=owner, purpose=prepared.purpose, request=prepared.request)
         with self._lock:
             self._jobs[job.id] = job
         self.store.save(job)

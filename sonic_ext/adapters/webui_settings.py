@@ -4,8 +4,8 @@ Harmless options only: any API client may change a WebUI option (Forge ignores `
 research/webui.md §2.2), so consent, signing and limits stay with our command-line flags and
 the policy file. What is here: whether each video is also saved under the WebUI's outputs
 folder (`outputs/sonic/<date>/`, where its users look), that folder (inside the WebUI's own
-folder: an option must not be able to write files elsewhere), and how many past videos the
-History tab lists.
+folder: an option must not be able to write files elsewhere), how many past videos the
+History tab lists, and whether the Generate tab's "tell me when it is done" box starts ticked.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ PREFIX = "sonic_"
 SAVE_COPY = "save_to_webui_outputs"
 COPY_FOLDER = "webui_outputs_dir"
 HISTORY_SIZE = "history_size"
-DEFAULTS: dict[str, Any] = {SAVE_COPY: True, COPY_FOLDER: "outputs/sonic", HISTORY_SIZE: 50}
+NOTIFY = "notify_when_done"
+DEFAULTS: dict[str, Any] = {SAVE_COPY: True, COPY_FOLDER: "outputs/sonic", HISTORY_SIZE: 50,
+                            NOTIFY: False}
 T = TypeVar("T")
 
 
@@ -45,6 +47,11 @@ def on_ui_settings() -> None:
     add(HISTORY_SIZE, shared.OptionInfo(
         DEFAULTS[HISTORY_SIZE], "How many of your past videos the Sonic History tab lists",
         gr.Slider, {"minimum": 5, "maximum": 500, "step": 5}, section=SECTION))
+    add(NOTIFY, shared.OptionInfo(
+        DEFAULTS[NOTIFY], "Sound, and a browser notification while the page is in the "
+        "background, when a Sonic video is ready or fails", gr.Checkbox, section=SECTION)
+        .info("the Generate tab's \"Tell me when it is done\" box starts ticked")
+        .needs_reload_ui())
 
 
 def option(name: str, default: T) -> T:

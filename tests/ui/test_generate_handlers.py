@@ -232,11 +232,18 @@ def test_the_job_outlives_its_page_and_a_new_page_follows_it(obama_consented: So
     # another user's page shows nothing of it; alice's reloaded page follows it to the end
     [other] = list(handlers.resume(gr.Request(username="bob")))
     assert other[:5] == (gr.update(),) * 5 and other[5] == gr.update(interactive=True)
+    assert other[6:] == (gr.update(),) * (2 + len(PARAM_ORDER))  # bob's inputs stay his
     updates = list(GenerateHandlers(obama_consented).resume(gr.Request(username="alice")))
     assert {update[0] for update in updates} == {run_id}
     assert updates[0][5] == gr.update(interactive=False)  # one run at a time from a page
     assert any("Denoising" in update[1] for update in updates), updates
-    _, status, video, summary, report, enabled = updates[-1]
+    # the reloaded page shows what the run was started with, once (then the user may edit)
+    purpose, picker, *values = updates[0][6:]
+    [consent] = obama_consented.list_consents()
+    assert purpose["value"] == "education" and picker["value"] == [consent_choice(consent)]
+    assert dict(zip(PARAM_ORDER, (value["value"] for value in values)))["steps"] == 3
+    assert all(update[6:] == (gr.update(),) * (2 + len(PARAM_ORDER)) for update in updates[1:])
+    _, status, video, summary, report, enabled, *_ = updates[-1]
     assert "Done in" in status and Path(video).is_file() and "sonic-verdict-authentic" in summary
     assert enabled == gr.update(interactive=True)
 

@@ -34,7 +34,8 @@ def test_history_shows_a_users_own_outputs_to_watch_verify_and_make_again(
     chooser, rows = history.listing(None, ALICE)
     [entry] = chooser["choices"]
     assert entry.endswith(f"{Path(video).name} ({job_id})") and chooser["value"] is None
-    assert rows[0][1:4] == [Path(video).name, "education", consent.id]
+    assert rows[0][1:5] == [Path(video).name, "education", consent.id,
+                            "signed · consent in force"]
     assert history.listing(None, BOB)[0]["choices"] == []  # nobody sees another's outputs
     with pytest.raises(gr.Error, match="not in your history"):
         history.show(entry, BOB)
@@ -54,6 +55,7 @@ def test_history_shows_a_users_own_outputs_to_watch_verify_and_make_again(
 
     # after the consent is revoked: verified again, the verdict says so; not offered again
     obama_consented.revoke_consent(consent.id, "withdrawn", "test operator")
+    assert history.listing(None, ALICE)[1][0][4] == "signed · consent revoked"
     verdict, _ = history.verify_again(entry, ALICE)
     assert "revoked" in verdict
     _, picker, *_, note = history.reuse(entry, ALICE)
@@ -63,6 +65,9 @@ def test_history_shows_a_users_own_outputs_to_watch_verify_and_make_again(
     restarted = HistoryHandlers(obama_consented, JobManager(obama_consented))
     assert restarted.listing(entry, ALICE)[0]["value"] == entry
 
+    with Path(video).open("ab") as appended:  # one byte added: the row says so at once
+        appended.write(b"\0")
+    assert history.listing(None, ALICE)[1][0][4] == "file changed since signing"
     Path(video).unlink()  # removed from the outputs folder: gone from the history
     assert history.listing(entry, ALICE)[0]["choices"] == []
     with pytest.raises(gr.Error, match="no longer in the outputs folder"):

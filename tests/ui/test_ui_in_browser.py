@@ -97,6 +97,26 @@ RECORD_STATUS = """() => {
 }"""
 
 
+# What "Tell me when it is done" does, kept in the page: each tone of the chime, each browser
+# notification shown (the real one is shown too); the user has gone to another tab meanwhile.
+RECORD_TELLING = """() => {
+  window.sonicTold = {tones: 0, notes: []};
+  const tone = AudioContext.prototype.createOscillator;
+  AudioContext.prototype.createOscillator = function () {
+    window.sonicTold.tones += 1;
+    return tone.call(this);
+  };
+  const Real = window.Notification;
+  window.Notification = function (title, options) {
+    window.sonicTold.notes.push(title + ": " + options.body);
+    return new Real(title, options);
+  };
+  Object.defineProperty(window.Notification, "permission", {get: () => Real.permission});
+  window.Notification.requestPermission = () => Real.requestPermission();
+  document.hasFocus = () => false;
+}"""
+
+
 def set_number(page: Page, elem_id: str, value: int) -> None:
     box = page.locator(f"#{elem_id} input[type=number]")
     box.fill(str(value))
@@ -230,6 +250,9 @@ def test_enrol_generate_then_verify_the_output(admin_service: SonicService, open
     pick_consent(page, consent_id)
     expect(by_id(page, "sonic_consents")).to_contain_text("Barack Obama — education, no expiry")
     page.screenshot(path=str(shots / "generate-consent-picked.png"), full_page=True)
+    page.context.grant_permissions(["notifications"])
+    page.evaluate(RECORD_TELLING)
+    page.locator("#sonic_notify input[type=checkbox]").check()
     start_generation(page, FACES / "obama2.jpg", speech, "education", steps=1,
                      consent_id=None)
     expect(by_id(page, "sonic_speech_duration")).to_contain_text("1.5 s")
@@ -248,6 +271,10 @@ def test_enrol_generate_then_verify_the_output(admin_service: SonicService, open
     assert admin_service.registry.find_generation(watermark_id=re.search(
         r"Watermark\s+(\S+)", summary.inner_text()).group(1)) is not None
     page.screenshot(path=str(shots / "generate-done.png"), full_page=True)
+    page.wait_for_function("() => window.sonicTold.notes.length > 0", timeout=10_000)
+    told = page.evaluate("() => window.sonicTold")
+    assert told["tones"] == 2 and len(told["notes"]) == 1, told  # once: a chime of two tones
+    assert told["notes"][0].startswith("Sonic: Done in") and video.name in told["notes"][0]
 
     # 3. Verify tab: drop the output anywhere on the tab (javascript/ hands it on).
     tab_button(page, "Verify").click()
@@ -273,6 +300,7 @@ def test_enrol_generate_then_verify_the_output(admin_service: SonicService, open
     expect(entry).to_be_visible(timeout=20_000)
     entry.click()
     expect(by_id(page, "sonic_history_verdict")).to_contain_text("authentic", timeout=120_000)
+    expect(by_id(page, "sonic_history_table")).to_contain_text("signed · consent in force")
     expect(by_id(page, "sonic_history_settings")).to_contain_text(consent_id)
     expect(page.locator("#sonic_history_video video")).to_have_attribute("src",
                                                                         re.compile(r"\.mp4"))
@@ -321,9 +349,13 @@ def test_a_reloaded_page_follows_its_running_job_until_cancelled(
                      consent_id=consent_id)
     expect(by_id(page, "sonic_status")).to_contain_text("Denoising: step", timeout=GENERATION_S)
 
-    page.reload()  # the job goes on; the page that comes back shows it, Generate disabled
+    page.reload()  # the job goes on; the page that comes back shows it, Generate disabled,
+    # and the settings it was started with
     expect(by_id(page, "sonic_status")).to_contain_text("Denoising: step", timeout=60_000)
     expect(page.locator("#sonic_generate")).to_be_disabled()
+    expect(page.locator("#sonic_steps input[type=number]")).to_have_value("60")
+    expect(page.locator("#sonic_purpose input").first).to_have_value("education")
+    expect(by_id(page, "sonic_consents")).to_contain_text(consent_id)
     page.screenshot(path=str(shots / "generate-reloaded.png"), full_page=True)
     by_id(page, "sonic_cancel").click()
     expect(by_id(page, "sonic_status")).to_contain_text("Cancelled: nothing was written.",

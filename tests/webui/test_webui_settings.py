@@ -19,7 +19,8 @@ from sonic_ext.adapters.webui_settings import SECTION
 from tests.conftest import consent_ids, write_tone_wav
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
-SONIC_OPTIONS = {"sonic_save_to_webui_outputs", "sonic_webui_outputs_dir", "sonic_history_size"}
+SONIC_OPTIONS = {"sonic_save_to_webui_outputs", "sonic_webui_outputs_dir", "sonic_history_size",
+                 "sonic_notify_when_done"}
 
 
 @pytest.fixture
@@ -94,6 +95,22 @@ def test_the_history_lists_as_many_as_the_setting_says(webui_service: SonicServi
     shared.opts.set("sonic_history_size", 5)
     chooser, rows = history.listing(None, gr.Request(username="alice"))
     assert len(chooser["choices"]) == len(rows) == 5
+
+
+def test_tell_me_when_done_starts_as_the_setting_says(webui_service: SonicService) -> None:
+    from modules import shared
+
+    from sonic_ext.adapters.ui.blocks import build_ui
+
+    def notify_box() -> bool:
+        [box] = [block for block in build_ui(webui_service).blocks.values()
+                 if getattr(block, "elem_id", None) == "sonic_notify"]
+        assert box.do_not_save_to_config  # the host's ui-config.json must not pin it
+        return box.value
+
+    assert notify_box() is False  # off until the user asks for it
+    shared.opts.set("sonic_notify_when_done", True)
+    assert notify_box() is True
 
 
 def _jobs_with(service: SonicService, count: int):  # noqa: ANN202 - a JobManager

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,8 @@ CONSENTS_HELP = ("the consent of each person shown, one per person; listed are t
 IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 AUDIO_TYPES = (".wav", ".mp3", ".flac", ".m4a")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+NOTIFY_HELP = ("a sound when the run ends, and a browser notification while this page is in the "
+               "background (the browser asks once)")
 
 
 def params_from_ui(values: Mapping[str, Any],
@@ -138,14 +140,20 @@ class GenerateHandlers:
 
     def resume(self, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         """On page load: follow the user's job that is still going (or just ended), with the
-        Generate button disabled until it ends; nothing changes when there is none."""
-        job = latest_job(self.jobs, requester(request))
+        Generate button disabled until it ends and the purpose, consents and parameters it was
+        started with filled in; nothing changes when there is none."""
+        owner = requester(request)
+        job = latest_job(self.jobs, owner)
+        unchanged = (gr.update(),) * (2 + len(PARAM_ORDER))
         if job is None:
-            yield gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), \
-                gr.update(interactive=True)
+            yield (gr.update(),) * 5 + (gr.update(interactive=True),) + unchanged
             return
+        inputs = unchanged if job.request is None else filled_in(
+            self.service, owner, job.request.purpose, job.request.consent_ids,
+            job.request.params.to_dict())[0]
         for outputs in follow(self.service, job, raise_failure=False):
-            yield (*outputs, gr.update(interactive=job.state not in ACTIVE_STATES))
+            yield (*outputs, gr.update(interactive=job.state not in ACTIVE_STATES), *inputs)
+            inputs = unchanged  # set once: the user may edit them for the next run meanwhile
 
     def cancel(self, job_id: str | None, request: gr.Request) -> str:
         try:
@@ -279,6 +287,10 @@ def generate_tab(service: SonicService) -> GenerateTab:
                 with gr.Row():
                     start = gr.Button("Generate", variant="primary", elem_id="sonic_generate")
                     stop = gr.Button("Cancel", variant="stop", elem_id="sonic_cancel")
+                # Read by javascript/sonic.js in the page only; a WebUI's Settings set its start.
+                notify = gr.Checkbox(service.host.preference("notify_when_done", False),
+                                     label="Tell me when it is done", info=NOTIFY_HELP,
+                                     elem_id="sonic_notify")
             with gr.Column(scale=1):
                 status = gr.HTML(elem_id="sonic_status")
                 video = gr.Video(label="Signed video", interactive=False, elem_id="sonic_video")
@@ -286,7 +298,7 @@ def generate_tab(service: SonicService) -> GenerateTab:
                 report_file = gr.File(label="Verification report (HTML)", interactive=False,
                                       elem_id="sonic_report_file")
         run_id = gr.State(None)
-        keep_out_of_ui_config(purpose, picker)
+        keep_out_of_ui_config(purpose, picker, notify)
         if service.settings.host == "webui":  # where the WebUI's "Send to Sonic" puts pictures
             sent = gr.Image(type="pil", visible=False, elem_id=SENT_IMAGE_ID)
             sent.change(handlers.receive_sent, inputs=sent,
@@ -312,15 +324,30 @@ def generate_tab(service: SonicService) -> GenerateTab:
         tab.select(handlers.granted, **choices, api_name=False, show_progress="hidden")
 
     def load_with(page: gr.Blocks) -> None:
-        page.load(handlers.granted, **choices, api_name=False, show_progress="hidden")
         page.load(handlers.weights_notice, outputs=weights_notice, api_name=False,
                   show_progress="hidden")
         page.load(handlers.demo_offer, outputs=demo_offer, api_name=False,
                   show_progress="hidden")
-        page.load(handlers.resume, outputs=[run_id, status, video, summary, report_file, start],
+        # after the pickers are listed, so that the resumed run's picks are not listed away
+        page.load(handlers.granted, **choices, api_name=False, show_progress="hidden") \
+            .then(handlers.resume, outputs=[run_id, status, video, summary, report_file, start,
+                                            purpose, picker, *params],
                   api_name=False, show_progress="hidden")
 
     return GenerateTab(purpose, picker, params, load_with)
+
+
+def filled_in(service: SonicService, owner: str, purpose: str, consent_ids: Sequence[str],
+              made: Mapping[str, Any]) -> tuple[tuple[Any, ...], list[str]]:
+    """(updates, left out): the purpose, consent picker and every parameter input (PARAM_ORDER)
+    set as a run was made, and the consents left out as no longer in force or granted."""
+    records = service.list_consents(granted_to=owner)
+    granted = {record.id for record in records}
+    return ((purpose_update(records, purpose, service.policy.allowed_purposes),
+             picker_update(records, list(consent_ids)),
+             *(gr.update(value=made[name]) if name in made else gr.update()
+               for name in PARAM_ORDER)),
+            [consent_id for consent_id in consent_ids if consent_id not in granted])
 
 
 def _interactive(enabled: bool) -> Callable[[], dict[str, Any]]:

@@ -4,32 +4,38 @@ verify again or make again with the same settings.
 The list is the user's own UI jobs that ended with a published file (`JobManager.of_owner`), so
 nobody sees another's outputs, and it survives restarts (the job records do). An entry's
 settings come from its generation record, the parameters its manifest was signed with.
+
+Each row says how the entry stands now, from what is quick to learn for fifty rows: whether the
+file still has the bytes that were signed and whether its consents are still in force. The full
+verification (manifest, signer, watermark) runs when an entry is chosen.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
+from ...consent.records import ConsentRecord
 from ...contracts import GenerationParams
 from ...errors import SonicError
+from ...hashing import file_sha256
 from ...parameters import param_specs
 from ...service import SonicService
 from ..jobs import Job, JobManager, UnknownJob
 from .compat import keep_out_of_ui_config
 from .errors import ui_error
-from .generate import PARAM_ORDER, GenerateTab
-from .granted import picker_update, purpose_update, requester
+from .generate import PARAM_ORDER, GenerateTab, filled_in
+from .granted import requester
 from .render import notice_html, verdict_html
 from .verify import verify_with_report
 
 HISTORY_SIZE = 50
-HISTORY_HEADERS = ["made (UTC)", "file", "purpose", "consent", "seconds"]
+HISTORY_HEADERS = ["made (UTC)", "file", "purpose", "consent", "now", "seconds"]
 _JOB_AT_END = re.compile(r"\(([0-9a-f]{16})\)\s*$")
 
 
@@ -47,9 +53,31 @@ def entry_label(job: Job) -> str:
     return f"{made_at(job)} · {job.result.out.name} ({job.id})"
 
 
-def history_rows(jobs: Sequence[Job]) -> list[list[str]]:
+def consent_parts(consent_id: str) -> list[str]:
+    """The consent ids a result names (one per person shown, comma-separated)."""
+    return [part.strip() for part in consent_id.split(",") if part.strip()]
+
+
+def state_now(job: Job, consents: Mapping[str, ConsentRecord]) -> str:
+    """How an entry stands now: its file's bytes against the signed sha256, then the status of
+    each consent it relies on (revoked, expired, superseded: the first one not in force)."""
+    assert job.result is not None
+    if file_sha256(job.result.out) != job.result.sha256:
+        return "file changed since signing"
+    for consent_id in consent_parts(job.result.consent_id):
+        record = consents.get(consent_id)
+        if record is None:
+            return f"consent {consent_id} unknown here"
+        if record.status != "active":
+            return f"signed · consent {record.status}"
+    return "signed · consent in force"
+
+
+def history_rows(jobs: Sequence[Job], consents: Mapping[str, ConsentRecord]
+                 ) -> list[list[str]]:
     return [[made_at(job), job.result.out.name, job.purpose, job.result.consent_id,
-             f"{job.result.seconds:.1f}"] for job in jobs if job.result]
+             state_now(job, consents), f"{job.result.seconds:.1f}"]
+            for job in jobs if job.result]
 
 
 @dataclass
@@ -64,8 +92,9 @@ class HistoryHandlers:
         owned = finished(self.jobs, requester(request),
                          self.service.host.preference("history_size", HISTORY_SIZE))
         choices = [entry_label(job) for job in owned]
+        consents = {record.id: record for record in self.service.list_consents()}
         return (gr.update(choices=choices, value=picked if picked in choices else None),
-                history_rows(owned))
+                history_rows(owned, consents))
 
     def show(self, picked: str | None, request: gr.Request) -> tuple[Any, ...]:
         """(video, download, settings, verdict, report): one entry, verified now; all empty
@@ -94,19 +123,14 @@ class HistoryHandlers:
         job = self._entry(picked, request)
         assert job.result is not None
         made = self._parameters(job)
-        records = self.service.list_consents(granted_to=requester(request))
-        wanted = [part.strip() for part in job.result.consent_id.split(",") if part.strip()]
-        missing = [cid for cid in wanted if cid not in {record.id for record in records}]
+        updates, missing = filled_in(self.service, requester(request),
+                                     str(made.get("purpose", job.purpose)),
+                                     consent_parts(job.result.consent_id), made)
         note = ("Settings copied to the Generate tab: add a portrait and a speech clip there."
                 if not missing else
                 f"Settings copied to the Generate tab, except consent {', '.join(missing)}: "
                 "it is no longer in force or granted to you.")
-        return (purpose_update(records, str(made.get("purpose", job.purpose)),
-                               self.service.policy.allowed_purposes),
-                picker_update(records, wanted),
-                *(gr.update(value=made[name]) if name in made else gr.update()
-                  for name in PARAM_ORDER),
-                notice_html("done" if not missing else "error", note))
+        return (*updates, notice_html("done" if not missing else "error", note))
 
     def _entry(self, picked: str | None, request: gr.Request) -> Job:
         found = _JOB_AT_END.search(picked or "")
