@@ -17,6 +17,7 @@ import jsonschema
 
 from .errors import InputError
 from .package_data import data_path
+from .presets import check_presets
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,6 +42,11 @@ class Policy:
     @property
     def allowed_purposes(self) -> tuple[str, ...]:
         return tuple(self.data["purposes"]["allowed"])
+
+    @property
+    def presets(self) -> Mapping[str, Mapping[str, Any]]:
+        """The deployment's own presets (`presets.all_presets` adds the built-in ones)."""
+        return self.data.get("presets", {})
 
     @property
     def max_audio_seconds(self) -> float:
@@ -75,6 +81,7 @@ def load_policy(override: Path | None = None) -> Policy:
         first = errors[0]
         key = ".".join(str(p) for p in first.absolute_path) or "(top level)"
         raise InputError(f"policy {sources[-1]}: {key}", first.message)
+    check_presets(data.get("presets", {}), f"policy {sources[-1]}")
     return Policy(data, tuple(sources))
 
 

@@ -113,6 +113,7 @@ def test_a_consented_face_goes_through_an_api_job_to_a_signed_video(
                               files={"image": image, "audio": audio},
                               data={"purpose": "education",
                                     "consent_id": list(consent_ids(installation)),
+                                    "preset": "fast",
                                     "params": '{"steps": 1, "min_resolution": 256}'})
     assert response.status_code == 202, response.text
     job_url = f"{served}/sonic/v1/{response.json()['status_url']}"
@@ -126,6 +127,13 @@ def test_a_consented_face_goes_through_an_api_job_to_a_signed_video(
     video = httpx.get(f"{job_url}/video", auth=("ops", "pw"))
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
     assert b"c2pa" in video.content[:20_000]  # the manifest box sits before the media data
+    # the preset's values, under those `params` set, are what the manifest's record holds
+    record = installation.registry.find_generation(
+        watermark_id=state["result"]["watermark_id"])
+    assert record is not None
+    assert {key: record.parameters[key] for key in ("steps", "min_resolution", "interpolate",
+                                                     "seed")} == \
+        {"steps": 1, "min_resolution": 256, "interpolate": False, "seed": 72589}
 
 
 def test_a_job_can_be_cancelled_and_unknown_jobs_are_404(served: str, speech: Path,
@@ -161,6 +169,11 @@ def test_bad_parameters_and_oversized_uploads_are_refused(served: str, speech: P
                          files={"image": image, "audio": audio},
                          data={"params": '{"steps": 0}'})
     assert bad.status_code == 422 and bad.json()["detail"]["field"] == "steps"
+    with (FACES / "obama2.jpg").open("rb") as image, speech.open("rb") as audio:
+        unknown = httpx.post(f"{served}/sonic/v1/generate", auth=auth,
+                             files={"image": image, "audio": audio}, data={"preset": "turbo"})
+    assert unknown.status_code == 422 and unknown.json()["detail"]["field"] == "preset"
+    assert "choose one of fast, standard, quality" in unknown.json()["detail"]["message"]
     monkeypatch.setattr(routes, "MAX_IMAGE_BYTES", 1000)
     with (FACES / "obama2.jpg").open("rb") as image, speech.open("rb") as audio:
         big = httpx.post(f"{served}/sonic/v1/generate", auth=auth,

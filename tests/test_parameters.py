@@ -57,7 +57,7 @@ def test_a_new_parameter_is_in_the_api_schema_with_its_bounds() -> None:
 
 def test_a_new_parameter_is_a_ui_widget_with_its_bounds() -> None:
     with gr.Blocks():
-        widgets = parameter_inputs(WithWobble)
+        widgets = parameter_inputs(WithWobble())
     assert len(widgets) == len(dataclasses.fields(WithWobble))
     wobble = widgets[-1]
     assert isinstance(wobble, gr.Slider)
@@ -88,7 +88,7 @@ def test_every_declared_parameter_is_on_every_surface() -> None:
         if spec.choices:
             assert schema[spec.name]["enum"] == list(spec.choices)
     with gr.Blocks():
-        widgets = parameter_inputs()
+        widgets = parameter_inputs(GenerationParams())
     assert [w.elem_id for w in widgets] == [f"sonic_{spec.name}" for spec in specs]
     sliders = {w.elem_id: (w.minimum, w.maximum) for w in widgets if isinstance(w, gr.Slider)}
     assert sliders["sonic_steps"] == (1, 100) and sliders["sonic_min_resolution"] == (256, 2048)

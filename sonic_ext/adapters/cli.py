@@ -32,6 +32,7 @@ from ..contracts import (
 from ..errors import InputError, NotAvailable, PortInUse, SonicError
 from ..logging_setup import configure_logging
 from ..parameters import ParamSpec, param_specs
+from ..presets import resolve
 from ..progress import ProgressEvent
 from ..service import SonicService
 from ..settings import (
@@ -264,6 +265,10 @@ def _add_generate(commands: Any) -> None:
     _add_claims(gen)
     gen.add_argument("--models-dir", type=Path, metavar="DIR", default=argparse.SUPPRESS,
                      help="model weights in the official layout")
+    gen.add_argument("--preset", metavar="NAME",
+                     help="start from a named set of parameters: fast, standard (the official "
+                          "defaults), quality, or one of this deployment's policy; the "
+                          "parameter flags given set their values over it")
     add_param_flags(gen)
     _add_json(gen)
     gen.set_defaults(handler=_generate)
@@ -284,26 +289,33 @@ def add_param_flags(parser: argparse.ArgumentParser, names: Sequence[str] | None
 
 
 def _flag_options(spec: ParamSpec) -> dict[str, Any]:
+    """argparse options; an absent flag reads None, so a preset can tell what was given."""
     if spec.kind is bool:
         if spec.default:
-            return {"action": "store_false", "help": f"turn off (on by default): {spec.help}"}
-        return {"action": "store_true", "help": spec.help}
+            return {"action": "store_false", "default": None,
+                    "help": f"turn off (on by default): {spec.help}"}
+        return {"action": "store_true", "default": None, "help": spec.help}
     if spec.choices:
-        return {"choices": spec.choices, "default": spec.default,
+        return {"choices": spec.choices, "default": None,
                 "help": f"{spec.help} (default: {spec.default})"}
     above = "above " if spec.low_open else ""
     bounds = "" if spec.low is None else f"; {above}{spec.low} to {spec.high}"
-    return {"type": spec.kind, "default": spec.default,
+    return {"type": spec.kind, "default": None,
             "metavar": "N" if spec.kind is int else "F",
             "help": f"{spec.help} (default: {spec.default}{bounds})"}
+
+
+def given_params(args: argparse.Namespace, names: Sequence[str] | None = None,
+                 params_class: type[GenerationParams] = GenerationParams) -> dict[str, Any]:
+    """The parameters whose flags (of `add_param_flags`) were given, and their values."""
+    return {spec.name: getattr(args, spec.name) for spec in param_specs(params_class)
+            if (names is None or spec.name in names) and getattr(args, spec.name) is not None}
 
 
 def params_from_args(args: argparse.Namespace, names: Sequence[str] | None = None,
                      params_class: type[GenerationParams] = GenerationParams) -> GenerationParams:
     """The parameters the flags of `add_param_flags` set (the others keep their defaults)."""
-    return params_class(**{spec.name: getattr(args, spec.name)
-                           for spec in param_specs(params_class)
-                           if names is None or spec.name in names})
+    return params_class(**given_params(args, names, params_class))
 
 
 def _add_consent(commands: Any) -> None:
@@ -430,7 +442,8 @@ def _add_models(commands: Any) -> None:
 # -- handlers -------------------------------------------------------------------------------------
 
 # Request fields the service names in its errors, and the flags that set them.
-_GENERATE_FLAGS = {**{name: "--" + name for name in ("image", "audio", "out", "purpose")},
+_GENERATE_FLAGS = {**{name: "--" + name for name in ("image", "audio", "out", "purpose",
+                                                     "preset")},
                    **{spec.name: spec.cli_flag for spec in param_specs(GenerationParams)},
                    "consent_id": "--consent"}
 _CONSENT_FLAGS = {"name": "--name", "portrait": "--portrait", "evidence": "--evidence",
@@ -440,11 +453,12 @@ _CONSENT_FLAGS = {"name": "--name", "portrait": "--portrait", "evidence": "--evi
 
 
 def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
-    request = GenerateRequest(image=args.image, audio=args.audio, out=args.out,
-                              purpose=args.purpose, params=params_from_args(args), overwrite=args.overwrite,
-                              requested_by=_actor(),
-                              consent_ids=tuple(split_labels(args.consent_ids)))
     try:
+        params = resolve(args.preset, given_params(args), service.policy.presets)
+        request = GenerateRequest(image=args.image, audio=args.audio, out=args.out,
+                                  purpose=args.purpose, params=params, overwrite=args.overwrite,
+                                  requested_by=_actor(),
+                                  consent_ids=tuple(split_labels(args.consent_ids)))
         result = service.generate(request, progress=_print_progress)
     except InputError as exc:
         raise _as_flag_error(exc, _GENERATE_FLAGS) from None

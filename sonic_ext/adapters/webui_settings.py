@@ -4,8 +4,9 @@ Harmless options only: any API client may change a WebUI option (Forge ignores `
 research/webui.md §2.2), so consent, signing and limits stay with our command-line flags and
 the policy file. What is here: whether each video is also saved under the WebUI's outputs
 folder (`outputs/sonic/<date>/`, where its users look), that folder (inside the WebUI's own
-folder: an option must not be able to write files elsewhere), how many past videos the
-History tab lists, and whether the Generate tab's "tell me when it is done" box starts ticked.
+folder: an option must not be able to write files elsewhere), the preset the Generate tab starts
+with, how many past videos the History tab lists, and whether its "tell me when it is done" box
+starts ticked.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..errors import SonicError
+from ..presets import BUILT_IN, STANDARD, all_presets
+
 log = logging.getLogger(__name__)
 
 SECTION = ("sonic", "Sonic")
@@ -23,8 +27,9 @@ SAVE_COPY = "save_to_webui_outputs"
 COPY_FOLDER = "webui_outputs_dir"
 HISTORY_SIZE = "history_size"
 NOTIFY = "notify_when_done"
+PRESET = "default_preset"
 DEFAULTS: dict[str, Any] = {SAVE_COPY: True, COPY_FOLDER: "outputs/sonic", HISTORY_SIZE: 50,
-                            NOTIFY: False}
+                            NOTIFY: False, PRESET: STANDARD}
 T = TypeVar("T")
 
 
@@ -44,6 +49,11 @@ def on_ui_settings() -> None:
         DEFAULTS[COPY_FOLDER], "Folder for those copies, inside the WebUI's folder", gr.Textbox,
         shared.hide_dirs, section=SECTION))
     shared.restricted_opts.add(PREFIX + COPY_FOLDER)  # read-only under --hide-ui-dir-config
+    add(PRESET, shared.OptionInfo(
+        DEFAULTS[PRESET], "Preset the Sonic Generate tab starts with", gr.Dropdown,
+        lambda: {"choices": preset_names()}, section=SECTION)
+        .info("fast, standard (the official defaults), quality, or one of the policy file's")
+        .needs_reload_ui())
     add(HISTORY_SIZE, shared.OptionInfo(
         DEFAULTS[HISTORY_SIZE], "How many of your past videos the Sonic History tab lists",
         gr.Slider, {"minimum": 5, "maximum": 500, "step": 5}, section=SECTION))
@@ -52,6 +62,17 @@ def on_ui_settings() -> None:
         "background, when a Sonic video is ready or fails", gr.Checkbox, section=SECTION)
         .info("the Generate tab's \"Tell me when it is done\" box starts ticked")
         .needs_reload_ui())
+
+
+def preset_names() -> list[str]:
+    """The built-in presets and the deployment's (its policy), for the option's choices."""
+    from .webui import make_service
+
+    try:
+        return list(all_presets(make_service().policy.presets))
+    except SonicError as exc:  # the Sonic tab says what is wrong; the Settings page still opens
+        log.warning("listing only the built-in presets: %s", exc)
+        return list(BUILT_IN)
 
 
 def option(name: str, default: T) -> T:

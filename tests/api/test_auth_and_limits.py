@@ -266,3 +266,12 @@ def test_params_lists_every_parameter_with_its_default(admin_api: str) -> None:
     params = httpx.get(f"{admin_api}/params", auth=OPS)
     assert params.status_code == 200
     assert params.json() == GenerationParams().to_dict()
+
+
+def test_presets_lists_each_with_its_full_parameters(admin_api: str) -> None:
+    assert httpx.get(f"{admin_api}/presets").status_code == 401
+    presets = httpx.get(f"{admin_api}/presets", auth=OPS).json()
+    assert list(presets) == ["fast", "standard", "quality"]
+    assert presets["standard"] == GenerationParams().to_dict()
+    assert presets["fast"] == {**GenerationParams().to_dict(), "steps": 10, "interpolate": False}
+    assert presets["quality"]["min_resolution"] == 1024

@@ -32,6 +32,7 @@ def test_every_route_is_tagged_and_summarised(spec: dict[str, Any]) -> None:
                   for method, op in item.items()}
     assert set(operations) == {
         ("POST", "/sonic/v1/generate"), ("GET", "/sonic/v1/params"), ("GET", "/sonic/v1/jobs"),
+        ("GET", "/sonic/v1/presets"),
         ("GET", "/sonic/v1/jobs/{job_id}"), ("DELETE", "/sonic/v1/jobs/{job_id}"),
         ("GET", "/sonic/v1/jobs/{job_id}/video"), ("GET", "/sonic/v1/jobs/{job_id}/report"),
         ("POST", "/sonic/v1/verify"), ("GET", "/sonic/v1/consents"),

@@ -124,15 +124,20 @@ def set_number(page: Page, elem_id: str, value: int) -> None:
     box.blur()
 
 
-def choose_purpose(page: Page, purpose: str) -> None:
-    """Choose among the purposes the consents granted to this page cover."""
-    box = page.locator("#sonic_purpose input").first
+def choose(page: Page, elem_id: str, value: str) -> None:
+    """Choose an option of a (single-choice) dropdown."""
+    box = page.locator(f"#{elem_id} input").first
     box.click()
-    option = page.locator("#sonic_purpose ul.options li", has_text=purpose)
+    option = page.locator(f"#{elem_id} ul.options li", has_text=value)
     expect(option).to_be_visible(timeout=20_000)
     option.click()
     box.blur()
-    expect(box).to_have_value(purpose)
+    expect(box).to_have_value(value)
+
+
+def choose_purpose(page: Page, purpose: str) -> None:
+    """Choose among the purposes the consents granted to this page cover."""
+    choose(page, "sonic_purpose", purpose)
 
 
 def pick_consent(page: Page, consent_id: str) -> None:
@@ -250,6 +255,12 @@ def test_enrol_generate_then_verify_the_output(admin_service: SonicService, open
     pick_consent(page, consent_id)
     expect(by_id(page, "sonic_consents")).to_contain_text("Barack Obama — education, no expiry")
     page.screenshot(path=str(shots / "generate-consent-picked.png"), full_page=True)
+    choose(page, "sonic_preset", "fast")  # a preset fills the parameters
+    expect(page.locator("#sonic_steps input[type=number]")).to_have_value("10")
+    expect(page.locator("#sonic_interpolate input[type=checkbox]")).not_to_be_checked()
+    choose(page, "sonic_preset", "standard")
+    expect(page.locator("#sonic_steps input[type=number]")).to_have_value("25")
+    expect(page.locator("#sonic_interpolate input[type=checkbox]")).to_be_checked()
     page.context.grant_permissions(["notifications"])
     page.evaluate(RECORD_TELLING)
     page.locator("#sonic_notify input[type=checkbox]").check()

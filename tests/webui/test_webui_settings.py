@@ -20,7 +20,7 @@ from tests.conftest import consent_ids, write_tone_wav
 
 FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 SONIC_OPTIONS = {"sonic_save_to_webui_outputs", "sonic_webui_outputs_dir", "sonic_history_size",
-                 "sonic_notify_when_done"}
+                 "sonic_notify_when_done", "sonic_default_preset"}
 
 
 @pytest.fixture
@@ -111,6 +111,29 @@ def test_tell_me_when_done_starts_as_the_setting_says(webui_service: SonicServic
     assert notify_box() is False  # off until the user asks for it
     shared.opts.set("sonic_notify_when_done", True)
     assert notify_box() is True
+
+
+def test_the_generate_tab_starts_with_the_default_preset(
+        webui_service: SonicService, caplog: pytest.LogCaptureFixture) -> None:
+    from modules import shared
+
+    from sonic_ext.adapters.ui.blocks import build_ui
+
+    def started_with() -> tuple[str, int, bool]:
+        built = {getattr(block, "elem_id", None): block
+                 for block in build_ui(webui_service).blocks.values()}
+        return (built["sonic_preset"].value, built["sonic_steps"].value,
+                built["sonic_interpolate"].value)
+
+    choices = shared.opts.data_labels["sonic_default_preset"].component_args
+    assert choices()["choices"] == ["fast", "standard", "quality"]  # and the policy's own
+    assert started_with() == ("standard", 25, True)  # the official defaults
+    shared.opts.set("sonic_default_preset", "fast")
+    assert started_with() == ("fast", 10, False)
+    shared.opts.set("sonic_default_preset", "gone")  # e.g. removed from the policy since
+    with caplog.at_level(logging.WARNING, logger="sonic_ext.adapters.ui.generate"):
+        assert started_with() == ("standard", 25, True)
+    assert "the default preset 'gone' is not one of fast, standard, quality" in caplog.text
 
 
 def _jobs_with(service: SonicService, count: int):  # noqa: ANN202 - a JobManager

@@ -1,4 +1,5 @@
-"""POST /generate: two uploads in, a job out; GET /params: the parameters and their defaults.
+"""POST /generate: two uploads in, a job out; GET /params: the parameters and their defaults;
+GET /presets: the named sets of them.
 
 Files arrive only as uploads (never as server paths). The inputs and the consent gate are
 checked before the job is queued, so a refusal is a 403 at once and nothing is queued for it.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import json
 import shutil
-from typing import Any, Dict, List
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Dict, List, Optional
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
@@ -16,6 +19,7 @@ from ...consent.fields import split_labels
 from ...consent.grantees import actor
 from ...contracts import GenerateRequest, GenerationParams
 from ...errors import InputError
+from ...presets import all_presets, resolve
 from ...service import SonicService
 from ..jobs import JobManager, new_job_id
 from .errors import error_response
@@ -33,21 +37,30 @@ from .uploads import (
 
 PARAMS_TEXT = ("a JSON object of generation parameters; omitted ones keep their defaults "
                 "(the GenerationParams schema, GET /params)")
+PRESET_TEXT = ("start from a named set of parameters (GET /presets): fast, standard (the "
+               "official defaults), quality or one of this deployment's; `params` set their "
+               "values over it")
 CONSENT_ID_TEXT = ("the consent this relies on, one per person shown: repeat the field or give a "
                    "comma list (GET /consents/granted lists the consents granted to you)")
 
 
-def parse_params(text: str) -> GenerationParams:
+def parse_params(text: str, preset: Optional[str] = None,
+                 deployment: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+                 ) -> GenerationParams:
+    """The `params` field over the preset's values (`presets.resolve`; none: the defaults)."""
     try:
         values = json.loads(text or "{}")
         if not isinstance(values, dict):
             raise TypeError("an object was expected")
-        return GenerationParams(**values)
+        unknown = set(values) - set(GenerationParams.field_names())
+        if unknown:
+            raise TypeError(f"unknown parameter {sorted(unknown)[0]!r}")
     except (ValueError, TypeError) as exc:
         raise error_response(InputError("params", f"not a JSON object of generation "
                                                   f"parameters: {exc}")) from None
     except RecursionError:
         raise error_response(InputError("params", NESTED_TOO_DEEP)) from None
+    return resolve(preset, values, deployment)
 
 
 def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManager,
@@ -78,6 +91,7 @@ def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManag
                                                             "consent must cover it"),
                  consent_id: List[str] = Form([], description=CONSENT_ID_TEXT),
                  params: str = Form("{}", description=PARAMS_TEXT),
+                 preset: Optional[str] = Form(None, description=PRESET_TEXT),
                  user: str = Depends(require_user)) -> Dict[str, Any]:
         job_id = new_job_id()
         folder = jobs.uploads_for(job_id)
@@ -87,7 +101,8 @@ def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManag
                 image=save_upload(image, folder / "portrait", MAX_IMAGE_BYTES, "image"),
                 audio=save_upload(audio, folder / "audio", MAX_AUDIO_BYTES, "audio"),
                 out=service.settings.outputs_dir / f"{job_id}.mp4", purpose=purpose,
-                params=parse_params(params), requested_by=actor("api", user),
+                params=parse_params(params, preset, service.policy.presets),
+                requested_by=actor("api", user),
                 consent_ids=tuple(split_labels(consent_id)))
             prepared = service.prepare(request)
         except BaseException:  # the route class maps a SonicError; the uploads go either way
@@ -102,6 +117,16 @@ def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManag
                responses=error_responses(401))
     def params() -> Dict[str, Any]:
         return GenerationParams().to_dict()
+
+    @small.get("/presets", response_model=Dict[str, GenerationParamsSchema],
+               summary="The presets and the parameters each sets",
+               description="Each `preset` of POST /generate with its full parameters: the "
+                           "built-in fast, standard (the official defaults) and quality, and "
+                           "this deployment's own (its policy file).",
+               dependencies=[Depends(require_user)], responses=error_responses(401))
+    def presets() -> Dict[str, Any]:
+        return {name: resolve(name, {}, service.policy.presets).to_dict()
+                for name in all_presets(service.policy.presets)}
 
     router.include_router(uploads)
     router.include_router(small)

@@ -15,6 +15,7 @@ and on Refresh.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,6 +28,7 @@ import gradio as gr
 from ...contracts import DEFAULT_PURPOSE, GenerateRequest, GenerationParams
 from ...errors import SonicError
 from ...parameters import ParamSpec, param_specs
+from ...presets import STANDARD, all_presets, resolve
 from ...progress import ProgressCallback, ignore_progress
 from ...service import PreparedGeneration, SonicService
 from ..demo import demo_home, run_demo
@@ -48,6 +50,8 @@ from .job_view import Outputs, follow, latest_job
 from .render import notice_html, progress_html, provenance_html, test_weights_html
 from .verify import verify_with_report
 
+log = logging.getLogger(__name__)
+
 # The order of the parameter inputs after (portrait, speech, purpose): their declaration order,
 # which keeps gradio's /generate API callable with (image, audio, purpose, seed, steps,
 # min_resolution). The consents picked come last, after every parameter.
@@ -61,6 +65,8 @@ CONSENTS_HELP = ("the consent of each person shown, one per person; listed are t
 IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 AUDIO_TYPES = (".wav", ".mp3", ".flac", ".m4a")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+PRESET_HELP = ("fills the parameters below: fast (drafts), standard (the official defaults), "
+               "quality (1024 px), or this installation's own; change any of them after")
 NOTIFY_HELP = ("a sound when the run ends, and a browser notification while this page is in the "
                "background (the browser asks once)")
 
@@ -154,6 +160,14 @@ class GenerateHandlers:
         for outputs in follow(self.service, job, raise_failure=False):
             yield (*outputs, gr.update(interactive=job.state not in ACTIVE_STATES), *inputs)
             inputs = unchanged  # set once: the user may edit them for the next run meanwhile
+
+    def preset_values(self, name: str | None) -> tuple[dict[str, Any], ...]:
+        """Every parameter input set as the chosen preset says (the others at their defaults)."""
+        try:
+            values = resolve(name, {}, self.service.policy.presets).to_dict()
+        except SonicError as exc:
+            raise ui_error(exc) from None
+        return tuple(gr.update(value=values[name]) for name in PARAM_ORDER)
 
     def cancel(self, job_id: str | None, request: gr.Request) -> str:
         try:
@@ -283,7 +297,11 @@ def generate_tab(service: SonicService) -> GenerateTab:
                                   elem_id="sonic_granted"):
                     granted = gr.Dataframe(headers=GRANTED_HEADERS, interactive=False,
                                            elem_id="sonic_granted_table")
-                params = parameter_inputs()
+                presets = all_presets(service.policy.presets)
+                chosen = default_preset(service, presets)
+                preset = gr.Dropdown(list(presets), value=chosen, label="Preset",
+                                     info=PRESET_HELP, elem_id="sonic_preset")
+                params = parameter_inputs(resolve(chosen, {}, service.policy.presets))
                 with gr.Row():
                     start = gr.Button("Generate", variant="primary", elem_id="sonic_generate")
                     stop = gr.Button("Cancel", variant="stop", elem_id="sonic_cancel")
@@ -298,12 +316,16 @@ def generate_tab(service: SonicService) -> GenerateTab:
                 report_file = gr.File(label="Verification report (HTML)", interactive=False,
                                       elem_id="sonic_report_file")
         run_id = gr.State(None)
-        keep_out_of_ui_config(purpose, picker, notify)
+        # The preset decides the parameters' starting values (a WebUI's Settings choose it); a
+        # ui-config.json that pinned them too would silently override that choice.
+        keep_out_of_ui_config(purpose, picker, notify, preset, *params)
         if service.settings.host == "webui":  # where the WebUI's "Send to Sonic" puts pictures
             sent = gr.Image(type="pil", visible=False, elem_id=SENT_IMAGE_ID)
             sent.change(handlers.receive_sent, inputs=sent,
                         outputs=[portrait, portrait_preview, status], api_name=False)
 
+        preset.change(handlers.preset_values, inputs=preset, outputs=params, api_name=False,
+                      show_progress="hidden")
         portrait.change(_preview_of(IMAGE_TYPES), inputs=portrait, outputs=portrait_preview,
                         api_name=False)
         speech.change(_preview_of(AUDIO_TYPES), inputs=speech, outputs=speech_preview,
@@ -364,22 +386,33 @@ def _preview_of(suffixes: tuple[str, ...]) -> Callable[[Any], str | None]:
     return preview
 
 
-def parameter_inputs(params_class: type[GenerationParams] = GenerationParams
-                     ) -> list[gr.components.Component]:
-    """One input per generation parameter, in declaration order, made from its declaration;
-    the advanced ones in an accordion, a row for each run of inputs of one kind."""
-    specs = param_specs(params_class)
-    made = {spec.name: _widget(spec) for spec in specs if not spec.advanced}
+def default_preset(service: SonicService, presets: Mapping[str, Any]) -> str:
+    """The preset the tab starts with: the host's `default_preset` option (a WebUI's
+    Settings), when it names one this deployment has, else `standard`."""
+    name = str(service.host.preference("default_preset", STANDARD))
+    if name not in presets:
+        log.warning("the default preset %r is not one of %s; starting with %s", name,
+                    ", ".join(presets), STANDARD)
+        return STANDARD
+    return name
+
+
+def parameter_inputs(initial: GenerationParams) -> list[gr.components.Component]:
+    """One input per generation parameter of `initial`'s class, in declaration order, made from
+    its declaration and set to `initial`'s value; the advanced ones in an accordion, a row for
+    each run of inputs of one kind."""
+    specs = param_specs(type(initial))
+    made = {spec.name: _widget(spec, initial) for spec in specs if not spec.advanced}
     with gr.Accordion("Advanced parameters", open=False, elem_id="sonic_advanced"):
         advanced = [spec for spec in specs if spec.advanced]
         for _, group in itertools.groupby(advanced, key=lambda spec: spec.ui_widget):
             with gr.Row():
-                made.update({spec.name: _widget(spec) for spec in group})
+                made.update({spec.name: _widget(spec, initial) for spec in group})
     return [made[spec.name] for spec in specs]
 
 
-def _widget(spec: ParamSpec) -> gr.components.Component:
-    common = {"value": spec.default, "label": spec.label, "info": spec.help,
+def _widget(spec: ParamSpec, initial: GenerationParams) -> gr.components.Component:
+    common = {"value": getattr(initial, spec.name), "label": spec.label, "info": spec.help,
               "elem_id": f"sonic_{spec.name}"}
     widget = spec.ui_widget
     if widget == "checkbox":
