@@ -45,6 +45,16 @@ class GenerationParams:
                                 note="the watermark needs at least 256 pixels", advanced=False)
     dynamic_scale: float = param(1.0, "motion strength: above 1 moves the head and face more",
                                  "Motion strength", low=0.0, high=10.0, low_open=True)
+    motion_scale: float = param(1.0, "head motion: scales the first motion bucket (the head's "
+                                     "movement); 0 keeps the head still", "Head motion",
+                                low=0.0, high=4.0)
+    expression_scale: float = param(1.0, "facial expression: scales the second motion bucket "
+                                         "(movement of the face's features)", "Expression",
+                                    low=0.0, high=4.0)
+    motion_smoothing: float = param(0.0, "smooths the motion buckets over time before each "
+                                         "window averages them (Kalman smoother); 0 is off, 1 "
+                                         "is about 2 s of smoothing", "Motion smoothing",
+                                    low=0.0, high=1.0)
     expand_ratio: float = param(0.5, "margin around the face when cropping, as a fraction of "
                                      "the face size", "Face margin", low=0.0, high=2.0)
     crop: bool = param(True, "animate a square crop around the face rather than the whole "

@@ -39,6 +39,7 @@ from .audio_features import (
 )
 from .cancel_points import cancel_points
 from .clip import image_embeds
+from .motion import shape_buckets
 from .offload import Residency
 from .preprocess import PreparedImage, kept_size, prepare_image, rescale_frames
 from .rife import IFNet, decoded_to_unit, interpolate_stream
@@ -162,7 +163,11 @@ def condition(models: SonicModels, image: Image.Image, face_box_xywh: Sequence[f
         image_latents=torch.cat([torch.zeros_like(per_frame), per_frame, per_frame]),
         clip_embeds=torch.cat([torch.zeros_like(embeds), embeds, embeds]),
         audio_tokens=torch.stack([audio_cond.tokens_uncond.to(dtype)] * 2 + [tokens]),
-        motion_buckets=audio_cond.motion_buckets.reshape(frames, 2) * settings.params.dynamic_scale,
+        motion_buckets=shape_buckets(audio_cond.motion_buckets.reshape(frames, 2),
+                                     dynamic_scale=settings.params.dynamic_scale,
+                                     motion_scale=settings.params.motion_scale,
+                                     expression_scale=settings.params.expression_scale,
+                                     smoothing=settings.params.motion_smoothing),
         fps=settings.fps)
     latents = initial_latents(reference.ref_latents, noise.to(device, reference.ref_latents.dtype),
                               float(schedule.sigmas[0])).to(dtype)
