@@ -21,6 +21,7 @@ DTYPES = ("fp16", "bf16", "fp32")
 OFFLOAD_MODES = ("none", "model", "sequential")
 DEFAULT_PURPOSE = "general"
 MAX_SEED = 2**32 - 1
+MAX_SEGMENT_S = 600.0  # the policy's ceiling for a clip's length (policy/schema.json)
 MIN_VIDEO_SIDE = 256  # the watermark works in a 256 px view (provenance/watermark.py)
 MAX_VIDEO_SIDE = 4096
 
@@ -55,6 +56,11 @@ class GenerationParams:
                                          "window averages them (Kalman smoother); 0 is off, 1 "
                                          "is about 2 s of smoothing", "Motion smoothing",
                                     low=0.0, high=1.0)
+    start: float = param(0.0, "where in the speech clip the video starts, in seconds",
+                         "Start (s)", low=0.0, high=MAX_SEGMENT_S, widget="number")
+    duration: float = param(0.0, "how many seconds of the speech to animate from the start; 0 "
+                                 "animates it to its end", "Duration (s)", low=0.0,
+                            high=MAX_SEGMENT_S, widget="number")
     expand_ratio: float = param(0.5, "margin around the face when cropping, as a fraction of "
                                      "the face size", "Face margin", low=0.0, high=2.0)
     crop: bool = param(True, "animate a square crop around the face rather than the whole "
@@ -84,6 +90,10 @@ class GenerationParams:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    def segment(self, seconds: float) -> tuple[float, float] | None:
+        """(start, end) of the speech to animate, `seconds` long; None for the whole clip."""
+        return (self.start, self.start + seconds) if self.start or self.duration else None
 
     def framing(self) -> Framing:
         """What decides the pixels the model sees: the consent gate checks exactly those."""

@@ -263,7 +263,8 @@ class SonicService:
             with Publication(request.out) as publication:
                 # 6. encode + mux (H.264 + AAC) into a temp file beside the output
                 write_mp4(marked, publication.unsigned, fps=fps, audio=request.audio,
-                          audio_seconds=prepared.audio_seconds)
+                          audio_seconds=prepared.audio_seconds,
+                          segment=params.segment(prepared.audio_seconds))
                 # 7. C2PA sign (with the registry's identity assertion) + read back
                 signing = StageTimer("sign and publish", 1, progress)
                 signing.report(0, "signing")
@@ -291,7 +292,7 @@ class SonicService:
 
     def check_generate_request(self, request: GenerateRequest) -> tuple[str, float]:
         """Step 1 on its own: validate every field; return the normalised purpose and the
-        speech's length in seconds."""
+        length in seconds of the speech to animate (the segment `start`/`duration` choose)."""
         request.params.validate()
         purpose = check_allowed_purpose(request.purpose, self.policy.allowed_purposes)
         check_image(request.image, "image", max_pixels=self.policy.max_image_pixels)
@@ -299,10 +300,12 @@ class SonicService:
         check_output_path(request.out, "out", overwrite=request.overwrite)
         # SQLAlchemy and PyAV: loaded only once the cheap checks passed
         from .consent.gate import check_claims
-        from .media.audio import check_speech
+        from .media.audio import check_speech, speech_segment
 
         check_claims(request.consent_ids)
-        return purpose, check_speech(request.audio, self.policy.max_audio_seconds)
+        clip_seconds = check_speech(request.audio, self.policy.max_audio_seconds)
+        start, end = speech_segment(request.params.start, request.params.duration, clip_seconds)
+        return purpose, end - start
 
     def _require(self, available: bool, what: str) -> None:
         if not available:

@@ -54,3 +54,25 @@ def check_speech(path: Path, max_seconds: float, field: str = "audio") -> float:
     if float(np.abs(samples).max()) < SILENCE_PEAK:
         raise InputError(field, "clip is silent", hint="check the recording: no speech was found")
     return seconds
+
+
+FRAME_S = 0.04  # one frame at 25 fps: how far a segment's end may pass the clip's end
+
+
+def speech_segment(start: float, duration: float, clip_seconds: float) -> tuple[float, float]:
+    """(start, end) in seconds of the part of a clip to animate (`duration` 0: to its end),
+    or InputError naming the clip's length."""
+    if start >= clip_seconds:
+        raise InputError("start", f"{start:g} s is at or past the end of the {clip_seconds:.2f} s "
+                                  "speech clip")
+    end = clip_seconds if duration == 0 else start + duration
+    if end > clip_seconds + FRAME_S:
+        raise InputError("duration", f"{start:g} s + {duration:g} s ends after the "
+                                     f"{clip_seconds:.2f} s speech clip",
+                         hint=f"at most {clip_seconds - start:.2f} s from {start:g} s")
+    end = min(end, clip_seconds)
+    if end - start < MIN_SECONDS:
+        raise InputError("duration" if duration else "start",
+                         f"the segment is {end - start:.2f} s of the {clip_seconds:.2f} s clip; "
+                         f"at least {MIN_SECONDS} s needed")
+    return start, end

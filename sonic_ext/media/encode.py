@@ -10,7 +10,7 @@ Only the provenance step calls this, on a temporary path: an MP4 is published on
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -61,20 +61,22 @@ def audio_duration(path: Path) -> float:
 
 
 def write_mp4(chunks: Iterable[torch.Tensor | np.ndarray], out: Path, *, fps: float,
-              audio: Path | None = None, audio_seconds: float | None = None, crf: int = 18
-              ) -> EncodedVideo:
+              audio: Path | None = None, audio_seconds: float | None = None,
+              segment: tuple[float, float] | None = None, crf: int = 18) -> EncodedVideo:
     """Encode frame chunks to `out`; with `audio`, mux it as AAC and match the durations
-    (`audio_seconds`, when the caller already decoded the clip, saves decoding it again).
+    (`audio_seconds`, when the caller already decoded the clip, saves decoding it again). With
+    `segment` (start, end) in seconds, only that part of the clip is muxed.
 
     A failure of the encoder or the filesystem raises EncodingError; the chunks' own errors
     (the pipeline's, a cancel) pass unchanged."""
     with raised_as(lambda exc: EncodingError(
             f"writing {out.name} failed: {type(exc).__name__}: {exc}")):
-        return _write_mp4(chunks, out, fps, audio, audio_seconds, crf)
+        return _write_mp4(chunks, out, fps, audio, audio_seconds, segment, crf)
 
 
 def _write_mp4(chunks: Iterable[torch.Tensor | np.ndarray], out: Path, fps: float,
-               audio: Path | None, audio_seconds: float | None, crf: int) -> EncodedVideo:
+               audio: Path | None, audio_seconds: float | None,
+               segment: tuple[float, float] | None, crf: int) -> EncodedVideo:
     target_seconds = None
     if audio is not None:
         target_seconds = audio_seconds if audio_seconds is not None else audio_duration(audio)
@@ -102,7 +104,7 @@ def _write_mp4(chunks: Iterable[torch.Tensor | np.ndarray], out: Path, fps: floa
         for packet in video.encode(None):
             container.mux(packet)
         if sound is not None and audio is not None:
-            _mux_audio(container, sound, audio)
+            _mux_audio(container, sound, audio, segment)
     return EncodedVideo(out, frames_written, fps, width, height, frames_written / fps,
                         target_seconds)
 
@@ -133,20 +135,43 @@ def _audio_stream(container: av.container.OutputContainer) -> av.AudioStream:
 
 
 def _mux_audio(container: av.container.OutputContainer, stream: av.AudioStream,
-               audio: Path) -> None:
-    """Decode the speech clip (any format PyAV reads), resample, encode it as AAC."""
+               audio: Path, segment: tuple[float, float] | None) -> None:
+    """Decode the speech clip (any format PyAV reads), resample, encode it as AAC; with
+    `segment` (start, end) in seconds only that part."""
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
-    with av.open(str(audio)) as source:
-        for frame in source.decode(source.streams.audio[0]):
-            frame.pts = None
-            for resampled in resampler.resample(frame):
-                for packet in stream.encode(resampled):
-                    container.mux(packet)
-    for resampled in resampler.resample(None):
-        for packet in stream.encode(resampled):
+
+    def resampled() -> Iterator[av.AudioFrame]:
+        with av.open(str(audio)) as source:
+            for frame in source.decode(source.streams.audio[0]):
+                frame.pts = None
+                yield from resampler.resample(frame)
+        yield from resampler.resample(None)
+
+    frames = resampled() if segment is None else _trimmed(
+        resampled(), round(segment[0] * AUDIO_RATE), round(segment[1] * AUDIO_RATE))
+    for frame in frames:
+        for packet in stream.encode(frame):
             container.mux(packet)
     for packet in stream.encode(None):
         container.mux(packet)
+
+
+def _trimmed(frames: Iterable[av.AudioFrame], first: int, end: int
+             ) -> Iterator[av.AudioFrame]:
+    """The samples [first, end) of a stream of mono frames, as frames."""
+    position = 0
+    for frame in frames:
+        samples = frame.to_ndarray()  # (1, n) planar mono
+        count = samples.shape[1]
+        low, high = max(first - position, 0), min(end - position, count)
+        position += count
+        if high > low:
+            kept = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, low:high]),
+                                              format="fltp", layout="mono")
+            kept.sample_rate = AUDIO_RATE
+            yield kept
+        if position >= end:
+            return
 
 
 def probe(path: Path) -> dict[str, float]:

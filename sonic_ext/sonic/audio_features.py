@@ -176,9 +176,14 @@ def pad_tokens(tokens: torch.Tensor, window: TokenWindow) -> torch.Tensor:
 
 
 def extract_audio_features(path: Path, whisper: Whisper, *,
-                           frame_limit: int = DEFAULT_FRAME_LIMIT) -> AudioFeatures:
-    """Load `path` and run whisper; `frame_limit` caps audio_len (Sonic's `frame_num`)."""
+                           frame_limit: int = DEFAULT_FRAME_LIMIT,
+                           start: float = 0.0, duration: float = 0.0) -> AudioFeatures:
+    """Load `path` and run whisper; `frame_limit` caps audio_len (Sonic's `frame_num`).
+    `start` and `duration` (seconds; 0: to the end) choose the part of the clip to animate."""
     waveform = load_audio(path)
+    if start or duration:
+        first = round(start * SAMPLE_RATE)
+        waveform = waveform[first:first + round(duration * SAMPLE_RATE) if duration else None]
     audio_len = min(len(waveform) // SAMPLES_PER_AUDIO_FRAME, frame_limit)
     features = log_mel_features(waveform, whisper.feature_extractor)
     hidden = encode(features, whisper.encoder)

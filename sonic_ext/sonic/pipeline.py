@@ -141,7 +141,9 @@ def condition(models: SonicModels, image: Image.Image, face_box_xywh: Sequence[f
     # 3. Audio features (likewise whisper)
     with stage(models.whisper.encoder):
         features = extract_audio_features(audio, models.whisper,
-                                          frame_limit=settings.frame_limit)
+                                          frame_limit=settings.frame_limit,
+                                          start=settings.params.start,
+                                          duration=settings.params.duration)
 
     # 4. Audio conditioning, stacked in CFG order: [uncond | image only | image + audio]
     with stage(models.audio2token, models.audio2bucket):
