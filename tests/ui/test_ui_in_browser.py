@@ -364,6 +364,7 @@ def test_a_reloaded_page_follows_its_running_job_until_cancelled(
     # and the settings it was started with
     expect(by_id(page, "sonic_status")).to_contain_text("Denoising: step", timeout=60_000)
     expect(page.locator("#sonic_generate")).to_be_disabled()
+    expect(by_id(page, "sonic_status")).to_contain_text("Animating obama2.jpg with speech.wav")
     expect(page.locator("#sonic_steps input[type=number]")).to_have_value("60")
     expect(page.locator("#sonic_purpose input").first).to_have_value("education")
     expect(by_id(page, "sonic_consents")).to_contain_text(consent_id)

@@ -8,6 +8,7 @@ up (`latest_job`). Stopping it takes the Cancel button.
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -79,8 +80,14 @@ def follow(service: SonicService, job: Job, *, raise_failure: bool) -> Iterator[
 
 
 def running_html(job: Job) -> str:
+    """Progress, and which files the run animates (a reloaded page has no uploads to show)."""
     if job.cancel.cancelled:
         return notice_html("cancelling", "Cancelling after the current step…")
     if job.state == "queued":
-        return progress_html(None, "Waiting for the generation before it to finish")
-    return progress_html(job.progress)
+        shown = progress_html(None, "Waiting for the generation before it to finish")
+    else:
+        shown = progress_html(job.progress)
+    if job.request is None:
+        return shown
+    inputs = f"Animating {job.request.image.name} with {job.request.audio.name}"
+    return f"{shown}<div class='sonic-job-inputs'>{html.escape(inputs)}</div>"
