@@ -13,7 +13,7 @@ import pytest
 from sonic_ext import __version__
 from sonic_ext.adapters import cli
 
-ALL_COMMANDS = ["serve", "generate", "verify", "consent", "add", "amend", "check", "list",
+ALL_COMMANDS = ["serve", "generate", "batch", "verify", "consent", "add", "amend", "check", "list",
                 "show", "revoke",
                 "audit-verify", "audit-export", "adopt-unsigned", "models", "status", "download", "make-tiny", "keys", "init",
                 "dev", "golden-check", "demo"]
@@ -34,7 +34,7 @@ def test_module_help_lists_every_command_and_action() -> None:
 
 
 @pytest.mark.parametrize("command", [
-    ["serve"], ["generate"], ["verify"], ["consent", "add"], ["consent", "amend"],
+    ["serve"], ["generate"], ["batch"], ["verify"], ["consent", "add"], ["consent", "amend"],
     ["consent", "check"], ["consent", "list"],
     ["consent", "show"], ["consent", "revoke"], ["consent", "audit-verify"],
     ["consent", "audit-export"], ["consent", "adopt-unsigned"], ["models", "status"],

@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     _add_generate(commands)
+    _add_batch(commands)
 
     demo = commands.add_parser("demo", help="try the whole flow in a minute: a demo home with "
                                "test weights, a demo consent and one signed video")
@@ -272,6 +273,24 @@ def _add_generate(commands: Any) -> None:
     add_param_flags(gen)
     _add_json(gen)
     gen.set_defaults(handler=_generate)
+
+
+def _add_batch(commands: Any) -> None:
+    batch = commands.add_parser(
+        "batch", help="many signed MP4s from a jobs file (CSV or JSON Lines), each through the "
+                      "consent gate; re-run to resume", epilog=EPILOG)
+    batch.add_argument("jobs", type=Path, metavar="JOBS.csv|JOBS.jsonl",
+                       help="one item per row: portrait, audio, purpose, consent, out, preset "
+                            "and any parameter; paths relative to this file")
+    batch.add_argument("--out-dir", type=Path, required=True, metavar="DIR",
+                       help="where the videos and batch-summary.csv/.json go")
+    batch.add_argument("--purpose", default=DEFAULT_PURPOSE, metavar="P",
+                       help="for items that name none")
+    _add_claims(batch)
+    batch.add_argument("--preset", metavar="NAME", help="for items that name none")
+    add_param_flags(batch)
+    _add_json(batch)
+    batch.set_defaults(handler=_batch)
 
 
 def _add_claims(parser: argparse.ArgumentParser) -> None:
@@ -467,16 +486,45 @@ def _generate(service: SonicService, args: argparse.Namespace) -> Outcome:
                                      f"{result.watermark_id}, {result.seconds:.0f} s")
 
 
+def _batch(service: SonicService, args: argparse.Namespace) -> Outcome:
+    from ..batch import BatchDefaults, read_jobs, run_batch, state_counts, write_summary
+
+    items = read_jobs(args.jobs)
+    defaults = BatchDefaults(args.purpose, tuple(split_labels(args.consent_ids)), args.preset,
+                             given_params(args))
+    total = len(items)
+
+    def show(index: int, outcome: Any, event: ProgressEvent | None) -> None:
+        name = Path(outcome.out).name or outcome.portrait
+        if event is not None:
+            _print_progress(event, prefix=f"[{index + 1}/{total} {name}] ")
+        elif outcome.state != "running":
+            said = outcome.error or outcome.out
+            print(printable(f"[{index + 1}/{total}] {outcome.state}: {said}"), file=sys.stderr,
+                  flush=True)
+
+    outcomes = run_batch(service, items, defaults, args.jobs.resolve().parent, args.out_dir,
+                         _actor(), show)
+    summary_csv, summary_json = write_summary(outcomes, args.out_dir)
+    counts = state_counts(outcomes)
+    text = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    return Outcome({"counts": counts, "summary_csv": str(summary_csv),
+                    "summary_json": str(summary_json),
+                    "items": [vars(outcome) for outcome in outcomes]},
+                   f"{text}; summary in {summary_csv}",
+                   exit_code=0 if counts["refused"] + counts["failed"] == 0 else 1)
+
+
 def _as_flag_error(exc: InputError, flags: dict[str, str]) -> InputError:
     """Name the command-line flag rather than the request field."""
     flag = flags.get(exc.field)
     return InputError(flag, exc.problem, hint=exc.hint) if flag else exc
 
 
-def _print_progress(event: ProgressEvent) -> None:
+def _print_progress(event: ProgressEvent, prefix: str = "") -> None:
     eta = f", about {event.eta_s:.0f} s left" if event.eta_s else ""
-    print(printable(f"[{event.stage}] {event.step}/{event.total}{eta} {event.message}".rstrip()),
-          file=sys.stderr, flush=True)
+    print(printable(f"{prefix}[{event.stage}] {event.step}/{event.total}{eta} "
+                    f"{event.message}".rstrip()), file=sys.stderr, flush=True)
 
 
 def _demo(service: SonicService, args: argparse.Namespace) -> Outcome:
