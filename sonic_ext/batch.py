@@ -1,7 +1,7 @@
 """Batches: many clips from one jobs file, each passing the consent gate and signed on its own.
 
 A jobs file is CSV (a header row) or JSON Lines (an object per line) with the fields portrait,
-audio, purpose, consent (ids separated by commas or spaces), out, preset and any generation
+audio, purpose, consent (ids separated by commas), out, preset and any generation
 parameter; what an item leaves out comes from the batch's defaults (the `generate` flags).
 Paths are relative to the jobs file; `out` is relative to the output folder and defaults to
 `<portrait>-<audio>.mp4`. A file whose columns are not these is refused before any work.
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .consent.fields import split_labels
-from .contracts import GenerateRequest, GenerationParams
+from .contracts import DEFAULT_PURPOSE, GenerateRequest, GenerationParams
 from .errors import ConsentRefused, InputError, NotAvailable, SonicError
 from .hashing import file_sha256
 from .parameters import param_specs
@@ -43,7 +43,7 @@ _TRUE, _FALSE = {"true", "yes", "1", "on"}, {"false", "no", "0", "off"}
 class BatchDefaults:
     """What an item leaves out: the batch's flags."""
 
-    purpose: str = "general"
+    purpose: str = DEFAULT_PURPOSE
     consent_ids: tuple[str, ...] = ()
     preset: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -132,8 +132,7 @@ def item_request(item: BatchItem, defaults: BatchDefaults, base: Path, out_dir: 
     params = resolve(item.fields.get("preset") or defaults.preset, given, presets)
     portrait, audio = (base / item.fields["portrait"], base / item.fields["audio"])
     out = item.fields.get("out") or f"{portrait.stem}-{audio.stem}.mp4"
-    consents = split_labels([item.fields["consent"]]) if item.fields.get("consent") \
-        else list(defaults.consent_ids)
+    consents = split_labels(item.fields.get("consent")) or list(defaults.consent_ids)
     return GenerateRequest(portrait, audio, out_dir / out, item.fields.get("purpose") or
                            defaults.purpose, params, requested_by=requested_by,
                            consent_ids=tuple(consents))
@@ -194,10 +193,11 @@ def _resumed(service: Any, request: GenerateRequest, outcome: ItemOutcome) -> bo
         return False
     try:
         report = service.verify(request.out)
-        problem = "" if report.verdict == "authentic" else report.verdict
     except InputError as exc:  # not a video at all
-        report, problem = None, exc.problem
-    if report is None or problem:
+        problem = exc.problem
+    else:
+        problem = "" if report.verdict == "authentic" else report.verdict
+    if problem:
         raise InputError("out", f"{request.out.name} exists and is not an authentic output "
                                 f"({problem}); it is left as it is",
                          hint="remove it or name another out")

@@ -20,6 +20,7 @@ from typing import Any
 
 import gradio as gr
 
+from ...consent.fields import split_labels
 from ...consent.records import ConsentRecord
 from ...contracts import GenerationParams
 from ...errors import SonicError
@@ -53,18 +54,13 @@ def entry_label(job: Job) -> str:
     return f"{made_at(job)} · {job.result.out.name} ({job.id})"
 
 
-def consent_parts(consent_id: str) -> list[str]:
-    """The consent ids a result names (one per person shown, comma-separated)."""
-    return [part.strip() for part in consent_id.split(",") if part.strip()]
-
-
 def state_now(job: Job, consents: Mapping[str, ConsentRecord]) -> str:
     """How an entry stands now: its file's bytes against the signed sha256, then the status of
     each consent it relies on (revoked, expired, superseded: the first one not in force)."""
     assert job.result is not None
     if file_sha256(job.result.out) != job.result.sha256:
         return "file changed since signing"
-    for consent_id in consent_parts(job.result.consent_id):
+    for consent_id in split_labels(job.result.consent_id):
         record = consents.get(consent_id)
         if record is None:
             return f"consent {consent_id} unknown here"
@@ -125,7 +121,7 @@ class HistoryHandlers:
         made = self._parameters(job)
         updates, missing = filled_in(self.service, requester(request),
                                      str(made.get("purpose", job.purpose)),
-                                     consent_parts(job.result.consent_id), made)
+                                     split_labels(job.result.consent_id), made)
         note = ("Settings copied to the Generate tab: add a portrait and a speech clip there."
                 if not missing else
                 f"Settings copied to the Generate tab, except consent {', '.join(missing)}: "
