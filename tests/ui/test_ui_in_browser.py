@@ -19,7 +19,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Response, expect
 
 from sonic_ext import Settings, SonicService
 from sonic_ext.adapters.api.auth import ApiAuth
@@ -168,6 +168,20 @@ def start_generation(page: Page, portrait: Path, speech: Path, purpose: str, ste
     by_id(page, "sonic_generate").click()
 
 
+def upload(page: Page, elem_id: str, file: Path) -> None:
+    """Choose a file in a `gr.File` box and wait until gradio has sent it to the server, as a
+    person sees it listed before clicking on: gradio 3.41 sends a file whose upload is still
+    running as an empty one (CI's slower machine clicked that soon once)."""
+    def sent(response: Response) -> bool:
+        return response.request.method == "POST" and "/upload" in response.url
+
+    with page.expect_response(sent, timeout=30_000) as answer:
+        page.locator(f"#{elem_id} input[type=file]").set_input_files(str(file))
+    assert answer.value.ok, answer.value.status
+    answer.value.finished()
+    expect(by_id(page, elem_id)).to_contain_text(file.stem)
+
+
 def by_id(page: Page, elem_id: str) -> Locator:
     """The component with this elem_id (gradio 3.41 repeats a Markdown's or HTML's id on its
     inner element; the first match is the whole component)."""
@@ -227,9 +241,8 @@ def test_enrol_generate_then_verify_the_output(admin_service: SonicService, open
     page.locator("#sonic_consent_name textarea").fill("Barack Obama")
     page.locator("#sonic_consent_purposes textarea").fill("education")
     page.locator("#sonic_consent_grantees textarea").fill("any")
-    page.locator("#sonic_consent_portraits input[type=file]").set_input_files(
-        str(FACES / "obama.jpg"))
-    page.locator("#sonic_consent_evidence input[type=file]").set_input_files(str(evidence))
+    upload(page, "sonic_consent_portraits", FACES / "obama.jpg")
+    upload(page, "sonic_consent_evidence", evidence)
     page.locator("#sonic_admin_token input").fill("wrong")
     by_id(page, "sonic_consent_add").click()
     expect(page.get_by_text("a valid admin token is required").first).to_be_visible(
