@@ -7,6 +7,9 @@
 # them, or 0 for none. The "latest" stage installs the wheel with no constraints file (the newest
 # dependencies our bounds allow) into a fresh venv and runs a generation; SONIC_LATEST_DEPS=0
 # skips it.
+#
+# The host venvs are built, and the latest stage runs, beside the main suite (mostly downloads
+# and installs while the suite mostly computes); their output is printed after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . setup/common.sh
@@ -16,14 +19,66 @@ ensure_test_tools
 
 hosts=${SONIC_HOST_ENVS-${HOST_NAMES[*]}}
 [ "$hosts" = 0 ] && hosts=""
+latest=$([ "${SONIC_LATEST_DEPS-1}" != 0 ] && echo 1 || echo "")
+
+# The WebUI-facing tests run under each host's own stack; no host ships the main venv's gradio,
+# so with every host stage on, the main suite leaves them to those stages.
+main_args=("$@")
+if [ $# = 0 ] && [ "$hosts" = "${HOST_NAMES[*]}" ]; then
+  # (all but the one that resolves our requirements against PyPI for every host's Python)
+  main_args=(--ignore=tests/hosts)
+  for test_file in tests/webui/test_*.py; do
+    [ "$test_file" = tests/webui/test_install_resolves.py ] || main_args+=(--ignore="$test_file")
+  done
+fi
+
+# side_stages DIR: the host venvs, then the latest stage; notes and summary lines go to DIR.
+side_stages() {
+  local dir=$1 host start
+  for host in $hosts; do
+    start=$(date +%s)
+    HOST_ENV_STATE=""
+    if ensure_host_env "$host"; then
+      echo "env $HOST_ENV_STATE in $(( $(date +%s) - start )) s beside the main suite" \
+        > "$dir/env-$host"
+    fi  # else the host stage tries again, in the foreground, and reports why it failed
+  done
+  if [ -n "$latest" ]; then
+    SONIC_TEST_LATEST_DEPS=1 run_pytest_stage latest "beside the main suite" .venv/bin/python \
+      -p no:cacheprovider --basetemp="$dir/pytest" tests/test_wheel_install.py -k newest_allowed
+    printf '%s\n' "${STAGE_SUMMARY[@]}" > "$dir/summary"
+  fi
+}
+
+side=$(mktemp -d "${TMPDIR:-/tmp}/sonic-side.XXXXXX")
+side_pid=""
+trap '[ -n "$side_pid" ] && kill "$side_pid" 2>/dev/null; rm -rf "$side"' EXIT
+if [ -n "$hosts$latest" ]; then
+  (set +e; side_stages "$side") > "$side/log" 2>&1 &
+  side_pid=$!
+  echo "=== beside the main suite: host envs (${hosts:-none}), latest stage" \
+       "($([ -n "$latest" ] && echo on || echo off)); output printed after it"
+fi
+
 failed=0
-run_pytest_stage main "" .venv/bin/python "$@" || failed=1
-if [ "${SONIC_LATEST_DEPS-1}" != 0 ]; then
-  SONIC_TEST_LATEST_DEPS=1 run_pytest_stage latest "" .venv/bin/python \
-    tests/test_wheel_install.py -k newest_allowed || failed=1
+run_pytest_stage main "" .venv/bin/python --durations=15 "${main_args[@]}" || failed=1
+if [ -n "$side_pid" ]; then
+  wait "$side_pid" || true
+  side_pid=""
+  echo "=== beside the main suite (output)"
+  cat "$side/log"
+  if [ -n "$latest" ]; then
+    if [ -f "$side/summary" ]; then
+      mapfile -t side_lines < "$side/summary"
+      STAGE_SUMMARY+=("${side_lines[@]}")
+      grep -q '^stage latest: PASS' "$side/summary" || failed=1
+    else
+      STAGE_SUMMARY+=("stage latest: FAIL: did not finish (see its output above)"); failed=1
+    fi
+  fi
 fi
 for host in $hosts; do
-  run_host_stage "$host" || failed=1
+  HOST_ENV_NOTE=$(cat "$side/env-$host" 2>/dev/null || true) run_host_stage "$host" || failed=1
 done
 print_stage_summary
 exit "$failed"
