@@ -149,7 +149,12 @@ def _mux_audio(container: av.container.OutputContainer, stream: av.AudioStream,
 
     frames = resampled() if segment is None else _trimmed(
         resampled(), round(segment[0] * AUDIO_RATE), round(segment[1] * AUDIO_RATE))
+    position = 0
     for frame in frames:
+        # Timestamps from 0 let the encoder date its priming samples before 0, so the muxer
+        # writes the edit list that skips them; without, players start the sound 21 ms late.
+        frame.pts, frame.time_base = position, Fraction(1, AUDIO_RATE)
+        position += frame.samples
         for packet in stream.encode(frame):
             container.mux(packet)
     for packet in stream.encode(None):

@@ -34,6 +34,25 @@ def test_video_is_as_long_as_the_speech_to_one_frame(tmp_path: Path) -> None:
         assert audio.codec_context.name == "aac"
 
 
+def test_the_sound_is_heard_when_it_was_said(tmp_path: Path) -> None:
+    """AAC starts with 1024 priming samples; unless the MP4's edit list skips them, players
+    start every sound 21 ms late (half a frame at 25 fps), which our first encoder did."""
+    import wave
+    samples = np.zeros(2 * SAMPLE_RATE, np.int16)
+    click = round(0.5 * SAMPLE_RATE)
+    samples[click:click + 80] = 20000  # 5 ms at 0.5 s
+    speech = tmp_path / "click.wav"
+    with wave.open(str(speech), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes(samples.tobytes())
+    result = write_mp4(chunks(7), tmp_path / "out.mp4", fps=25, audio=speech)
+    heard, rate = load_audio(result.path), SAMPLE_RATE
+    onset = int(np.argmax(np.abs(heard) > 0.2)) / rate
+    assert abs(onset - 0.5) < 0.003, onset
+
+
 def test_odd_sizes_and_empty_streams_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="H.264 needs even sides, got 63x128"):
         write_mp4(chunks(1, width=63), tmp_path / "odd.mp4", fps=25)
