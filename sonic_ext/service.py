@@ -69,6 +69,7 @@ if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch, c2pa) load on first
         ConsentRegistry,
         GateDecision,
     )
+    from .lip_sync import SyncCheck
     from .provenance.fingerprint import FingerprintRecorder
     from .provenance.identity_assertion import IdentitySigner
     from .provenance.keys import SigningCredentials
@@ -500,6 +501,18 @@ class SonicService:
         report = _compared_with_record(report, path)
         return replace(report, consent_check=self._consent_check(
             evidence.manifest, extra, auditor, status_list))
+
+    def sync_check(self, path: Path) -> SyncCheck:
+        """How far a talking-head video's sound is ahead of or behind its mouth, or why that
+        cannot be said (no face, no speech): any video, ours or not (`lip_sync.py`)."""
+        from .lip_sync import check_video
+        from .provenance.video_frames import check_frame_size
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError("file", f"file not found: {path}")
+        check_frame_size(path, self.policy.max_video_frame_pixels)
+        return check_video(path)
 
     def _consent_check(self, manifest: Any, extra_anchors: Path | None,
                        auditor: Any, status_list: Path | None) -> dict[str, object]:

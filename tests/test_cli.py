@@ -16,7 +16,7 @@ from sonic_ext.adapters import cli
 ALL_COMMANDS = ["serve", "generate", "batch", "verify", "consent", "add", "amend", "check", "list",
                 "show", "revoke",
                 "audit-verify", "audit-export", "adopt-unsigned", "models", "status", "download", "make-tiny", "keys", "init",
-                "dev", "golden-check", "demo"]
+                "dev", "golden-check", "demo", "sync-check"]
 
 
 def run(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
@@ -39,7 +39,7 @@ def test_module_help_lists_every_command_and_action() -> None:
     ["consent", "show"], ["consent", "revoke"], ["consent", "audit-verify"],
     ["consent", "audit-export"], ["consent", "adopt-unsigned"], ["models", "status"],
     ["models", "download"], ["models", "make-tiny"], ["models", "keys"], ["keys", "init"],
-    ["keys", "show"], ["dev", "golden-check"], ["demo"]])
+    ["keys", "show"], ["dev", "golden-check"], ["demo"], ["sync-check"]])
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
     with pytest.raises(SystemExit) as done:
         cli.main([*command, "--help"])

@@ -213,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="an auditor bundle (`auditor-bundle`): its trust anchors and "
                              "status list, no registry needed")
     verify.set_defaults(handler=_verify)
+    sync = commands.add_parser(
+        "sync-check", help="how far a talking-head video's sound is ahead of or behind its "
+                           "mouth: sync-check VIDEO", epilog=EPILOG)
+    sync.add_argument("file", type=Path, metavar="VIDEO",
+                      help="any talking-head video with sound (MP4, MOV, WEBM, MKV)")
+    _add_json(sync)
+    sync.set_defaults(handler=_sync_check)
     bundle = commands.add_parser("auditor-bundle", help="what a third party needs to verify "
                                                         "our files offline: --out DIR")
     bundle.add_argument("--out", required=True, type=Path, metavar="DIR")
@@ -578,6 +585,21 @@ def _verify(service: SonicService, args: argparse.Namespace) -> Outcome:
     strict_failures = report.strict_failures() if args.strict else []
     lines += [f"  strict: fails, {failure}" for failure in strict_failures]
     return Outcome(report.to_dict(), "\n".join(lines), exit_code=1 if strict_failures else 0)
+
+
+def _sync_check(service: SonicService, args: argparse.Namespace) -> Outcome:
+    try:
+        check = service.sync_check(args.file)
+    except InputError as exc:
+        raise InputError("VIDEO", exc.problem, hint=exc.hint) from None
+    lines = [f"{args.file}: {check.message}"]
+    if check.status == "measured":
+        lines.append(f"  measured on {check.face_frames} of {check.frames} frames "
+                     f"({check.seconds:g} s)")
+        if check.reliable and check.offset_ms:
+            lines.append(f"  to correct it, move the sound {abs(check.offset_ms)} ms "
+                         f"{'earlier' if check.offset_ms > 0 else 'later'}")
+    return Outcome(check.to_dict(), "\n".join(lines))
 
 
 def _auditor_bundle(service: SonicService, args: argparse.Namespace) -> Outcome:

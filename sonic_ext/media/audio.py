@@ -12,8 +12,15 @@ from ..errors import InputError
 
 def decode_mono(path: Path) -> tuple[np.ndarray, int]:
     """All samples of the first audio stream, mixed to mono float32, at the native rate."""
+    samples, rate, _ = decode_mono_timed(path)
+    return samples, rate
+
+
+def decode_mono_timed(path: Path) -> tuple[np.ndarray, int, float]:
+    """`decode_mono` plus the time (s) of the first sample on the file's clock, which the
+    video's frame times share (a lip-sync check lines them up)."""
     chunks: list[np.ndarray] = []
-    rate = 0
+    rate, start = 0, None
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
@@ -25,6 +32,8 @@ def decode_mono(path: Path) -> tuple[np.ndarray, int]:
             rate = stream.rate
             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
             for frame in container.decode(stream):
+                if start is None and frame.time is not None:
+                    start = float(frame.time)
                 chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
             chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
     except av.error.FFmpegError as exc:
@@ -32,7 +41,7 @@ def decode_mono(path: Path) -> tuple[np.ndarray, int]:
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     if samples.size == 0:
         raise InputError("audio", f"no audio samples in {path}")
-    return samples.astype(np.float32, copy=False), rate
+    return samples.astype(np.float32, copy=False), rate, start or 0.0
 
 
 MIN_SECONDS = 0.5  # shorter clips give a video of a few frames: not worth a generation

@@ -73,6 +73,27 @@ def iter_timed_frames(path: Path, max_frames: int, *, luma: bool = False,
         raise InputError(str(path), "has no decodable video frames")
 
 
+def iter_frames(path: Path, *, short_side: int | None = None, until_s: float | None = None
+                ) -> Iterator[tuple[float, np.ndarray]]:
+    """Every (seconds, RGB frame) of the first video stream in order, up to `until_s`; with
+    `short_side`, larger frames are scaled down while converted (as in `iter_timed_frames`)."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError("file", f"{path.name} has no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            rate = float(stream.average_rate or 25)
+            for index, frame in enumerate(container.decode(stream)):
+                seconds = float(frame.time) if frame.time is not None else index / rate
+                if until_s is not None and seconds >= until_s:
+                    return
+                _check_size(frame.width, frame.height, MAX_FRAME_PIXELS)
+                yield seconds, _array(frame, "rgb24", short_side)
+    except av.FFmpegError as exc:
+        raise InputError("file", f"{path.name} cannot be decoded as video: {exc}") from exc
+
+
 def _array(frame: av.VideoFrame, pixel_format: str, short_side: int | None) -> np.ndarray:
     shortest = min(frame.width, frame.height)
     if short_side is None or shortest <= short_side:

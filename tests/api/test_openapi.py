@@ -35,7 +35,7 @@ def test_every_route_is_tagged_and_summarised(spec: dict[str, Any]) -> None:
         ("GET", "/sonic/v1/presets"),
         ("GET", "/sonic/v1/jobs/{job_id}"), ("DELETE", "/sonic/v1/jobs/{job_id}"),
         ("GET", "/sonic/v1/jobs/{job_id}/video"), ("GET", "/sonic/v1/jobs/{job_id}/report"),
-        ("POST", "/sonic/v1/verify"), ("GET", "/sonic/v1/consents"),
+        ("POST", "/sonic/v1/verify"), ("POST", "/sonic/v1/sync-check"), ("GET", "/sonic/v1/consents"),
         ("POST", "/sonic/v1/consents"), ("GET", "/sonic/v1/consents/{consent_id}"),
         ("POST", "/sonic/v1/consents/{consent_id}/revoke"),
         ("POST", "/sonic/v1/consents/{consent_id}/amend"), ("GET", "/sonic/v1/consents/granted"),

@@ -132,6 +132,25 @@ class JobList(BaseModel):
     jobs: List[Job]
 
 
+class SyncCheckResult(BaseModel):
+    path: str = Field(..., description="the uploaded file's name")
+    status: Literal["measured", "no_face", "no_speech"] = Field(
+        ..., description="measured, or why no offset can be given")
+    message: str = Field(..., description="the answer in words")
+    offset_ms: Optional[int] = Field(None, description="how late the sound is against the "
+                                                       "mouth, -300..300 in 20 ms steps; "
+                                                       "negative: early")
+    correlation: Optional[float] = Field(None, description="mouth opening against loudness "
+                                                           "(Pearson r) at that offset")
+    confidence: Optional[float] = Field(None, description="0-1: how far the peak stands above "
+                                                          "the other offsets")
+    reliable: bool = Field(False, description="correlation and confidence high enough to act "
+                                              "on the offset")
+    frames: int = 0
+    face_frames: int = 0
+    seconds: float = 0.0
+
+
 class VerifyResult(BaseModel):
     path: str = Field(..., description="the uploaded file's name")
     verdict: Literal[VERDICTS] = Field(  # type: ignore[valid-type]
@@ -322,6 +341,12 @@ DONE_JOB_EXAMPLE: Dict[str, Any] = {
                "file_name": "3f9c2a7d51e04b6a.mp4"},
     "video_url": "jobs/3f9c2a7d51e04b6a/video", "report_url": "jobs/3f9c2a7d51e04b6a/report",
 }
+SYNC_CHECK_EXAMPLE: Dict[str, Any] = {
+    "path": "talk.mp4", "status": "measured",
+    "message": "the sound is 80 ms late (correlation 0.91, confidence 0.90)", "offset_ms": 80,
+    "correlation": 0.91, "confidence": 0.9, "reliable": True, "frames": 250,
+    "face_frames": 250, "seconds": 10.0}
+
 VERIFY_EXAMPLE: Dict[str, Any] = {
     "path": "talk.mp4", "verdict": "authentic",
     "reasons": [{"code": "c2pa.trusted",

@@ -1,4 +1,5 @@
-"""POST /verify: the auditor's verdict for an uploaded file (files only by upload)."""
+"""POST /verify: the auditor's verdict for an uploaded file; POST /sync-check: how far its sound
+is ahead of or behind its mouth (files only by upload)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from typing import Any, Dict
 from fastapi import APIRouter, Depends, File, UploadFile
 
 from ...service import SonicService
-from .models import VERIFY_EXAMPLE, VerifyResult, error_responses, example
+from .models import (
+    SYNC_CHECK_EXAMPLE,
+    VERIFY_EXAMPLE,
+    SyncCheckResult,
+    VerifyResult,
+    error_responses,
+    example,
+)
 from .uploads import FORM_SLACK_BYTES, api_route, save_upload
 
 MAX_VERIFY_BYTES = 2 * 1024 * 1024 * 1024
@@ -36,5 +44,24 @@ def add_verify_route(router: APIRouter, service: SonicService, require_user: Any
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return {**report.to_dict(), "path": file.filename or "upload"}
+
+    @routes.post("/sync-check", response_model=SyncCheckResult,
+                 summary="The audio/video offset of a talking-head video",
+                 description="Mouth opening per frame (dlib's 68 landmarks) against the "
+                             "speech's loudness, at offsets from -300 to +300 ms; no face or "
+                             "no speech are answers (status), not numbers. Any video, ours or "
+                             "not; its first two minutes are measured.",
+                 responses={200: example(SyncCheckResult, SYNC_CHECK_EXAMPLE, "the offset"),
+                            **error_responses(401, 413, 422)})
+    def sync_check(file: UploadFile = File(..., description="a video with sound (MP4, MOV, "
+                                                            "WEBM, MKV), at most 2 GB"),
+                   _user: str = Depends(require_user)) -> Dict[str, Any]:
+        folder = Path(tempfile.mkdtemp(prefix="sonic-sync-"))
+        try:
+            path = save_upload(file, folder / "upload", MAX_VERIFY_BYTES, "file")
+            check = service.sync_check(path)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return {**check.to_dict(), "path": file.filename or "upload"}
 
     router.include_router(routes)
