@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # numpy and PIL load when a generation is prepared, not at CL
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("fp16", "bf16", "fp32")
 OFFLOAD_MODES = ("none", "model", "sequential")
+LIP_SYNC_MODES = ("off", "auto")
 DEFAULT_PURPOSE = "general"
 MAX_SEED = 2**32 - 1
 MAX_SEGMENT_S = 600.0  # the policy's ceiling for a clip's length (policy/schema.json)
@@ -61,6 +62,15 @@ class GenerationParams:
     duration: float = param(0.0, "how many seconds of the speech to animate from the start; 0 "
                                  "animates it to its end", "Duration (s)", low=0.0,
                             high=MAX_SEGMENT_S, widget="number")
+    lip_sync_offset_ms: int = param(0, "moves the mouth against the sound, in 20 ms steps "
+                                       "(whisper's token spacing): positive makes the mouth "
+                                       "move later, correcting a sound that sync-check finds "
+                                       "late by as much; the muxed sound stays where it is",
+                                    "Lip-sync offset (ms)", low=-200, high=200, multiple_of=20)
+    lip_sync: str = param("off", "auto: measure the finished video's lip sync (sync-check) "
+                                 "and, when the sound is off by more than a frame, move the "
+                                 "muxed sound by the measured offset before signing",
+                          "Lip-sync correction", choices=LIP_SYNC_MODES)
     expand_ratio: float = param(0.5, "margin around the face when cropping, as a fraction of "
                                      "the face size", "Face margin", low=0.0, high=2.0)
     crop: bool = param(True, "animate a square crop around the face rather than the whole "

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -80,26 +80,35 @@ def _dlib_models() -> tuple[Any, Any]:
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(model))
 
 
+def require_landmarks() -> None:
+    """Raise NotAvailable or ModelsMissing now if the check could not run later."""
+    _dlib_models()
+
+
 _DLIB_LOCK = threading.Lock()  # dlib does not promise that its models can run concurrently
 
 
 class MouthTracker:
-    """Mouth opening per frame of one video from dlib's 68-point landmarks; the face is
-    detected every DETECT_EVERY frames and followed in between."""
+    """Mouth openings of one video's frames as they pass, from dlib's 68-point landmarks; the
+    face is detected every DETECT_EVERY frames and followed in between."""
 
     def __init__(self) -> None:
         self._detector, self._shapes = _dlib_models()
         self._box: Any = None
-        self._count = 0
+        self.times: list[float] = []
+        self.openings: list[float] = []  # NaN where no face was found
 
-    def opening(self, rgb: np.ndarray) -> float | None:
+    def add(self, seconds: float, rgb: np.ndarray) -> None:
+        opening = self._opening(np.ascontiguousarray(rgb))
+        self.times.append(seconds)
+        self.openings.append(np.nan if opening is None else opening)
+
+    def _opening(self, rgb: np.ndarray) -> float | None:
         """Inner-lip gap over eye-corner distance, or None when no face is found."""
-        rgb = np.ascontiguousarray(rgb)
         with _DLIB_LOCK:
-            if self._box is None or self._count % DETECT_EVERY == 0:
+            if self._box is None or len(self.times) % DETECT_EVERY == 0:
                 found = self._detector(rgb, 0)
                 self._box = max(found, key=lambda r: r.area()) if len(found) else None
-            self._count += 1
             if self._box is None:
                 return None
             shape = self._shapes(rgb, self._box)
@@ -109,6 +118,27 @@ class MouthTracker:
             return None
         gaps = np.linalg.norm(points[[61, 62, 63]] - points[[67, 66, 65]], axis=1)
         return float(gaps.mean()) / eyes
+
+    def check(self, samples: np.ndarray, rate: int, audio_start_s: float = 0.0) -> SyncCheck:
+        """The offset between the frames added so far and the speech `samples` (whose first
+        sample is at `audio_start_s` on the frames' clock)."""
+        mouth, at = np.array(self.openings), np.array(self.times)
+        seen = int(np.isfinite(mouth).sum())
+        span = float(at[-1] - at[0]) if len(at) > 1 else 0.0
+        frame_s = span / (len(at) - 1) if len(at) > 1 else 0.04
+        counts = dict(frames=len(at), face_frames=seen, seconds=round(span + frame_s, 3))
+        if span + frame_s < MIN_SECONDS:
+            raise InputError("file", f"the video is {span + frame_s:.2f} s long; at least "
+                                     f"{MIN_SECONDS:g} s is needed to measure lip sync")
+        if seen < MIN_FACE_SHARE * len(at):
+            return SyncCheck("no_face", f"no face found in {len(at) - seen} of {len(at)} "
+                                        "frames; lip sync is measured on a face seen from the "
+                                        "front", **counts)
+        loud = loudness(samples, rate, audio_start_s, at, frame_s)
+        if float(loud.max(initial=0.0)) < SILENCE_RMS:
+            return SyncCheck("no_speech", "the sound is silent while the face is shown",
+                             **counts)
+        return _best_lag(mouth, at, samples, rate, audio_start_s, frame_s, counts)
 
 
 def loudness(samples: np.ndarray, rate: int, start_s: float, times: np.ndarray,
@@ -127,27 +157,9 @@ def measure(frames: Iterable[tuple[float, np.ndarray]], samples: np.ndarray, rat
             audio_start_s: float = 0.0) -> SyncCheck:
     """The offset between `frames` ((seconds, RGB) in order) and the speech `samples`."""
     tracker = MouthTracker()
-    times, openings = [], []
     for seconds, rgb in frames:
-        times.append(seconds)
-        opening = tracker.opening(rgb)
-        openings.append(np.nan if opening is None else opening)
-    mouth, at = np.array(openings), np.array(times)
-    seen = int(np.isfinite(mouth).sum())
-    span = float(at[-1] - at[0]) if len(at) > 1 else 0.0
-    frame_s = span / (len(at) - 1) if len(at) > 1 else 0.04
-    counts = dict(frames=len(at), face_frames=seen, seconds=round(span + frame_s, 3))
-    if span + frame_s < MIN_SECONDS:
-        raise InputError("file", f"the video is {span + frame_s:.2f} s long; at least "
-                                 f"{MIN_SECONDS:g} s is needed to measure lip sync")
-    if seen < MIN_FACE_SHARE * len(at):
-        return SyncCheck("no_face", f"no face found in {len(at) - seen} of {len(at)} frames; "
-                                    "lip sync is measured on a face seen from the front",
-                         **counts)
-    loud = loudness(samples, rate, audio_start_s, at, frame_s)
-    if float(loud.max(initial=0.0)) < SILENCE_RMS:
-        return SyncCheck("no_speech", "the sound is silent while the face is shown", **counts)
-    return _best_lag(mouth, at, samples, rate, audio_start_s, frame_s, counts)
+        tracker.add(seconds, rgb)
+    return tracker.check(samples, rate, audio_start_s)
 
 
 def _best_lag(mouth: np.ndarray, at: np.ndarray, samples: np.ndarray, rate: int,
@@ -200,6 +212,61 @@ def check_video(path: Path) -> SyncCheck:
     samples, rate, start = decode_mono_timed(path)
     if float(np.abs(samples).max(initial=0.0)) < SILENCE_RMS:
         return SyncCheck("no_speech", "the sound track is silent")
-    _dlib_models()  # before decoding: a missing model is said at once
+    require_landmarks()  # before decoding: a missing model is said at once
     return measure(iter_frames(path, short_side=ANALYSIS_SHORT_SIDE, until_s=MAX_SECONDS),
                    samples, rate, start)
+
+
+class AutoCorrection:
+    """`lip_sync=auto`: the finished frames' offset, measured as they stream to the encoder,
+    and how far the muxed sound is moved by it (only when reliable and over one frame)."""
+
+    def __init__(self, speech: Path, segment: tuple[float, float] | None, fps: float) -> None:
+        self.tracker = MouthTracker()
+        self._speech, self._segment, self._fps = speech, segment, fps
+        self.check: SyncCheck | None = None
+        self.not_measured = ""
+        self.advanced_ms = 0
+
+    def observing(self, chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """The (k, H, W, 3) uint8 chunks unchanged, each frame's mouth measured on the way."""
+        from PIL import Image
+
+        index = 0
+        for chunk in chunks:
+            for frame in chunk:
+                shortest = min(frame.shape[:2])
+                if shortest > ANALYSIS_SHORT_SIDE:
+                    scale = ANALYSIS_SHORT_SIDE / shortest
+                    frame = np.asarray(Image.fromarray(frame).resize(
+                        (round(frame.shape[1] * scale), round(frame.shape[0] * scale)),
+                        Image.Resampling.BILINEAR))
+                self.tracker.add(index / self._fps, frame)
+                index += 1
+            yield chunk
+
+    def sound_advance_ms(self) -> int:
+        """Once every frame has passed: how much earlier the muxed sound goes (negative:
+        later), from the offset of the frames against the speech they will carry."""
+        from .media.audio import decode_mono_timed
+
+        samples, rate, _ = decode_mono_timed(self._speech)
+        if self._segment is not None:
+            samples = samples[round(self._segment[0] * rate):round(self._segment[1] * rate)]
+        try:
+            self.check = self.tracker.check(samples, rate)
+        except InputError as exc:
+            self.not_measured = exc.problem
+            return 0
+        frame_ms = 1000 / self._fps
+        if (self.check.status == "measured" and self.check.reliable
+                and abs(self.check.offset_ms or 0) > frame_ms):
+            self.advanced_ms = int(self.check.offset_ms or 0)
+        return self.advanced_ms
+
+    def record(self) -> dict[str, Any]:
+        """What the manifest says of the check and the correction."""
+        measured = self.check.to_dict() if self.check else {"status": "not_measured",
+                                                           "message": self.not_measured}
+        return {"mode": "auto", "measured": measured, "sound_advanced_ms": self.advanced_ms}
+

@@ -260,12 +260,22 @@ class SonicService:
             # 5. watermark every frame, and fingerprint the marked frames, which binds the mark
             # to these pictures in the registry
             marked = _marked(frames, marker, fingerprinter)
+            segment = params.segment(prepared.audio_seconds)
+            correction = None
+            if params.lip_sync == "auto":  # measured on the marked frames as they pass
+                from .lip_sync import AutoCorrection
+
+                correction = AutoCorrection(request.audio, segment, fps)
+                marked = correction.observing(marked)
             self.sweep_leftovers(request.out.parent)
             with Publication(request.out) as publication:
-                # 6. encode + mux (H.264 + AAC) into a temp file beside the output
+                # 6. encode + mux (H.264 + AAC) into a temp file beside the output; with
+                # lip_sync=auto the sound is moved by the offset measured on the frames
                 write_mp4(marked, publication.unsigned, fps=fps, audio=request.audio,
-                          audio_seconds=prepared.audio_seconds,
-                          segment=params.segment(prepared.audio_seconds))
+                          audio_seconds=prepared.audio_seconds, segment=segment,
+                          sound_advance_ms=correction.sound_advance_ms if correction else None)
+                if correction is not None:
+                    facts = replace(facts, lip_sync=correction.record())
                 # 7. C2PA sign (with the registry's identity assertion) + read back
                 signing = StageTimer("sign and publish", 1, progress)
                 signing.report(0, "signing")
@@ -304,6 +314,10 @@ class SonicService:
         from .media.audio import check_speech, speech_segment
 
         check_claims(request.consent_ids)
+        if request.params.lip_sync == "auto":  # its landmark model, before any work
+            from .lip_sync import require_landmarks
+
+            require_landmarks()
         clip_seconds = check_speech(request.audio, self.policy.max_audio_seconds)
         start, end = speech_segment(request.params.start, request.params.duration, clip_seconds)
         return purpose, end - start

@@ -96,10 +96,12 @@ class MouthWarp:
         return out.clip(0, 255).astype(np.uint8)
 
 
-def talking_video(out: Path, offset_ms: int, seconds: float = 6.0, seed: int = 7,
-                  mouth_seed: int | None = None, warp: MouthWarp | None = None) -> Path:
-    """An MP4 whose sound is `offset_ms` later (negative: earlier) than the mouth that says it.
-    With `mouth_seed`, the mouth follows another clip's loudness than the one heard."""
+def talking_parts(folder: Path, offset_ms: int, seconds: float = 6.0, seed: int = 7,
+                  mouth_seed: int | None = None, warp: MouthWarp | None = None
+                  ) -> tuple[list[np.ndarray], Path]:
+    """The frames (one (1, H, W, 3) chunk each) and a WAV in `folder` whose sound is
+    `offset_ms` later (negative: earlier) than the mouth that says it. With `mouth_seed`, the
+    mouth follows another clip's loudness than the one heard."""
     warp = warp or MouthWarp()
     samples, envelope = speech_like(seconds, seed)
     if mouth_seed is not None:
@@ -111,8 +113,14 @@ def talking_video(out: Path, offset_ms: int, seconds: float = 6.0, seed: int = 7
     shift = round(offset_ms * RATE / 1000)
     heard = (np.concatenate([np.zeros(shift, np.float32), samples])[:len(samples)] if shift >= 0
              else np.concatenate([samples[-shift:], np.zeros(-shift, np.float32)]))
-    sound = write_wav(out.with_suffix(".wav"), heard)
-    frames = (warp.frame(float(level))[None] for level in per_frame)
+    sound = write_wav(folder / f"speech{offset_ms:+d}-{seed}.wav", heard)
+    return [warp.frame(float(level))[None] for level in per_frame], sound
+
+
+def talking_video(out: Path, offset_ms: int, seconds: float = 6.0, seed: int = 7,
+                  mouth_seed: int | None = None, warp: MouthWarp | None = None) -> Path:
+    """An MP4 of `talking_parts`, muxed by our own encoder as a generation's output is."""
+    frames, sound = talking_parts(out.parent, offset_ms, seconds, seed, mouth_seed, warp)
     write_mp4(frames, out, fps=FPS, audio=sound)
     sound.unlink()
     return out

@@ -10,7 +10,9 @@ Only the provenance step calls this, on a temporary path: an MP4 is published on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import itertools
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -62,21 +64,26 @@ def audio_duration(path: Path) -> float:
 
 def write_mp4(chunks: Iterable[torch.Tensor | np.ndarray], out: Path, *, fps: float,
               audio: Path | None = None, audio_seconds: float | None = None,
-              segment: tuple[float, float] | None = None, crf: int = 18) -> EncodedVideo:
+              segment: tuple[float, float] | None = None, crf: int = 18,
+              sound_advance_ms: Callable[[], int] | None = None) -> EncodedVideo:
     """Encode frame chunks to `out`; with `audio`, mux it as AAC and match the durations
     (`audio_seconds`, when the caller already decoded the clip, saves decoding it again). With
     `segment` (start, end) in seconds, only that part of the clip is muxed.
+    `sound_advance_ms`, asked once every frame is encoded (a lip-sync correction measured on
+    them), moves the muxed sound that much earlier (negative: later, after silence).
 
     A failure of the encoder or the filesystem raises EncodingError; the chunks' own errors
     (the pipeline's, a cancel) pass unchanged."""
     with raised_as(lambda exc: EncodingError(
             f"writing {out.name} failed: {type(exc).__name__}: {exc}")):
-        return _write_mp4(chunks, out, fps, audio, audio_seconds, segment, crf)
+        return _write_mp4(chunks, out, fps, audio, audio_seconds, segment, crf,
+                          sound_advance_ms)
 
 
 def _write_mp4(chunks: Iterable[torch.Tensor | np.ndarray], out: Path, fps: float,
                audio: Path | None, audio_seconds: float | None,
-               segment: tuple[float, float] | None, crf: int) -> EncodedVideo:
+               segment: tuple[float, float] | None, crf: int,
+               sound_advance_ms: Callable[[], int] | None) -> EncodedVideo:
     target_seconds = None
     if audio is not None:
         target_seconds = audio_seconds if audio_seconds is not None else audio_duration(audio)
@@ -104,7 +111,8 @@ def _write_mp4(chunks: Iterable[torch.Tensor | np.ndarray], out: Path, fps: floa
         for packet in video.encode(None):
             container.mux(packet)
         if sound is not None and audio is not None:
-            _mux_audio(container, sound, audio, segment)
+            advance = sound_advance_ms() if sound_advance_ms is not None else 0
+            _mux_audio(container, sound, audio, segment, advance)
     return EncodedVideo(out, frames_written, fps, width, height, frames_written / fps,
                         target_seconds)
 
@@ -135,9 +143,9 @@ def _audio_stream(container: av.container.OutputContainer) -> av.AudioStream:
 
 
 def _mux_audio(container: av.container.OutputContainer, stream: av.AudioStream,
-               audio: Path, segment: tuple[float, float] | None) -> None:
+               audio: Path, segment: tuple[float, float] | None, advance_ms: int = 0) -> None:
     """Decode the speech clip (any format PyAV reads), resample, encode it as AAC; with
-    `segment` (start, end) in seconds only that part."""
+    `segment` (start, end) in seconds only that part; `advance_ms` earlier (or later)."""
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=AUDIO_RATE)
 
     def resampled() -> Iterator[av.AudioFrame]:
@@ -147,8 +155,15 @@ def _mux_audio(container: av.container.OutputContainer, stream: av.AudioStream,
                 yield from resampler.resample(frame)
         yield from resampler.resample(None)
 
-    frames = resampled() if segment is None else _trimmed(
-        resampled(), round(segment[0] * AUDIO_RATE), round(segment[1] * AUDIO_RATE))
+    shift = round(advance_ms * AUDIO_RATE / 1000)
+    first, end = ((round(segment[0] * AUDIO_RATE), round(segment[1] * AUDIO_RATE))
+                  if segment is not None else (0, None))
+    frames: Iterable[av.AudioFrame] = resampled()
+    if segment is not None or shift:
+        frames = _trimmed(frames, max(first + shift, 0),
+                          end + shift if end is not None else sys.maxsize)
+        if first + shift < 0:  # the sound starts later: silence first
+            frames = itertools.chain([_silence(-(first + shift))], frames)
     position = 0
     for frame in frames:
         # Timestamps from 0 let the encoder date its priming samples before 0, so the muxer
@@ -159,6 +174,13 @@ def _mux_audio(container: av.container.OutputContainer, stream: av.AudioStream,
             container.mux(packet)
     for packet in stream.encode(None):
         container.mux(packet)
+
+
+def _silence(samples: int) -> av.AudioFrame:
+    frame = av.AudioFrame.from_ndarray(np.zeros((1, samples), np.float32), format="fltp",
+                                       layout="mono")
+    frame.sample_rate = AUDIO_RATE
+    return frame
 
 
 def _trimmed(frames: Iterable[av.AudioFrame], first: int, end: int

@@ -75,6 +75,8 @@ class GenerationFacts:
     # CPU's fp32 fallback were applied
     runtime: Mapping[str, str] = field(default_factory=dict)
     test_weights: bool = False  # seeded test weights (`models make-tiny`), not the Sonic model
+    # lip_sync=auto: the finished frames' measured offset and how far the sound was moved
+    lip_sync: Mapping[str, Any] | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -117,6 +119,7 @@ def build_manifest(facts: GenerationFacts, *, credentials_label: str) -> dict[st
         "test_weights": facts.test_weights,
         "parameters": dict(facts.parameters),
         "runtime": dict(facts.runtime),
+        **({"lip_sync": dict(facts.lip_sync)} if facts.lip_sync is not None else {}),
         "watermark": {"id": facts.watermark_id, "method": watermark.METHOD,
                       "soft_binding_alg": SOFT_BINDING_ALG, "keyed": True},
     }

@@ -175,12 +175,26 @@ def pad_tokens(tokens: torch.Tensor, window: TokenWindow) -> torch.Tensor:
     return torch.cat([before, tokens, after], dim=1)
 
 
+def delayed(waveform: np.ndarray, samples: int) -> np.ndarray:
+    """`waveform` later by `samples` (earlier when negative), as long as it was: silence comes
+    in at one end and the same length goes out at the other."""
+    if samples == 0:
+        return waveform
+    pad = np.zeros(min(abs(samples), len(waveform)), waveform.dtype)
+    if samples > 0:
+        return np.concatenate([pad, waveform[:len(waveform) - len(pad)]])
+    return np.concatenate([waveform[len(pad):], pad])
+
+
 def extract_audio_features(path: Path, whisper: Whisper, *,
                            frame_limit: int = DEFAULT_FRAME_LIMIT,
-                           start: float = 0.0, duration: float = 0.0) -> AudioFeatures:
+                           start: float = 0.0, duration: float = 0.0,
+                           offset_ms: int = 0) -> AudioFeatures:
     """Load `path` and run whisper; `frame_limit` caps audio_len (Sonic's `frame_num`).
-    `start` and `duration` (seconds; 0: to the end) choose the part of the clip to animate."""
-    waveform = load_audio(path)
+    `start` and `duration` (seconds; 0: to the end) choose the part of the clip to animate;
+    `offset_ms` delays what the frames hear (negative: advances it) against the clip's own
+    timing, which the muxed sound keeps."""
+    waveform = delayed(load_audio(path), round(offset_ms * SAMPLE_RATE / 1000))
     if start or duration:
         first = round(start * SAMPLE_RATE)
         waveform = waveform[first:first + round(duration * SAMPLE_RATE) if duration else None]

@@ -143,7 +143,8 @@ def condition(models: SonicModels, image: Image.Image, face_box_xywh: Sequence[f
         features = extract_audio_features(audio, models.whisper,
                                           frame_limit=settings.frame_limit,
                                           start=settings.params.start,
-                                          duration=settings.params.duration)
+                                          duration=settings.params.duration,
+                                          offset_ms=settings.params.lip_sync_offset_ms)
 
     # 4. Audio conditioning, stacked in CFG order: [uncond | image only | image + audio]
     with stage(models.audio2token, models.audio2bucket):

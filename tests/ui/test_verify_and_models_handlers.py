@@ -45,6 +45,20 @@ def test_verify_refuses_nothing_and_unsupported_files(service: SonicService,
     assert not (service.settings.cache_dir / "reports").exists()
 
 
+def test_the_lip_sync_check_says_the_offset_and_how_to_correct_it(service: SonicService,
+                                                                    tmp_path: Path) -> None:
+    from tests.talking_video import speech_like, talking_video, write_wav
+    handlers = VerifyHandlers(service)
+    shown = handlers.sync_check(str(talking_video(tmp_path / "talk.mp4", -120, seconds=4)))
+    assert "data-status='measured' data-offset='-120'" in shown
+    assert "the sound is 120 ms early" in shown
+    assert "move the sound 120 ms later, or generate again with Lip-sync offset -120 ms" in shown
+    with pytest.raises(gr.Error, match="Drop a video to check its lip sync first"):
+        handlers.sync_check(None)
+    with pytest.raises(gr.Error, match="has no video stream"):
+        handlers.sync_check(str(write_wav(tmp_path / "speech.wav", speech_like(1.0)[0])))
+
+
 def test_reports_older_than_a_day_are_removed_when_the_next_is_written(
         service: SonicService, portrait: Path) -> None:
     handlers = VerifyHandlers(service)

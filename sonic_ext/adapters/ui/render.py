@@ -10,6 +10,7 @@ import html
 from typing import Any
 
 from ...contracts import GenerateResult, VerifyReport
+from ...lip_sync import SyncCheck
 from ...progress import ProgressEvent
 
 STAGE_NAMES = {"check inputs": "Checking inputs", "denoise": "Denoising",
@@ -99,6 +100,20 @@ def verdict_html(report: VerifyReport) -> str:
     return (f"<div class='sonic-verdict-block'>{test_weights_banner(report)}"
             f"{_badge(report.verdict)} {_e(meaning)}"
             f"<ul class='sonic-reasons'>{reasons}</ul>{consent}</div>")
+
+
+def sync_html(check: SyncCheck) -> str:
+    """The lip-sync check in words: the offset and what would correct it, or why none."""
+    detail = ""
+    if check.status == "measured":
+        detail = f"Measured on {check.face_frames} of {check.frames} frames."
+        if check.reliable and check.offset_ms:
+            way = "earlier" if check.offset_ms > 0 else "later"
+            detail += (f" To correct it, move the sound {abs(check.offset_ms)} ms {way}, or "
+                       f"generate again with Lip-sync offset {check.offset_ms:+d} ms.")
+    return (f"<div class='sonic-sync' data-status='{_e(check.status)}' "
+            f"data-offset='{_e(check.offset_ms if check.offset_ms is not None else '')}'>"
+            f"<b>Lip sync:</b> {_e(check.message)}. {_e(detail)}</div>")
 
 
 def report_frame_html(report_html: str) -> str:

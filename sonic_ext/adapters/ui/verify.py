@@ -1,4 +1,5 @@
-"""The Verify tab: drop a file, read its verdict and reasons, open or download the full report."""
+"""The Verify tab: drop a file, read its verdict and reasons, open or download the full report;
+for a talking-head video, also check its lip sync."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ...verify import OTHER_TYPES, VIDEO_TYPES
 from .cache import private_folder
 from .compat import upload_path
 from .errors import ui_error
-from .render import report_frame_html, verdict_html
+from .render import report_frame_html, sync_html, verdict_html
 
 ACCEPTED = [*VIDEO_TYPES, *OTHER_TYPES]
 
@@ -46,6 +47,17 @@ class VerifyHandlers:
                 report_frame_html(report_path.read_text(encoding="utf-8")))
 
 
+    def sync_check(self, upload: Any) -> str:
+        """How far the video's sound is ahead of or behind its mouth (`sonic-ext sync-check`)."""
+        path = upload_path(upload)
+        if path is None:
+            raise gr.Error("Drop a video to check its lip sync first.")
+        try:
+            return sync_html(self.service.sync_check(path))
+        except SonicError as exc:
+            raise ui_error(exc) from None
+
+
 def verify_tab(service: SonicService) -> None:
     handlers = VerifyHandlers(service)
     with gr.Tab("Verify", elem_id="sonic_tab_verify"):
@@ -57,8 +69,10 @@ def verify_tab(service: SonicService) -> None:
                 upload = gr.File(label="File to verify", file_types=ACCEPTED,
                                  elem_id="sonic_verify_file")
                 check = gr.Button("Verify", variant="primary", elem_id="sonic_verify")
+                sync = gr.Button("Check lip sync", elem_id="sonic_sync_check")
             with gr.Column(scale=2):
                 verdict = gr.HTML(elem_id="sonic_verdict")
+                sync_result = gr.HTML(elem_id="sonic_sync_result")
                 report_file = gr.File(label="Full report (HTML)", interactive=False,
                                       elem_id="sonic_verify_report_file")
         with gr.Accordion("Full report", open=True):
@@ -66,3 +80,5 @@ def verify_tab(service: SonicService) -> None:
         outputs = [verdict, report_file, report_view]
         check.click(handlers.verify, inputs=upload, outputs=outputs, api_name="verify")
         upload.upload(handlers.verify, inputs=upload, outputs=outputs, api_name=False)
+        sync.click(handlers.sync_check, inputs=upload, outputs=sync_result,
+                   api_name="sync_check")
