@@ -43,7 +43,7 @@ def new_job_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def _now() -> str:
+def now_stamp() -> str:
     """ISO-8601 UTC with microseconds, the registry's time format; sorts as text."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -62,7 +62,7 @@ class Job:
     owner: str
     purpose: str
     state: str = "queued"
-    created_at: str = field(default_factory=_now)
+    created_at: str = field(default_factory=now_stamp)
     updated_at: str = ""
     progress: ProgressEvent | None = None
     result: GenerateResult | None = None
@@ -110,7 +110,7 @@ class JobStore:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def save(self, job: Job) -> None:
-        job.updated_at = _now()
+        job.updated_at = now_stamp()
         handle, temp = tempfile.mkstemp(dir=self.folder, prefix=f".{job.id}-", suffix=".tmp")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:

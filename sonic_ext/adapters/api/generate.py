@@ -44,22 +44,31 @@ CONSENT_ID_TEXT = ("the consent this relies on, one per person shown: repeat the
                    "comma list (GET /consents/granted lists the consents granted to you)")
 
 
-def parse_params(text: str, preset: Optional[str] = None,
-                 deployment: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
-                 ) -> GenerationParams:
-    """The `params` field over the preset's values (`presets.resolve`; none: the defaults)."""
+def params_object(value: Any, field: str = "params") -> dict[str, Any]:
+    """A `params` value (JSON text, or an object already parsed) as a dict of known
+    generation parameters; InputError naming `field` otherwise."""
     try:
-        values = json.loads(text or "{}")
+        values = json.loads(value or "{}") if isinstance(value, str) else value
         if not isinstance(values, dict):
             raise TypeError("an object was expected")
         unknown = set(values) - set(GenerationParams.field_names())
         if unknown:
             raise TypeError(f"unknown parameter {sorted(unknown)[0]!r}")
     except (ValueError, TypeError) as exc:
-        raise error_response(InputError("params", f"not a JSON object of generation "
-                                                  f"parameters: {exc}")) from None
+        raise InputError(field, f"not a JSON object of generation parameters: {exc}") from None
     except RecursionError:
-        raise error_response(InputError("params", NESTED_TOO_DEEP)) from None
+        raise InputError(field, NESTED_TOO_DEEP) from None
+    return values
+
+
+def parse_params(text: str, preset: Optional[str] = None,
+                 deployment: Mapping[str, Mapping[str, Any]] = MappingProxyType({})
+                 ) -> GenerationParams:
+    """The `params` field over the preset's values (`presets.resolve`; none: the defaults)."""
+    try:
+        values = params_object(text)
+    except InputError as exc:
+        raise error_response(exc) from None
     return resolve(preset, values, deployment)
 
 

@@ -132,6 +132,28 @@ class JobList(BaseModel):
     jobs: List[Job]
 
 
+class BatchItem(BaseModel):
+    index: int = Field(..., description="its place in `items`")
+    portrait: str
+    audio: str
+    state: str = Field(..., description="a job's state (queued, running, done, failed, "
+                                         "cancelled, interrupted), or refused (the consent "
+                                         "gate) or failed (bad input) when it was sent")
+    job_id: Optional[str] = None
+    job: Optional[Job] = Field(None, description="the item's job: progress, then its result "
+                                                 "(sha256, watermark ID) and video_url")
+    error: Optional[Dict[str, Any]] = Field(None, description="why it was refused or failed "
+                                                              "when it was sent")
+
+
+class Batch(BaseModel):
+    id: str
+    created_at: str
+    counts: Dict[str, int] = Field(..., description="items per state")
+    items: List[BatchItem]
+    status_url: str = Field(..., description="relative to /sonic/v1/")
+
+
 class SyncCheckResult(BaseModel):
     path: str = Field(..., description="the uploaded file's name")
     status: Literal["measured", "no_face", "no_speech"] = Field(
@@ -341,6 +363,19 @@ DONE_JOB_EXAMPLE: Dict[str, Any] = {
                "file_name": "3f9c2a7d51e04b6a.mp4"},
     "video_url": "jobs/3f9c2a7d51e04b6a/video", "report_url": "jobs/3f9c2a7d51e04b6a/report",
 }
+BATCH_EXAMPLE: Dict[str, Any] = {
+    "id": "7c1d9e2f4a6b8c0d", "created_at": "2026-12-01T10:00:00.000000Z",
+    "counts": {"queued": 1, "running": 0, "done": 0, "refused": 1, "failed": 0,
+               "cancelled": 0, "interrupted": 0},
+    "items": [
+        {"index": 0, "portrait": "lecturer.jpg", "audio": "week1-en.wav", "state": "queued",
+         "job_id": "3f9c2a7d51e04b6a", "job": JOB_EXAMPLE, "error": None},
+        {"index": 1, "portrait": "stranger.jpg", "audio": "week1-en.wav", "state": "refused",
+         "job_id": None, "job": None,
+         "error": {"code": "consent_refused", "rule": "unknown-face",
+                   "message": "a face in the portrait matches no consented subject"}}],
+    "status_url": "batches/7c1d9e2f4a6b8c0d"}
+
 SYNC_CHECK_EXAMPLE: Dict[str, Any] = {
     "path": "talk.mp4", "status": "measured",
     "message": "the sound is 80 ms late (correlation 0.91, confidence 0.90)", "offset_ms": 80,

@@ -11,6 +11,7 @@ from ..._version import __version__
 from ...service import SonicService
 from ..jobs import JobManager
 from .auth import ApiAuth
+from .batches import add_batch_routes
 from .consent import add_consent_routes
 from .generate import add_generate_routes
 from .job_routes import add_job_routes
@@ -28,6 +29,7 @@ def create_router(service: SonicService, auth: ApiAuth) -> APIRouter:
     maybe_user = auth.optional_user_dependency()
     jobs = JobManager.for_service(service)
     add_generate_routes(router, service, jobs, require_user)
+    add_batch_routes(router, service, jobs, require_user)
     add_job_routes(router, service, jobs, require_user)
     add_verify_route(router, service, require_user)
     add_consent_routes(router, service, require_user)
