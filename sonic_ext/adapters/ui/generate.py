@@ -35,6 +35,7 @@ from ..demo import demo_home, run_demo
 from ..jobs import ACTIVE_STATES, JobFinished, JobManager, UnknownJob, new_job_id
 from ..webui_send import SENT_IMAGE_ID
 from .background import BackgroundCall
+from .batch import BATCH_HEADERS, BatchHandlers
 from .cache import private_folder
 from .compat import custom_values, keep_out_of_ui_config, shown_inline, upload_path
 from .errors import ui_error
@@ -99,12 +100,19 @@ def prepare_generation(service: SonicService, image: Any, audio: Any, purpose: s
     if image_path is None or audio_path is None:
         raise gr.Error("Upload a portrait and a speech clip first.")
     try:
-        request = GenerateRequest(image_path, audio_path, output_path(service, image_path),
-                                  purpose or DEFAULT_PURPOSE, params_from_ui(params or {}),
-                                  requested_by=requested_by, consent_ids=claimed_ids(consents))
-        return service.prepare(request, progress)
+        return service.prepare(generation_request(service, image_path, audio_path, purpose,
+                                                  params, consents, requested_by), progress)
     except SonicError as exc:
         raise ui_error(exc) from None
+
+
+def generation_request(service: SonicService, image: Path, audio: Path, purpose: str | None,
+                       params: Mapping[str, Any] | None, consents: Iterable[Any] | str | None,
+                       requested_by: str) -> GenerateRequest:
+    """The request of one UI generation (InputError for a parameter out of range)."""
+    return GenerateRequest(image, audio, output_path(service, image), purpose or DEFAULT_PURPOSE,
+                           params_from_ui(params or {}), requested_by=requested_by,
+                           consent_ids=claimed_ids(consents))
 
 
 def output_path(service: SonicService, portrait: Path) -> Path:
@@ -309,6 +317,15 @@ def generate_tab(service: SonicService) -> GenerateTab:
                 notify = gr.Checkbox(service.host.preference("notify_when_done", False),
                                      label="Tell me when it is done", info=NOTIFY_HELP,
                                      elem_id="sonic_notify")
+                with gr.Accordion("Batch: this portrait with many speech clips", open=False,
+                                  elem_id="sonic_batch"):
+                    clips = gr.File(label="Speech clips (one video each)",
+                                    file_count="multiple", file_types=list(AUDIO_TYPES),
+                                    elem_id="sonic_batch_speech")
+                    batch = gr.Button("Generate one video per clip",
+                                      elem_id="sonic_batch_start")
+                    batch_table = gr.Dataframe(headers=BATCH_HEADERS, interactive=False,
+                                               elem_id="sonic_batch_table")
             with gr.Column(scale=1):
                 status = gr.HTML(elem_id="sonic_status")
                 video = gr.Video(label="Signed video", interactive=False, elem_id="sonic_video")
@@ -337,6 +354,9 @@ def generate_tab(service: SonicService) -> GenerateTab:
                   outputs=[run_id, status, video, summary, report_file], api_name="generate",
                   show_progress="hidden") \
             .then(_interactive(True), outputs=start, api_name=False, queue=False)
+        batch.click(BatchHandlers(service, handlers.jobs).run,
+                    inputs=[portrait, clips, purpose, *params, picker], outputs=batch_table,
+                    api_name="batch", show_progress="hidden")
         demo.click(handlers.demo, outputs=[status, video, summary, report_file], api_name=False,
                    show_progress="hidden")
         stop.click(handlers.cancel, inputs=[run_id], outputs=status, api_name="cancel",
