@@ -118,6 +118,9 @@ class Capabilities:
                 "provenance": self.provenance, "verify": self.verify, "generate": self.generate}
 
 
+TAIL_PREFETCH = 2  # chunks of 8-16 frames: a few MB at 512 px
+
+
 class SonicService:
     """Composes the stages for one installation (one SONIC_HOME).
 
@@ -137,6 +140,9 @@ class SonicService:
         self._lock = threading.Lock()
         self._registry: ConsentRegistry | None = None
         self._sonic: SonicStage | None = None
+        # frame chunks decoded ahead of the watermark + encode step (0: one after the other;
+        # bench/tail.py compares the two)
+        self.tail_prefetch = TAIL_PREFETCH
         self.sweep_leftovers(settings.outputs_dir)
 
     @functools.cached_property
@@ -233,6 +239,7 @@ class SonicService:
              cancel: CancelToken) -> GenerateResult:
         from .manifest_store import GenerationLog
         from .media.encode import write_mp4
+        from .prefetch import prefetched
         from .provenance.publish import Publication
         from .provenance.watermark import FrameWatermarker
         from .sonic.stage import output_fps
@@ -252,11 +259,12 @@ class SonicService:
             # 3. Sonic denoise, on the face the gate matched (eager: the latents are small)
             denoised = self.sonic.denoise(portrait, decision.face_box, request.audio, params,
                                           progress=progress, cancel=cancel)
-            # 4. decode + interpolate, streamed chunk by chunk (nothing held whole)
-            frames = reported_chunks(
-                self.sonic.decode(denoised),
-                StageTimer("decode and encode", max(1, round(prepared.audio_seconds * fps)),
-                           progress), cancel)
+            # 4. decode + interpolate, streamed chunk by chunk (nothing held whole), made
+            # ahead in a worker while the chunk before is watermarked and encoded
+            timer = StageTimer("decode and encode", max(1, round(prepared.audio_seconds * fps)),
+                               progress)
+            frames = prefetched(lambda: reported_chunks(self.sonic.decode(denoised), timer,
+                                                        cancel), self.tail_prefetch)
             # 5. watermark every frame, and fingerprint the marked frames, which binds the mark
             # to these pictures in the registry
             marked = _marked(frames, marker, fingerprinter)

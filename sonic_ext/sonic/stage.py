@@ -109,7 +109,8 @@ class SonicStage:
         """Step 7, streamed: frame chunks in [0, 1] at 25 fps (12.5 without interpolation),
         with any failure while making them raised as what it is (PipelineError, OutOfMemory),
         not as a failure of whatever consumes them (the encoder)."""
-        with raised_as(pipeline_failure):
+        # no_grad here: the service may run this in a worker thread, whose grad mode is its own
+        with raised_as(pipeline_failure), torch.no_grad():
             yield from decode_video(denoised.models, denoised.latents, denoised.settings,
                                     denoised.portrait_size)
 
