@@ -58,10 +58,10 @@ class StageTimer:
         self.total = total
         self._callback = callback
         self._clock = clock
-        self._start = clock()
+        self.started = clock()
 
     def report(self, step: int, message: str = "") -> None:
-        elapsed = self._clock() - self._start
+        elapsed = self._clock() - self.started
         eta = elapsed / step * (self.total - step) if 0 < step <= self.total else None
         self._callback(ProgressEvent(self.stage, step, self.total, message, elapsed, eta))
 

@@ -623,21 +623,24 @@ class SonicService:
 
     def download_models(self, token: str | None = None,
                         progress: ProgressCallback = ignore_progress) -> list[str]:
-        """Fetch the missing or wrong model files (one progress step per file); return their
-        paths. Offline, ModelsMissing names each file, its URL and where to put it."""
+        """Fetch the missing or wrong model files, reporting bytes with speed and ETA (a
+        progress step is a byte); return their paths. Offline, ModelsMissing names each file,
+        its URL and where to put it."""
         from .sonic.download import download_models
+        from .text import readable_size
 
         timer: list[StageTimer] = []
 
-        def on_file(number: int, total: int, path: str) -> None:
+        def on_bytes(done: int, total: int, path: str) -> None:
             if not timer:
-                timer.append(StageTimer("download models", total, progress))
-            timer[0].report(number - 1, path)
+                timer.append(StageTimer("download models", max(total, 1), progress))
+            elapsed = time.monotonic() - timer[0].started
+            speed = f" at {readable_size(done / elapsed)}/s" if elapsed > 0 and done else ""
+            name = f"{path.rsplit('/', 1)[-1]}: " if path else ""
+            timer[0].report(min(done, timer[0].total), f"{name}{readable_size(done) or '0 bytes'}"
+                                                       f" of {readable_size(total)}{speed}")
 
-        fetched = download_models(self.settings.models_dir, token=token, on_file=on_file)
-        if timer:
-            timer[0].report(timer[0].total, "done")
-        return fetched
+        return download_models(self.settings.models_dir, token=token, on_bytes=on_bytes)
 
     def health(self) -> dict[str, object]:
         return {

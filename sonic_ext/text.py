@@ -58,3 +58,13 @@ def without_server_paths(message: str) -> str:
     attacker how the server is laid out and a user of the API or UI cannot open them anyway."""
     return _SERVER_PATH.sub(lambda match: re.split(r"[/\\]", match.group().rstrip("/\\"))[-1],
                             message)
+
+
+def readable_size(size: int | float | None) -> str:
+    """Bytes for people: "6.6 GB", "45.0 MB", "812 bytes"; "" when unknown."""
+    if size is None:
+        return ""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{int(size)} bytes"

@@ -779,12 +779,13 @@ def _keys_show(service: SonicService, _args: argparse.Namespace) -> Outcome:
 
 
 def _models_download(service: SonicService, args: argparse.Namespace) -> Outcome:
-    def on_file(event: ProgressEvent) -> None:
-        if event.step < event.total:
-            print(f"[download] {event.step + 1}/{event.total} {event.message}", file=sys.stderr,
-                  flush=True)
+    def on_bytes(event: ProgressEvent) -> None:
+        eta = f", about {event.eta_s:.0f} s left" if event.eta_s and event.step < event.total \
+            else ""
+        print(f"[download] {event.fraction:.0%} {event.message}{eta}", file=sys.stderr,
+              flush=True)
 
-    fetched = service.download_models(token=args.hf_token, progress=on_file)
+    fetched = service.download_models(token=args.hf_token, progress=on_bytes)
     status = service.models_status()
     return Outcome({"fetched": fetched, **status.summary()},
                    f"downloaded {len(fetched)} file(s) into {status.models_dir}; "

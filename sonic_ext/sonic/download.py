@@ -7,13 +7,15 @@ the error lists each file, where to get it and where to put it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
 import requests
-from huggingface_hub import hf_hub_download
+from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, LocalEntryNotFoundError
 from requests.exceptions import RequestException
 
@@ -48,8 +50,14 @@ def source_of(entry: ModelFile) -> Source:
     raise ValueError(f"no source known for {entry.path}")
 
 
+# on_bytes(done, total, path): bytes fetched so far of all the files to fetch (the 6 GB UNet is
+# one file, so files alone say little), and the file being fetched
+OnBytes = Callable[[int, int, str], None]
+POLL_S = 0.5
+
+
 def download_models(models_dir: Path, *, token: str | None = None, endpoint: str | None = None,
-                    on_file: Callable[[int, int, str], None] | None = None,
+                    on_bytes: OnBytes | None = None,
                     layout: tuple[ModelFile, ...] = OFFICIAL_LAYOUT) -> list[str]:
     """Download what `models status` reports missing or wrong; return the paths fetched."""
     todo = [f.file for f in check_models(models_dir, layout).problems]
@@ -59,14 +67,19 @@ def download_models(models_dir: Path, *, token: str | None = None, endpoint: str
     offline = _unreachable(endpoint or HUB)
     if offline:  # one quick probe instead of the hub client's retries for every file
         _raise_unreachable(models_dir, [(e, source_of(e)) for e in todo], endpoint, offline)
+    report = on_bytes or (lambda *_: None)
+    sizes = {entry.path: _size(entry, token, endpoint) for entry in todo}
+    total, done = sum(sizes.values()), 0
     unreachable = []
-    for number, entry in enumerate(todo, 1):
-        if on_file is not None:
-            on_file(number, len(todo), entry.path)
+    for entry in todo:
         source = source_of(entry)
+        report(done, total, entry.path)
         try:
-            hf_hub_download(source.repo_id, source.filename, token=token, endpoint=endpoint,
-                            local_dir=models_dir / source.local_root)
+            with _watching(models_dir / source.local_root,
+                           lambda now, before=done, path=entry.path: report(
+                               before + now, total, path)):
+                hf_hub_download(source.repo_id, source.filename, token=token,
+                                endpoint=endpoint, local_dir=models_dir / source.local_root)
         except GatedRepoError:
             raise ModelsMissing(f"{source.repo_id} is gated: its licence must be accepted",
                                 hint="accept it on huggingface.co with your account, then pass "
@@ -77,9 +90,56 @@ def download_models(models_dir: Path, *, token: str | None = None, endpoint: str
             continue
         _verify(models_dir / entry.path, entry)
         fetched.append(entry.path)
+        done += sizes[entry.path]
+    report(done, total, "")
     if unreachable:
         _raise_unreachable(models_dir, unreachable, endpoint, reason)
     return fetched
+
+
+def _size(entry: ModelFile, token: str | None, endpoint: str | None) -> int:
+    """The file's size: from the layout when known, else from the hub's headers (0 if it
+    does not say, or refuses: the download itself then reports why)."""
+    if entry.size is not None:
+        return entry.size
+    source = source_of(entry)
+    try:
+        return get_hf_file_metadata(hf_hub_url(source.repo_id, source.filename,
+                                               endpoint=endpoint), token=token).size or 0
+    except (HfHubHTTPError, RequestException, OSError):
+        return 0
+
+
+@contextmanager
+def _watching(local_dir: Path, report: Callable[[int], None]) -> Iterator[None]:
+    """Report every POLL_S how many bytes of the file being fetched have arrived: the hub
+    client writes it as `.incomplete` under the folder's `.cache/huggingface/download`."""
+    partial = local_dir / ".cache" / "huggingface" / "download"
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(POLL_S):
+            if arrived := _bytes_in(partial):
+                report(arrived)
+
+    watcher = threading.Thread(target=watch, name="sonic-download-bytes", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
+def _bytes_in(partial: Path) -> int:
+    """The size of the partial files in `partial` (one may vanish as it is being counted)."""
+    arrived = 0
+    for path in partial.rglob("*.incomplete") if partial.is_dir() else ():
+        try:
+            arrived += path.stat().st_size
+        except OSError:
+            continue
+    return arrived
 
 
 def _unreachable(endpoint: str) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +18,8 @@ from pathlib import Path
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def _handler(root: Path, gated: set[str]) -> type[BaseHTTPRequestHandler]:
+def _handler(root: Path, gated: set[str], seconds_per_mb: float
+             ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *_args: object) -> None:
             pass
@@ -53,7 +55,10 @@ def _handler(root: Path, gated: set[str]) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data) - start))
             self.end_headers()
             if body:
-                self.wfile.write(data[start:])
+                chunk = 256 * 1024
+                for offset in range(start, len(data), chunk):  # a slow line, when asked for
+                    self.wfile.write(data[offset:offset + chunk])
+                    time.sleep(seconds_per_mb * chunk / 1e6)
 
         def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
             self._send(body=False)
@@ -65,8 +70,9 @@ def _handler(root: Path, gated: set[str]) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def fake_hub(root: Path, gated: set[str] = frozenset()) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(root, set(gated)))
+def fake_hub(root: Path, gated: set[str] = frozenset(),
+             seconds_per_mb: float = 0.0) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(root, set(gated), seconds_per_mb))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -8,6 +8,7 @@ import gradio as gr
 
 from ...errors import SonicError
 from ...service import SonicService
+from ...text import readable_size
 from .background import BackgroundCall
 from .compat import keep_out_of_ui_config
 from .render import notice_html, progress_html
@@ -20,16 +21,7 @@ def _sizes(found: int | None, expected: int | None) -> tuple[str, str]:
     known and differ, to see by how much."""
     if found is not None and expected is not None and found != expected:
         return f"{found:,} bytes", f"{expected:,} bytes"
-    return _readable_size(found), _readable_size(expected)
-
-
-def _readable_size(size: int | None) -> str:
-    if size is None:
-        return ""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"
+    return readable_size(found), readable_size(expected)
 
 
 def models_table(service: SonicService) -> tuple[list[list[object]], str]:

@@ -30,12 +30,16 @@ def progress_html(event: ProgressEvent | None, starting: str = "Starting") -> st
                 f"<span class='sonic-progress-text'>{_e(starting)}…</span></div>")
     stage = STAGE_NAMES.get(event.stage, event.stage.capitalize())
     unit = "frame" if event.stage == "decode and encode" else "step"
-    text = f"{stage}: {unit} {event.step} of {event.total}" if event.total > 1 else stage
+    in_bytes = event.stage == "download models"  # its steps are bytes; the message says them
+    text = f"{stage}: {unit} {event.step} of {event.total}" \
+        if event.total > 1 and not in_bytes else stage
+    if in_bytes and event.message:
+        text += f": {event.message}"
     if event.eta_s is not None and event.step < event.total:
         text += f" · about {_seconds(event.eta_s)} left"
     if event.elapsed_s >= 1:
         text += f" · {_seconds(event.elapsed_s)} elapsed"
-    if event.message:
+    if event.message and not in_bytes:
         text += f" · {event.message}"
     return (f"<div class='sonic-progress' data-state='running' data-step='{event.step}' "
             f"data-total='{event.total}'><progress value='{event.step}' max='{event.total}'>"
