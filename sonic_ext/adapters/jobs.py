@@ -102,6 +102,18 @@ class Job:
             error=data.get("error"))
 
 
+def write_record(folder: Path, record_id: str, record: dict[str, Any]) -> None:
+    """`folder/<record_id>.json`, replaced atomically: a reader never sees half a record."""
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{record_id}-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(record, out)
+        os.replace(temp, folder / f"{record_id}.json")
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
 class JobStore:
     """One JSON file per job, replaced atomically, so a reader never sees half a record."""
 
@@ -111,14 +123,7 @@ class JobStore:
 
     def save(self, job: Job) -> None:
         job.updated_at = now_stamp()
-        handle, temp = tempfile.mkstemp(dir=self.folder, prefix=f".{job.id}-", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump({"schema": 1, **job.to_dict()}, out)
-            os.replace(temp, self.folder / f"{job.id}.json")
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        write_record(self.folder, job.id, {"schema": 1, **job.to_dict()})
 
     def load(self) -> list[Job]:
         """Every readable record; half-written temporaries of a dead process are removed."""

@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -28,7 +27,7 @@ from ...contracts import DEFAULT_PURPOSE, GenerateRequest
 from ...errors import ConsentRefused, InputError, SonicError
 from ...presets import resolve
 from ...service import SonicService
-from ..jobs import JobManager, UnknownJob, new_job_id, now_stamp
+from ..jobs import JobManager, UnknownJob, new_job_id, now_stamp, write_record
 from .errors import error_response
 from .generate import PARAMS_TEXT, PRESET_TEXT, params_object
 from .job_routes import job_view
@@ -73,16 +72,7 @@ class BatchStore:
         return batch
 
     def write(self, batch: dict[str, Any]) -> None:
-        """Replaced atomically: a reader never sees half a record."""
-        handle, temp = tempfile.mkstemp(dir=self.folder, prefix=f".{batch['id']}-",
-                                        suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(batch, out)
-            os.replace(temp, self.folder / f"{batch['id']}.json")
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        write_record(self.folder, batch["id"], batch)
 
 
 def parse_items(text: str) -> list[dict[str, Any]]:
