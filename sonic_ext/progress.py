@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sized
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -101,3 +102,22 @@ def reported_chunks(chunks: Iterable[Chunk], timer: StageTimer, cancel: CancelTo
         timer.report(min(done, timer.total))
     if done < timer.total:  # the last frame is held to the speech's length: complete
         timer.report(timer.total)
+
+
+@contextmanager
+def polled(action: Callable[[], object], every_s: float, name: str) -> Iterator[None]:
+    """Run `action` every `every_s` in a thread while the block runs (what the block cannot
+    report itself: a file growing, a host's Interrupt button); stopped and joined on exit."""
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(every_s):
+            action()
+
+    poller = threading.Thread(target=poll, name=name, daemon=True)
+    poller.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        poller.join()

@@ -7,13 +7,12 @@ stopped by the host's Interrupt button (`shared.state.interrupted`) through our 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..progress import CancelToken, ProgressCallback, ProgressEvent
+from ..progress import CancelToken, ProgressCallback, ProgressEvent, polled
 from .webui_memory import host_models_moved_aside
 from .webui_settings import option, save_copy
 
@@ -79,22 +78,11 @@ def describe(event: ProgressEvent) -> str:
     return text
 
 
-@contextmanager
-def _interrupt_watcher(state: Any, cancel: CancelToken, poll_s: float) -> Iterator[None]:
+def _interrupt_watcher(state: Any, cancel: CancelToken, poll_s: float
+                       ) -> AbstractContextManager[None]:
     """Also catch an Interrupt while no progress arrives (e.g. while Sonic's models load)."""
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.wait(poll_s) and not cancel.cancelled:
-            _cancel_if_interrupted(state, cancel)
-
-    watcher = threading.Thread(target=watch, name="sonic-webui-interrupt", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join()
+    return polled(lambda: cancel.cancelled or _cancel_if_interrupted(state, cancel), poll_s,
+                  "sonic-webui-interrupt")
 
 
 def _cancel_if_interrupted(state: Any, cancel: CancelToken) -> None:

@@ -7,9 +7,8 @@ the error lists each file, where to get it and where to put it.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -21,6 +20,7 @@ from requests.exceptions import RequestException
 
 from ..errors import ModelsMissing
 from ..hashing import file_sha256
+from ..progress import polled
 from .layout import OFFICIAL_LAYOUT, SVD, ModelFile, check_models
 
 # (layout prefix, repository, folder of the layout the repository's paths are relative to)
@@ -110,25 +110,12 @@ def _size(entry: ModelFile, token: str | None, endpoint: str | None) -> int:
         return 0
 
 
-@contextmanager
-def _watching(local_dir: Path, report: Callable[[int], None]) -> Iterator[None]:
+def _watching(local_dir: Path, report: Callable[[int], None]) -> AbstractContextManager[None]:
     """Report every POLL_S how many bytes of the file being fetched have arrived: the hub
     client writes it as `.incomplete` under the folder's `.cache/huggingface/download`."""
     partial = local_dir / ".cache" / "huggingface" / "download"
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.wait(POLL_S):
-            if arrived := _bytes_in(partial):
-                report(arrived)
-
-    watcher = threading.Thread(target=watch, name="sonic-download-bytes", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join()
+    return polled(lambda: (arrived := _bytes_in(partial)) and report(arrived), POLL_S,
+                  "sonic-download-bytes")
 
 
 def _bytes_in(partial: Path) -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, TypeVar
 
 from fastapi import APIRouter, Depends, File, UploadFile
 
@@ -22,6 +23,7 @@ from .models import (
 from .uploads import FORM_SLACK_BYTES, api_route, save_upload
 
 MAX_VERIFY_BYTES = 2 * 1024 * 1024 * 1024
+T = TypeVar("T")
 
 
 def add_verify_route(router: APIRouter, service: SonicService, require_user: Any) -> None:
@@ -37,12 +39,7 @@ def add_verify_route(router: APIRouter, service: SonicService, require_user: Any
     def verify(file: UploadFile = File(..., description="MP4/MOV, JPEG/PNG or WAV/MP3, at "
                                                         "most 2 GB"),
                _user: str = Depends(require_user)) -> Dict[str, Any]:
-        folder = Path(tempfile.mkdtemp(prefix="sonic-verify-"))
-        try:
-            path = save_upload(file, folder / "upload", MAX_VERIFY_BYTES, "file")
-            report = service.verify(path)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        report = _on_upload(file, "sonic-verify-", service.verify)
         return {**report.to_dict(), "path": file.filename or "upload"}
 
     @routes.post("/sync-check", response_model=SyncCheckResult,
@@ -56,12 +53,16 @@ def add_verify_route(router: APIRouter, service: SonicService, require_user: Any
     def sync_check(file: UploadFile = File(..., description="a video with sound (MP4, MOV, "
                                                             "WEBM, MKV), at most 2 GB"),
                    _user: str = Depends(require_user)) -> Dict[str, Any]:
-        folder = Path(tempfile.mkdtemp(prefix="sonic-sync-"))
-        try:
-            path = save_upload(file, folder / "upload", MAX_VERIFY_BYTES, "file")
-            check = service.sync_check(path)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        check = _on_upload(file, "sonic-sync-", service.sync_check)
         return {**check.to_dict(), "path": file.filename or "upload"}
 
     router.include_router(routes)
+
+
+def _on_upload(file: UploadFile, prefix: str, use: Callable[[Path], T]) -> T:
+    """`use` on the upload, saved in a private temporary folder that is removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return use(save_upload(file, folder / "upload", MAX_VERIFY_BYTES, "file"))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
