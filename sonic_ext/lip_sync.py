@@ -36,9 +36,9 @@ DETECT_EVERY = 5  # frames between face detections; the landmarks follow the las
 ANALYSIS_SHORT_SIDE = 512  # a talking head's face is large; smaller frames detect faster
 SILENCE_RMS = 1e-3  # about -60 dBFS over a frame: nothing said
 # A measurement is reliable when its peak is this high and this clear of the rest of the curve.
-# Measured on 5-6 s clips (tests/talking_video.py): a mouth that follows its sound peaks at
-# r 0.90-0.99, confidence 0.89-0.99; a mouth that follows another clip's syllables at r 0.16-0.37,
-# confidence 0.16-0.35 (4 pairs).
+# Measured on 5 s clips (tests/talking_video.py): a mouth that follows its sound peaks at r 0.99,
+# confidence 0.99 (at -160, 0, +80, +200 ms); a mouth that follows another clip's syllables at
+# r 0.16-0.37, confidence 0.16-0.35 (4 pairs). Real speech and real models give lower peaks.
 MIN_CORRELATION = 0.5
 MIN_CONFIDENCE = 0.4
 SHAPE_MODEL_68 = "shape_predictor_68_face_landmarks.dat"
