@@ -319,6 +319,10 @@ def generate_tab(service: SonicService) -> GenerateTab:
                                      elem_id="sonic_notify")
                 with gr.Accordion("Batch: this portrait with many speech clips", open=False,
                                   elem_id="sonic_batch"):
+                    gr.Markdown("Each clip becomes its own signed video of the portrait above, "
+                                "with the purpose, consents and parameters above; each passes "
+                                "the consent gate on its own. Finished videos are also in "
+                                "History.")
                     clips = gr.File(label="Speech clips (one video each)",
                                     file_count="multiple", file_types=list(AUDIO_TYPES),
                                     elem_id="sonic_batch_speech")
