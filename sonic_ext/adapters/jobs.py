@@ -43,6 +43,12 @@ def new_job_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+def is_record_id(text: str) -> bool:
+    """Whether `text` has the form `new_job_id` gives (jobs and batches): only such names are
+    looked up as record files."""
+    return _JOB_ID.fullmatch(text) is not None
+
+
 def now_stamp() -> str:
     """ISO-8601 UTC with microseconds, the registry's time format; sorts as text."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -131,7 +137,7 @@ class JobStore:
             stale.unlink(missing_ok=True)
         jobs = []
         for path in sorted(self.folder.glob("*.json")):
-            if not _JOB_ID.fullmatch(path.stem):
+            if not is_record_id(path.stem):
                 continue
             try:
                 jobs.append(Job.from_dict(json.loads(path.read_text(encoding="utf-8"))))

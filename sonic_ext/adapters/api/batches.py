@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -27,7 +26,14 @@ from ...contracts import DEFAULT_PURPOSE, GenerateRequest
 from ...errors import ConsentRefused, InputError, SonicError
 from ...presets import resolve
 from ...service import SonicService
-from ..jobs import JobManager, UnknownJob, new_job_id, now_stamp, write_record
+from ..jobs import (
+    JobManager,
+    UnknownJob,
+    is_record_id,
+    new_job_id,
+    now_stamp,
+    write_record,
+)
 from .errors import error_response
 from .generate import PARAMS_TEXT, PRESET_TEXT, params_object
 from .job_routes import job_view
@@ -62,7 +68,7 @@ class BatchStore:
     def read(self, batch_id: str, owner: str) -> dict[str, Any]:
         path = self.folder / f"{batch_id}.json"
         batch = None
-        if re.fullmatch(r"[0-9a-f]{16}", batch_id) and path.is_file():
+        if is_record_id(batch_id) and path.is_file():
             try:
                 batch = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
