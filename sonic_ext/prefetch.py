@@ -43,7 +43,10 @@ def prefetched(make: Callable[[], Iterable[T]], depth: int,
     overlap = overlap if overlap is not None else Overlap()
     started = time.monotonic()
     if depth <= 0:
-        yield from _timed_inline(make(), overlap)
+        for item in _made(make(), overlap):
+            began = time.monotonic()
+            yield item
+            overlap.consume_s += time.monotonic() - began
         overlap.wall_s = time.monotonic() - started
         return
     waiting: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=depth)
@@ -62,14 +65,7 @@ def prefetched(make: Callable[[], Iterable[T]], depth: int,
         items: Iterator[T] | None = None
         try:
             items = iter(make())
-            while True:
-                began = time.monotonic()
-                try:
-                    item = next(items)
-                except StopIteration:
-                    break
-                finally:
-                    overlap.produce_s += time.monotonic() - began
+            for item in _made(items, overlap):
                 if not put((item, None)):
                     return
             put((_END, None))
@@ -98,7 +94,8 @@ def prefetched(make: Callable[[], Iterable[T]], depth: int,
         overlap.wall_s = time.monotonic() - started
 
 
-def _timed_inline(items: Iterable[T], overlap: Overlap) -> Iterator[T]:
+def _made(items: Iterator[T] | Iterable[T], overlap: Overlap) -> Iterator[T]:
+    """`items`, the time spent making each added to `overlap.produce_s`."""
     iterator = iter(items)
     while True:
         began = time.monotonic()
@@ -108,6 +105,4 @@ def _timed_inline(items: Iterable[T], overlap: Overlap) -> Iterator[T]:
             return
         finally:
             overlap.produce_s += time.monotonic() - began
-        began = time.monotonic()
         yield item
-        overlap.consume_s += time.monotonic() - began
