@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # numpy and PIL load when a generation is prepared, not at CL
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("fp16", "bf16", "fp32")
-OFFLOAD_MODES = ("none", "model", "sequential")
+OFFLOAD_MODES = ("auto", "none", "model", "sequential")
 LIP_SYNC_MODES = ("off", "auto")
 DEFAULT_PURPOSE = "general"
 MAX_SEED = 2**32 - 1
@@ -83,9 +83,11 @@ class GenerationParams:
                        choices=DTYPES)
     device: str = param("auto", "compute device; auto picks cuda when available", "Device",
                         choices=DEVICES)
-    offload: str = param("none", "save GPU memory: model moves each model to the GPU only "
-                                 "while it runs, sequential moves each layer (slowest, least "
-                                 "memory)", "Offload", choices=OFFLOAD_MODES)
+    offload: str = param("auto", "save GPU memory: auto picks the least offload that fits the "
+                                 "GPU's free memory (estimated before loading), model moves each "
+                                 "model to the GPU only while it runs, sequential moves each "
+                                 "layer (slowest, least memory)", "Offload",
+                         choices=OFFLOAD_MODES)
     decode_chunk_size: int = param(8, "frames the VAE decodes at once: lower saves memory",
                                    "Decode chunk size", low=1, high=64)
 

@@ -77,6 +77,7 @@ if TYPE_CHECKING:  # heavy imports (SQLAlchemy, dlib, torch, c2pa) load on first
     from .provenance.trust import TrustPolicy
     from .provenance.watermark import FrameWatermarker
     from .provenance.watermark_key import WatermarkKey
+    from .sonic.memory import GpuMemory
     from .sonic.stage import SonicStage
     from .verify import Recorded
 
@@ -258,7 +259,9 @@ class SonicService:
         try:
             # 3. Sonic denoise, on the face the gate matched (eager: the latents are small)
             denoised = self.sonic.denoise(portrait, decision.face_box, request.audio, params,
-                                          progress=progress, cancel=cancel)
+                                          seconds=prepared.audio_seconds, progress=progress,
+                                          cancel=cancel)
+            facts = replace(facts, runtime=denoised.placement.describe())  # auto's choice
             # 4. decode + interpolate, streamed chunk by chunk (nothing held whole), made
             # ahead in a worker while the chunk before is watermarked and encoded
             timer = StageTimer("decode and encode", max(1, round(prepared.audio_seconds * fps)),
@@ -620,6 +623,36 @@ class SonicService:
 
     def models_status(self) -> ModelsStatus:
         return check_models(self.settings.models_dir)
+
+    def gpu_memory(self, params: GenerationParams, seconds: float) -> GpuMemory:
+        """Estimated peak GPU memory per offload mode for `seconds` of speech and a square crop
+        at `params`' resolution and precision (sonic/memory.py), and the mode `auto` would pick
+        on this machine's GPU, if it has one."""
+        import torch
+
+        from .framing import generation_size
+        from .sonic.memory import (
+            Architecture,
+            GpuCard,
+            GpuMemory,
+            Shapes,
+            cuda_budget,
+            estimates,
+            fitting_mode,
+        )
+        from .sonic.stage import DTYPES
+
+        size = generation_size(1, 1, params.min_resolution)
+        shapes = Shapes.of_generation(size, seconds, DTYPES[params.dtype],
+                                      params.decode_chunk_size, params.interpolate)
+        arch = Architecture.of(self.settings.models_dir)
+        candidates = estimates(arch, shapes)
+        gpu = None
+        if torch.cuda.is_available():
+            free, total = cuda_budget()
+            fit = fitting_mode(candidates, free)
+            gpu = GpuCard(torch.cuda.get_device_name(), free, total, fit.mode if fit else None)
+        return GpuMemory(size, seconds, params.dtype, arch.source, tuple(candidates), gpu)
 
     def download_models(self, token: str | None = None,
                         progress: ProgressCallback = ignore_progress) -> list[str]:

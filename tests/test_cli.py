@@ -15,7 +15,7 @@ from sonic_ext.adapters import cli
 
 ALL_COMMANDS = ["serve", "generate", "batch", "verify", "consent", "add", "amend", "check", "list",
                 "show", "revoke",
-                "audit-verify", "audit-export", "adopt-unsigned", "models", "status", "download", "make-tiny", "keys", "init",
+                "audit-verify", "audit-export", "adopt-unsigned", "models", "status", "memory", "download", "make-tiny", "keys", "init",
                 "dev", "golden-check", "demo", "sync-check"]
 
 
@@ -37,7 +37,7 @@ def test_module_help_lists_every_command_and_action() -> None:
     ["serve"], ["generate"], ["batch"], ["verify"], ["consent", "add"], ["consent", "amend"],
     ["consent", "check"], ["consent", "list"],
     ["consent", "show"], ["consent", "revoke"], ["consent", "audit-verify"],
-    ["consent", "audit-export"], ["consent", "adopt-unsigned"], ["models", "status"],
+    ["consent", "audit-export"], ["consent", "adopt-unsigned"], ["models", "status"], ["models", "memory"],
     ["models", "download"], ["models", "make-tiny"], ["models", "keys"], ["keys", "init"],
     ["keys", "show"], ["dev", "golden-check"], ["demo"], ["sync-check"]])
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
@@ -138,6 +138,23 @@ def test_models_status_json_is_one_object(capsys: pytest.CaptureFixture[str],
     assert report["models_dir"] == str(tmp_path / "m")
     assert report["ready"] is False
     assert {f["state"] for f in report["files"]} == {"missing"}
+
+
+def test_models_memory_estimates_each_offload_mode_before_anything_is_installed(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, tmp_path, "--models-dir", str(tmp_path / "m"), "models",
+                       "memory", "--min-resolution", "512", "--seconds", "10", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert (report["width"], report["height"], report["dtype"]) == (512, 512, "fp16")
+    assert "official model sizes" in report["sizes"] and report["gpu"] is None
+    totals = {e["offload"]: e["total_bytes"] for e in report["estimates"]}
+    assert totals["sequential"] < totals["model"] < totals["none"] < 16 * 1024 ** 3
+    code, out, _ = run(capsys, tmp_path, "models", "memory", "--min-resolution", "512")
+    assert code == 0
+    assert "offload sequential about" in out and "no CUDA GPU" in out
+    code, _, err = run(capsys, tmp_path, "models", "memory", "--seconds", "601")
+    assert code == 2 and "--seconds: must be more than 0 and at most 600" in err
 
 
 def test_generate_models_dir_flag_overrides_the_global_one(tmp_path: Path) -> None:

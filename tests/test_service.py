@@ -63,7 +63,7 @@ def test_cancel_before_start_raises_cancelled(service: SonicService, portrait: P
     ("expand_ratio", -0.1, "expand_ratio: must be in"),
     ("dtype", "int8", "dtype: must be one of fp16, bf16, fp32"),
     ("device", "tpu", "device: must be one of auto, cpu, cuda"),
-    ("offload", "disk", "offload: must be one of none, model, sequential"),
+    ("offload", "disk", "offload: must be one of auto, none, model, sequential"),
     ("decode_chunk_size", 0, "decode_chunk_size: must be between 1 and 64"),
     ("crop", "yes", "crop: must be true or false"),
 ])

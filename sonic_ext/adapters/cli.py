@@ -440,12 +440,22 @@ def _add_grantees(parser: argparse.ArgumentParser, *, required: bool) -> None:
                         "every user of this installation")
 
 
+MEMORY_PARAMS = ("min_resolution", "dtype", "decode_chunk_size", "interpolate")
+
+
 def _add_models(commands: Any) -> None:
-    models = commands.add_parser("models", help="model weights: status | download | make-tiny | keys").add_subparsers(
+    models = commands.add_parser("models", help="model weights: status | memory | download | make-tiny | keys").add_subparsers(
         dest="models_command", metavar="ACTION", required=True, parser_class=_Parser)
     status = models.add_parser("status", help="which model files are present")
     _add_json(status)
     status.set_defaults(handler=_models_status)
+    memory = models.add_parser("memory", help="estimated peak GPU memory per offload mode, "
+                                              "and what --offload auto picks on this GPU")
+    memory.add_argument("--seconds", type=float, default=10.0, metavar="S",
+                        help="length of the speech (default 10)")
+    add_param_flags(memory, MEMORY_PARAMS)
+    _add_json(memory)
+    memory.set_defaults(handler=_models_memory)
     download = models.add_parser("download", help="download the needed model files")
     download.add_argument("--hf-token", metavar="T", type=_nonempty,
                           help="Hugging Face token for the gated SVD files (default: HF_TOKEN "
@@ -829,6 +839,16 @@ def _models_status(service: SonicService, _args: argparse.Namespace) -> Outcome:
     lines.append(f"ready{kind}" if status.ready else
                  f"not ready: {len(status.problems)} of {len(status.files)} files missing or wrong")
     return Outcome(status.to_dict(), "\n".join(lines))
+
+
+def _models_memory(service: SonicService, args: argparse.Namespace) -> Outcome:
+    if not 0 < args.seconds <= service.policy.max_audio_seconds:
+        raise InputError("--seconds", f"must be more than 0 and at most "
+                                      f"{service.policy.max_audio_seconds:g}, got {args.seconds:g}")
+    params = GenerationParams(**{name: getattr(args, name) for name in MEMORY_PARAMS
+                                 if getattr(args, name) is not None})
+    memory = service.gpu_memory(params.validate(), args.seconds)
+    return Outcome(memory.to_dict(), "\n".join(memory.lines()))
 
 
 def _serve(service: SonicService, args: argparse.Namespace) -> Outcome:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -18,7 +18,7 @@ from PIL import Image
 
 from ..contracts import MAX_VIDEO_SIDE, MIN_VIDEO_SIDE, GenerationParams
 from ..errors import InputError, NotAvailable, OutOfMemory, PipelineError, raised_as
-from ..framing import condition_on
+from ..framing import condition_on, generation_size
 from ..progress import CancelToken, ProgressCallback
 from .loading import load_models
 from .pipeline import (
@@ -84,8 +84,27 @@ class SonicStage:
                                                  offload=placement.offload))
             return self._loaded[1]
 
+    def placement(self, params: GenerationParams, size: tuple[int, int],
+                  seconds: float) -> Placement:
+        """Where this generation runs. On a GPU the offload mode is checked against the card
+        (memory.py): `auto` picks the least offload that fits, a mode that cannot fit is
+        refused, before any weight loads."""
+        placement = Placement.resolve(params)
+        if placement.device != "cuda":
+            return placement
+        from .memory import Architecture, Shapes, choose_offload, cuda_budget, estimates
+
+        shapes = Shapes.of_generation(size, seconds, placement.dtype, params.decode_chunk_size,
+                                      params.interpolate)
+        candidates = estimates(Architecture.of(self.models_dir), shapes)
+        mode = choose_offload(candidates, placement.offload, *cuda_budget())
+        log.info("offload %s: %s", params.offload,
+                 next(e for e in candidates if e.mode == mode).describe())
+        return replace(placement, offload=mode)
+
     def denoise(self, image: Image.Image, face_box_xywh: Sequence[float], audio: Path,
-                params: GenerationParams, *, progress: ProgressCallback | None = None,
+                params: GenerationParams, *, seconds: float,
+                progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> Denoised:
         """Steps 1-6 of the pipeline, run now: the clip's final latents (small: 1/8 of the
         frame size in each direction, 4 channels).
@@ -97,12 +116,14 @@ class SonicStage:
         if params.keep_resolution:
             check_kept_size(*image.size, cropped=params.crop)
         settings = PipelineSettings(params)
+        placement = self.placement(params, generation_size(*image.size, params.min_resolution),
+                                   seconds)
         with raised_as(pipeline_failure):  # a failure to load is the pipeline's too
-            models = self.models(Placement.resolve(params), params.interpolate)
+            models = self.models(placement, params.interpolate)
             conditioned = condition(models, image, face_box_xywh, audio, settings)
             latents = denoise_video(models, conditioned, settings, progress=progress,
                                     cancel=cancel)
-        return Denoised(models, settings, latents, image.size)
+        return Denoised(models, settings, latents, image.size, placement)
 
     @staticmethod
     def decode(denoised: Denoised) -> Iterator[torch.Tensor]:
@@ -123,6 +144,7 @@ class Denoised:
     settings: PipelineSettings
     latents: torch.Tensor
     portrait_size: tuple[int, int]  # of the conditioning image, for keep_resolution
+    placement: Placement  # what ran: `auto` resolved to a mode
 
 
 def pipeline_failure(exc: Exception) -> PipelineError:

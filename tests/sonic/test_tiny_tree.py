@@ -119,6 +119,6 @@ def test_keep_resolution_refuses_sizes_it_cannot_write(tiny_models: Path, tmp_pa
     params = GenerationParams(keep_resolution=True, crop=False, device="cpu")
     with pytest.raises(InputError, match=problem) as refused:
         stage.denoise(Image.new("RGB", size), [10.0, 10.0, 50.0, 50.0],
-                      write_tone_wav(tmp_path / "s.wav", seconds=0.5), params)
+                      write_tone_wav(tmp_path / "s.wav", seconds=0.5), params, seconds=0.5)
     assert refused.value.field == "keep_resolution"
     assert stage._loaded is None  # refused before any model was loaded

@@ -91,6 +91,16 @@ def _with_admin_token(service: SonicService) -> SonicService:
     return SonicService(replace(service.settings, admin_token="tok"))
 
 
+def test_the_gpu_memory_estimate_shows_each_offload_mode(service: SonicService) -> None:
+    shown = ModelsHandlers(service).gpu_memory(512, 10, "bf16")
+    assert "Estimated peak GPU memory for 10 s at 512x512 (bf16)" in shown
+    for mode in ("none", "model", "sequential"):
+        assert f"offload {mode}" in shown
+    assert "no CUDA GPU" in shown
+    refused = ModelsHandlers(service).gpu_memory(512, 0, "fp16")
+    assert "sonic-notice-error" in refused and "seconds: must be more than 0" in refused
+
+
 def test_a_download_needs_the_admin_token(service: SonicService,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[object] = []

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 
 import gradio as gr
 
-from ...errors import SonicError
+from ...contracts import GenerationParams
+from ...errors import InputError, SonicError
+from ...parameters import param_specs
 from ...service import SonicService
 from ...text import readable_size
 from .background import BackgroundCall
@@ -14,6 +17,7 @@ from .compat import keep_out_of_ui_config
 from .render import notice_html, progress_html
 
 HEADERS = ["file", "component", "state", "size", "expected size"]
+PARAMS = {spec.name: spec for spec in param_specs(GenerationParams)}
 
 
 def _sizes(found: int | None, expected: int | None) -> tuple[str, str]:
@@ -72,6 +76,20 @@ class ModelsHandlers:
         yield notice, rows, summary
 
 
+    def gpu_memory(self, min_resolution: float, seconds: float, dtype: str) -> str:
+        """The estimate per offload mode, as the CLI's `models memory` prints it."""
+        try:
+            params = GenerationParams(min_resolution=int(min_resolution), dtype=dtype).validate()
+            if not 0 < seconds <= self.service.policy.max_audio_seconds:
+                raise InputError("seconds", "must be more than 0 and at most "
+                                            f"{self.service.policy.max_audio_seconds:g}")
+            memory = self.service.gpu_memory(params, float(seconds))
+        except SonicError as exc:
+            return notice_html("error", str(exc))
+        first, *rest = memory.lines()
+        return notice_html("idle", first) + "<pre>" + html.escape("\n".join(rest)) + "</pre>"
+
+
 def models_tab(service: SonicService) -> None:
     handlers = ModelsHandlers(service)
     rows, summary_text = models_table(service)
@@ -90,7 +108,25 @@ def models_tab(service: SonicService) -> None:
                                      elem_id="sonic_models_admin_token")
             download = gr.Button("Download", elem_id="sonic_models_download")
             status = gr.HTML(elem_id="sonic_models_download_status")
+        with gr.Accordion("GPU memory", open=False):
+            gr.Markdown("Estimated from the models' architecture before anything loads. "
+                        "Offload `auto` (the default) runs with the least offload that fits "
+                        "the GPU's free memory.")
+            resolution_spec, dtype_spec = PARAMS["min_resolution"], PARAMS["dtype"]
+            with gr.Row():
+                resolution = gr.Slider(resolution_spec.low, resolution_spec.high,
+                                       value=resolution_spec.default,
+                                       step=resolution_spec.ui_step,
+                                       label=resolution_spec.label,
+                                       elem_id="sonic_memory_resolution")
+                seconds = gr.Number(10, label="Speech length (s)", elem_id="sonic_memory_seconds")
+                dtype = gr.Dropdown(list(dtype_spec.choices), value=dtype_spec.default,
+                                    label=dtype_spec.label, elem_id="sonic_memory_dtype")
+            estimate = gr.Button("Estimate", elem_id="sonic_memory_estimate")
+            estimated = gr.HTML(elem_id="sonic_memory_result")
         keep_out_of_ui_config(hf_token, admin_token)
+        estimate.click(handlers.gpu_memory, inputs=[resolution, seconds, dtype],
+                       outputs=estimated, api_name="gpu_memory")
         refresh.click(handlers.refresh, inputs=None, outputs=[table, summary],
                       api_name="models_status")
         tab.select(handlers.refresh, inputs=None, outputs=[table, summary], api_name=False)
