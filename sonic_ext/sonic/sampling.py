@@ -114,11 +114,17 @@ def denoise(latents: torch.Tensor, cond: Conditioning, unet: UNetFn, schedule: S
     calls = sum(len(windows.windows(num_frames, i)) for i in range(schedule.steps))
     timer = StageTimer("denoise", calls, progress) if progress else None
     done = 0
-    for i, timestep in enumerate(schedule.timesteps):
+    # Every window's frame indices and every timestep go to the device once, here: inside the
+    # loop a copy from the host would make the host wait for the GPU at each window.
+    device = latents.device
+    plan = _sent(torch.tensor([windows.windows(num_frames, i) for i in range(schedule.steps)]),
+                 device)
+    timesteps = _sent(schedule.timesteps, device)
+    for i, timestep in enumerate(timesteps):
         sigma, sigma_next = float(schedule.sigmas[i]), float(schedule.sigmas[i + 1])
         total = torch.zeros_like(latents)
-        count = torch.zeros(num_frames, dtype=latents.dtype, device=latents.device)
-        for k, idx in enumerate(windows.windows(num_frames, i)):
+        count = torch.zeros(num_frames, dtype=latents.dtype, device=device)
+        for k, idx in enumerate(plan[i]):
             if cancel is not None:
                 cancel.raise_if_cancelled()
             prev = _window_step(latents, cond, unet, idx, timestep, sigma, sigma_next,
@@ -137,14 +143,21 @@ def denoise(latents: torch.Tensor, cond: Conditioning, unet: UNetFn, schedule: S
     return latents
 
 
-def _window_step(latents: torch.Tensor, cond: Conditioning, unet: UNetFn, idx: Sequence[int],
+def _sent(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host tensor on `device`, copied without making the host wait (from pinned memory)."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+def _window_step(latents: torch.Tensor, cond: Conditioning, unet: UNetFn, idx: torch.Tensor,
                  timestep: torch.Tensor, sigma: float, sigma_next: float, appearance: float,
                  audio: float, record: Recorder | None) -> torch.Tensor:
     x = latents[:, idx]
     scaled = torch.cat([x] * 3) / ((sigma**2 + 1) ** 0.5)
     sample = torch.cat([scaled, cond.image_latents[:, idx].to(x.dtype)], dim=2)
     buckets = cond.motion_buckets[idx].mean(dim=0)
-    time_ids = torch.stack([torch.tensor(cond.fps, dtype=buckets.dtype), buckets[0], buckets[1]])
+    time_ids = torch.stack([buckets.new_full((), cond.fps), buckets[0], buckets[1]])
     added_time_ids = time_ids.unsqueeze(0).repeat(3, 1)
     clip_states = cond.clip_embeds[:, idx].flatten(0, 1)
     audio_states = cond.audio_tokens[:, idx].flatten(0, 1)

@@ -160,6 +160,7 @@ def test_offload_on_cuda_gives_the_same_frames_in_less_memory(tiny_models: Path,
                           "obama.jpg").convert("RGB")
     settings = PipelineSettings(GenerationParams(steps=2, min_resolution=256, seed=0))
     frames, peaks = {}, {}
+    resting = torch.cuda.memory_allocated()
     for offload in ("none", mode):
         torch.cuda.reset_peak_memory_stats()
         models = load_models(tiny_models, device="cuda", dtype=torch.float32, offload=offload)
@@ -168,5 +169,6 @@ def test_offload_on_cuda_gives_the_same_frames_in_less_memory(tiny_models: Path,
         peaks[offload] = torch.cuda.max_memory_allocated()
         del models
         torch.cuda.empty_cache()
+        assert torch.cuda.memory_allocated() == resting  # nothing left on the GPU
     torch.testing.assert_close(frames[mode], frames["none"], atol=1e-4, rtol=0)
     assert peaks[mode] < peaks["none"]
