@@ -103,3 +103,22 @@ def test_the_denoising_loop_moves_nothing_between_host_and_device(
         assert out.device.type == device
         crossed[steps] = crossings.seen
     assert len(crossed[2]) == len(crossed[1]) <= 2, crossed
+
+
+def test_every_step_of_the_pipeline_runs_on_a_device_that_is_not_the_host(
+        tiny_models: Path, tmp_path: Path) -> None:
+    """Conditioning, denoising, decoding and interpolation with every model on `meta`, which
+    refuses any mixing with host tensors as CUDA does: a step that would fail on a GPU fails
+    here (the fps conditioning once stacked a host tensor with device ones)."""
+    from sonic_ext.sonic.loading import load_models
+    from sonic_ext.sonic.pipeline import PipelineSettings, generate_frames
+    from tests.conftest import write_tone_wav
+
+    models = load_models(tiny_models, device="meta", dtype=torch.float32)
+    chunks = list(generate_frames(models, Image.open(FACES / "obama.jpg").convert("RGB"),
+                                  [300.0, 250.0, 300.0, 380.0],
+                                  write_tone_wav(tmp_path / "s.wav", seconds=1.0),
+                                  PipelineSettings(GenerationParams(steps=1,
+                                                                    min_resolution=256))))
+    assert {c.device.type for c in chunks} == {"meta"}
+    assert sum(c.shape[0] for c in chunks) == 2 * 12 - 1  # 1 s: 12 frames, doubled by RIFE
