@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,8 @@ DTYPES = ("bf16", "fp16")
 OFFLOADS = ("none", "model", "sequential")
 PEAK_TFLOPS = {"H100": 989.4, "H200": 989.4}  # dense bf16/fp16 tensor-core peak (SXM)
 CUDA_TESTS = ["tests/sonic/test_offload.py", "tests/sonic/test_device_copies.py",
-              "tests/sonic/test_memory.py"]
+              "tests/sonic/test_memory.py",  # and compile_unet against the golden case (heavy):
+              "tests/sonic/test_golden_check.py::test_the_compiled_unet_reproduces_every_recorded_tensor"]
 GIB = 1024 ** 3
 
 
@@ -181,7 +183,8 @@ def main() -> None:
                 rows.append(row)
                 print(_line(row, seconds, flops, peak_tflops), flush=True)
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                            *CUDA_TESTS], cwd=REPO, check=False)
+                            *CUDA_TESTS], cwd=REPO, check=False,
+                           env={**os.environ, "SONIC_TEST_HEAVY": "1"})
     failed = len(rows) < len(DTYPES) * len(OFFLOADS) or tests.returncode != 0
     print(f"\ngpu_check: {len(rows)} of {len(DTYPES) * len(OFFLOADS)} variants ran; CUDA tests "
           f"{'passed' if tests.returncode == 0 else 'FAILED'}")

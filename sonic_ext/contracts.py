@@ -88,6 +88,10 @@ class GenerationParams:
                                  "model to the GPU only while it runs, sequential moves each "
                                  "layer (slowest, least memory)", "Offload",
                          choices=OFFLOAD_MODES)
+    compile_unet: bool = param(False, "compile the UNet with torch.compile (needs a C++ "
+                                      "compiler; for GPUs): the first window waits for the "
+                                      "compile, later windows may run faster; not with offload "
+                                      "sequential", "Compile the UNet")
     decode_chunk_size: int = param(8, "frames the VAE decodes at once: lower saves memory",
                                    "Decode chunk size", low=1, high=64)
 

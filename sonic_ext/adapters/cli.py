@@ -244,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="dev_command", metavar="ACTION", required=True, parser_class=_Parser)
     golden = dev.add_parser("golden-check", help="compare the pipeline with a golden case")
     golden.add_argument("case_dir", type=Path, metavar="CASE_DIR")
+    golden.add_argument("--compile-unet", action="store_true",
+                        help="torch.compile the UNet first (checks the compiled forward)")
     _add_json(golden)
     golden.set_defaults(handler=_golden_check)
     sample = dev.add_parser("sample-audio", help="write a speech-like WAV to try the flow with")
@@ -756,7 +758,8 @@ def _golden_check(_service: SonicService, args: argparse.Namespace) -> Outcome:
     from ..sonic.golden import GoldenCase, run_golden_check
 
     case = GoldenCase(args.case_dir)
-    results = run_golden_check(case, progress=None if args.json else _print_progress)
+    results = run_golden_check(case, progress=None if args.json else _print_progress,
+                               compile_unet=args.compile_unet)
     failed = [r for r in results if not r.ok]
     lines = [f"{'tensor':<44} {'max abs':>10} {'max rel':>10} {'atol':>8}  result"]
     lines += [f"{r.name:<44} {r.max_abs:>10.3g} {r.max_rel:>10.3g} {r.atol:>8.1g}  "

@@ -36,7 +36,7 @@ from .pipeline import (
 from .preprocess import square_crop_box
 from .rife import load_ifnet
 from .sampling import Guidance, WindowSchedule
-from .unet import downsample_face_mask, load_sonic_unet
+from .unet import compile_forward, downsample_face_mask, load_sonic_unet
 from .vae import decode_chunks, load_vae_from_file
 
 
@@ -168,8 +168,8 @@ class GoldenCase:
             scheduler_config=self.config("scheduler_config.json"))
 
 
-def run_golden_check(case: GoldenCase, progress: ProgressCallback | None = None
-                     ) -> list[Comparison]:
+def run_golden_check(case: GoldenCase, progress: ProgressCallback | None = None, *,
+                     compile_unet: bool = False) -> list[Comparison]:
     """Run our pipeline on the case, step by step, and compare every tensor its manifest lists.
 
     The probes sit here, not in the pipeline: each step's results are read off what it
@@ -177,6 +177,8 @@ def run_golden_check(case: GoldenCase, progress: ProgressCallback | None = None
     image, box = case.portrait_and_box()
     audio = case.input(case.params["audio"]["file"])
     models, settings = case.load_models(), case.settings()
+    if compile_unet:  # the compiled forward must reproduce the same tensors
+        compile_forward(models.unet)
     conditioned = condition(models, image, box, audio, settings)
     produced = conditioned_tensors(conditioned, settings)
 

@@ -29,6 +29,7 @@ from .pipeline import (
     denoise_video,
 )
 from .preprocess import kept_size
+from .unet import compile_forward
 
 log = logging.getLogger(__name__)
 
@@ -70,18 +71,22 @@ class SonicStage:
     def __init__(self, models_dir: Path) -> None:
         self.models_dir = models_dir
         self._lock = threading.Lock()
-        self._loaded: tuple[tuple[Placement, bool], SonicModels] | None = None
+        self._loaded: tuple[tuple[Placement, bool, bool], SonicModels] | None = None
 
-    def models(self, placement: Placement, interpolate: bool) -> SonicModels:
-        key = (placement, interpolate)
+    def models(self, placement: Placement, interpolate: bool,
+               compiled: bool = False) -> SonicModels:
+        key = (placement, interpolate, compiled)
         with self._lock:
             if self._loaded is None or self._loaded[0] != key:
                 self._loaded = None  # drop the old set before loading another
                 log.info("loading Sonic models from %s for %s (%s, offload %s)",
                          self.models_dir, placement.device, placement.dtype, placement.offload)
-                self._loaded = (key, load_models(self.models_dir, device=placement.device,
-                                                 dtype=placement.dtype, interpolate=interpolate,
-                                                 offload=placement.offload))
+                models = load_models(self.models_dir, device=placement.device,
+                                     dtype=placement.dtype, interpolate=interpolate,
+                                     offload=placement.offload)
+                if compiled:
+                    compile_forward(models.unet)
+                self._loaded = (key, models)
             return self._loaded[1]
 
     def placement(self, params: GenerationParams, size: tuple[int, int],
@@ -119,7 +124,7 @@ class SonicStage:
         placement = self.placement(params, generation_size(*image.size, params.min_resolution),
                                    seconds)
         with raised_as(pipeline_failure):  # a failure to load is the pipeline's too
-            models = self.models(placement, params.interpolate)
+            models = self.models(placement, params.interpolate, _compiles(params, placement))
             conditioned = condition(models, image, face_box_xywh, audio, settings)
             latents = denoise_video(models, conditioned, settings, progress=progress,
                                     cancel=cancel)
@@ -145,6 +150,16 @@ class Denoised:
     latents: torch.Tensor
     portrait_size: tuple[int, int]  # of the conditioning image, for keep_resolution
     placement: Placement  # what ran: `auto` resolved to a mode
+
+
+def _compiles(params: GenerationParams, placement: Placement) -> bool:
+    """compile_unet, unless the UNet visits the GPU a layer at a time (its weights change
+    device inside the forward, which a compiled graph cannot follow)."""
+    if params.compile_unet and placement.offload == "sequential":
+        log.warning("compile_unet skipped: offload sequential moves the UNet's weights inside "
+                    "its forward")
+        return False
+    return params.compile_unet
 
 
 def pipeline_failure(exc: Exception) -> PipelineError:

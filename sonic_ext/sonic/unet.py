@@ -23,6 +23,7 @@ from inspect import signature
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import UNetSpatioTemporalConditionModel
@@ -57,13 +58,19 @@ def downsample_face_mask(face_mask: torch.Tensor, num_queries: int) -> torch.Ten
     portrait); that is what the weights were trained with.
     """
     height, width = face_mask.shape[-2:]
-    ratio = torch.tensor(num_queries / (width / height), dtype=torch.float32, device="cpu")
-    mask_h = max(1, int(ratio.sqrt()))
-    mask_h += int(num_queries % mask_h != 0)
-    mask_w = num_queries // mask_h
+    mask_h, mask_w = _mask_grid(num_queries, int(height), int(width))
     small = F.interpolate(face_mask.reshape(1, 1, height, width).float(), size=(mask_h, mask_w),
                           mode="bicubic", align_corners=False)
     return F.pad(small.flatten(), (0, num_queries - mask_h * mask_w))
+
+
+@torch.compiler.assume_constant_result  # plain integers: torch.compile bakes the result in
+def _mask_grid(num_queries: int, height: int, width: int) -> tuple[int, int]:
+    """(rows, columns) of the mask grid a layer of `num_queries` tokens sees (see above)."""
+    ratio = np.float32(num_queries / (width / height))
+    mask_h = max(1, int(np.sqrt(ratio)))
+    mask_h += int(num_queries % mask_h != 0)
+    return mask_h, num_queries // mask_h
 
 
 def _split_heads(states: torch.Tensor, heads: int) -> torch.Tensor:
@@ -276,6 +283,12 @@ class SonicUNet(UNetSpatioTemporalConditionModel):
             problems.append(f"face_mask {tuple(face_mask.shape)} is not (1, 1, H, W)")
         if problems:
             raise ValueError("; ".join(problems))
+
+
+def compile_forward(unet: SonicUNet) -> None:
+    """torch.compile the UNet's forward in place. Static shapes: every window has the same, so
+    it compiles once; the whole forward is one graph (no breaks: `_mask_grid`)."""
+    unet.forward = torch.compile(unet.forward, dynamic=False)
 
 
 def load_sonic_unet(config: Mapping[str, Any], num_audio_tokens: int, weights: str | Path, *,

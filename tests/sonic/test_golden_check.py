@@ -26,6 +26,18 @@ def test_every_recorded_tensor_is_reproduced(case: Path, tmp_path: Path,
     assert any(n.startswith("windows/s1_w") for n in names)  # per-window UNet calls
 
 
+@pytest.mark.heavy
+def test_the_compiled_unet_reproduces_every_recorded_tensor(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """compile_unet: torch.compile's forward gives the same frames within the golden tolerances
+    (minutes of compiling on a CPU, hence heavy; bench/gpu_check.sh runs it on the GPU machine)."""
+    code = cli.main(["--home", str(tmp_path), "dev", "golden-check", str(CASES[0]),
+                     "--compile-unet", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in report["comparisons"] if not c["ok"]] == []
+    assert code == 0 and len(report["comparisons"]) > 50
+
+
 def test_a_missing_window_shift_fails_in_the_windows(tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     broken = tmp_path / "case_no_shift"

@@ -60,7 +60,7 @@ def test_the_buttons_are_named_endpoints_and_generate_keeps_its_first_arguments(
     named = {d["api_name"]: d for d in config["dependencies"] if d.get("api_name")}
     assert set(named) == {"generate", "cancel", "consents_granted", "verify", "consent_add",
                           "consent_amend", "consent_list", "consent_revoke", "audit_verify",
-                          "models_status", "models_download", "batch", "sync_check"}
+                          "models_status", "models_download", "gpu_memory", "batch", "sync_check"}
     ids = {c["id"]: c["props"].get("elem_id") for c in config["components"]}
     generate_inputs = [ids[i] for i in named["generate"]["inputs"]]
     assert generate_inputs == ["sonic_portrait", "sonic_speech", "sonic_purpose",

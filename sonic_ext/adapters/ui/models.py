@@ -124,7 +124,7 @@ def models_tab(service: SonicService) -> None:
                                     label=dtype_spec.label, elem_id="sonic_memory_dtype")
             estimate = gr.Button("Estimate", elem_id="sonic_memory_estimate")
             estimated = gr.HTML(elem_id="sonic_memory_result")
-        keep_out_of_ui_config(hf_token, admin_token)
+        keep_out_of_ui_config(hf_token, admin_token, resolution, seconds, dtype)
         estimate.click(handlers.gpu_memory, inputs=[resolution, seconds, dtype],
                        outputs=estimated, api_name="gpu_memory")
         refresh.click(handlers.refresh, inputs=None, outputs=[table, summary],
