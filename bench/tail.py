@@ -17,19 +17,19 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import sonic_ext.prefetch as prefetch
-from sonic_ext import GenerateRequest, GenerationParams, Settings, SonicService
+from sonic_ext import GenerateRequest, GenerationParams
 from sonic_ext.media.sample_audio import write_sample_speech
 from sonic_ext.progress import ProgressEvent
-from sonic_ext.sonic.tiny import make_tiny_tree
 
-REPO = Path(__file__).resolve().parents[1]
-FACES = REPO / "tests" / "fixtures" / "faces"
-RELEASE = REPO / "tests" / "fixtures" / "consent" / "example-release.pdf"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.installation import PORTRAIT, PURPOSE, consented_service
 
 
 def main() -> None:
@@ -40,12 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sonic-bench-tail-"))
     try:
-        settings = Settings.from_environment({}, home=work / "home",
-                                             models_dir=make_tiny_tree(work / "tiny", seed=0))
-        settings.ensure_dirs()
-        service = SonicService(settings)
-        consent = service.add_consent("Barack Obama", [FACES / "obama.jpg"], RELEASE,
-                                      ["education"], None, "bench", grantees=["any"])
+        service, consent = consented_service(work)
         speech = write_sample_speech(work / "speech.wav", args.seconds)
         params = GenerationParams(steps=1, seed=0, min_resolution=args.resolution)
         overlaps: dict[int, list[prefetch.Overlap]] = {0: [], 2: []}
@@ -64,8 +59,8 @@ def main() -> None:
                     denoised_at[0] = time.monotonic()
 
             out = work / f"run{run}.mp4"
-            service.generate(GenerateRequest(FACES / "obama2.jpg", speech, out, "education",
-                                             params, consent_ids=(consent.id,)), progress=seen)
+            service.generate(GenerateRequest(PORTRAIT, speech, out, PURPOSE, params,
+                                             consent_ids=(consent,)), progress=seen)
             tail = time.monotonic() - denoised_at[0]
             if run:
                 tails[depth].append(tail)
