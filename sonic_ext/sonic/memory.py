@@ -23,7 +23,7 @@ import json
 import math
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -374,7 +374,10 @@ def estimate(arch: Architecture, shapes: Shapes, mode: str) -> MemoryEstimate:
     bring each model only for its own stage, `sequential` the UNet one layer at a time."""
     if mode not in MODES:
         raise ValueError(f"offload mode must be one of {MODES}, got {mode!r}")
-    costs = _stage_costs(arch.key(), shapes)
+    # the forwards see at most a window and a decode chunk of frames: a longer clip costs the
+    # same there, so each generation's length does not build and count the models again
+    longest = max(WINDOW_FRAMES, shapes.decode_chunk) / GENERATED_FPS
+    costs = _stage_costs(arch.key(), replace(shapes, seconds=min(shapes.seconds, longest)))
     resident = costs["resident"].weights if mode == "none" else {}
     held = held_bytes(arch, shapes)
     peaks = []
