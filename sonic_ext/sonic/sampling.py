@@ -111,14 +111,13 @@ def denoise(latents: torch.Tensor, cond: Conditioning, unet: UNetFn, schedule: S
     """Run every denoising step over every window; return the final latents (1, N, 4, h, w)."""
     num_frames = latents.shape[1]
     appearance, audio = guidance.scales(schedule.steps)
-    calls = sum(len(windows.windows(num_frames, i)) for i in range(schedule.steps))
-    timer = StageTimer("denoise", calls, progress) if progress else None
-    done = 0
     # Every window's frame indices and every timestep go to the device once, here: inside the
     # loop a copy from the host would make the host wait for the GPU at each window.
     device = latents.device
     plan = _sent(torch.tensor([windows.windows(num_frames, i) for i in range(schedule.steps)]),
-                 device)
+                 device)  # (steps, windows, frames)
+    timer = StageTimer("denoise", plan.shape[0] * plan.shape[1], progress) if progress else None
+    done = 0
     timesteps = _sent(schedule.timesteps, device)
     for i, timestep in enumerate(timesteps):
         sigma, sigma_next = float(schedule.sigmas[i]), float(schedule.sigmas[i + 1])
