@@ -175,8 +175,6 @@ run_pytest_stage() {
 }
 
 # run_host_stage NAME [PYTEST ARGS...]: the host's venv, then the host-facing tests in it.
-# HOST_ENV_NOTE says how a venv that is now reused was made just before (setup/test.sh builds
-# them beside the main suite).
 run_host_stage() {
   local name=$1 start env_note
   shift
@@ -189,7 +187,6 @@ run_host_stage() {
     return 1
   fi
   env_note="env $HOST_ENV_STATE in $(( $(date +%s) - start )) s"
-  [ "$HOST_ENV_STATE" = reused ] && [ -n "${HOST_ENV_NOTE:-}" ] && env_note=$HOST_ENV_NOTE
   SONIC_HOST_ENV=$name SONIC_HOST_PINS="$(host_pin_file "$name")" \
     run_pytest_stage "$name" "$env_note" ".venv-$name/bin/python" \
     -p no:cacheprovider "${HOST_TESTS[@]}" "$@"

@@ -8,8 +8,11 @@
 # dependencies our bounds allow) into a fresh venv and runs a generation; SONIC_LATEST_DEPS=0
 # skips it.
 #
-# The host venvs are built, and the latest stage runs, beside the main suite (mostly downloads
-# and installs while the suite mostly computes); their output is printed after it.
+# The host stages (venv, then tests) and the latest stage run beside the main suite; their
+# output is printed after it. Each test process gets one torch thread: the tiny test models gain
+# nothing from a second one, and two stages of two threads each on two cores lose to
+# oversubscription (two processes of the same tests: 34 s with one thread each, 43 s with two,
+# 35 s for one process alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . setup/common.sh
@@ -32,31 +35,29 @@ if [ $# = 0 ] && [ "$hosts" = "${HOST_NAMES[*]}" ]; then
   done
 fi
 
-# side_stages DIR: the host venvs, then the latest stage; notes and summary lines go to DIR.
+# side_stages DIR: each host stage (its venv, then its tests), then the latest stage; their
+# summary lines go to DIR/summary as each ends.
 side_stages() {
-  local dir=$1 host start
+  local dir=$1 host
   for host in $hosts; do
-    start=$(date +%s)
-    HOST_ENV_STATE=""
-    if ensure_host_env "$host"; then
-      echo "env $HOST_ENV_STATE in $(( $(date +%s) - start )) s beside the main suite" \
-        > "$dir/env-$host"
-    fi  # else the host stage tries again, in the foreground, and reports why it failed
+    run_host_stage "$host" --basetemp="$dir/pytest-$host"
+    printf '%s\n' "${STAGE_SUMMARY[@]}" > "$dir/summary"
   done
   if [ -n "$latest" ]; then
-    SONIC_TEST_LATEST_DEPS=1 run_pytest_stage latest "beside the main suite" .venv/bin/python \
-      -p no:cacheprovider --basetemp="$dir/pytest" tests/test_wheel_install.py -k newest_allowed
+    SONIC_TEST_LATEST_DEPS=1 run_pytest_stage latest "" .venv/bin/python \
+      -p no:cacheprovider --basetemp="$dir/pytest-latest" tests/test_wheel_install.py -k newest_allowed
     printf '%s\n' "${STAGE_SUMMARY[@]}" > "$dir/summary"
   fi
 }
 
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 side=$(mktemp -d "${TMPDIR:-/tmp}/sonic-side.XXXXXX")
 side_pid=""
 trap '[ -n "$side_pid" ] && kill "$side_pid" 2>/dev/null; rm -rf "$side"' EXIT
 if [ -n "$hosts$latest" ]; then
   (set +e; side_stages "$side") > "$side/log" 2>&1 &
   side_pid=$!
-  echo "=== beside the main suite: host envs (${hosts:-none}), latest stage" \
+  echo "=== beside the main suite: host stages (${hosts:-none}), latest stage" \
        "($([ -n "$latest" ] && echo on || echo off)); output printed after it"
 fi
 
@@ -67,18 +68,16 @@ if [ -n "$side_pid" ]; then
   side_pid=""
   echo "=== beside the main suite (output)"
   cat "$side/log"
-  if [ -n "$latest" ]; then
-    if [ -f "$side/summary" ]; then
-      mapfile -t side_lines < "$side/summary"
-      STAGE_SUMMARY+=("${side_lines[@]}")
-      grep -q '^stage latest: PASS' "$side/summary" || failed=1
-    else
-      STAGE_SUMMARY+=("stage latest: FAIL: did not finish (see its output above)"); failed=1
+  side_lines=()
+  [ -f "$side/summary" ] && mapfile -t side_lines < "$side/summary"
+  STAGE_SUMMARY+=("${side_lines[@]}")
+  for stage in $hosts ${latest:+latest}; do
+    if ! grep -q "^stage $stage: " "$side/summary" 2>/dev/null; then
+      STAGE_SUMMARY+=("stage $stage: FAIL: did not finish (see the output above)"); failed=1
+    elif ! grep -q "^stage $stage: PASS" "$side/summary"; then
+      failed=1
     fi
-  fi
+  done
 fi
-for host in $hosts; do
-  HOST_ENV_NOTE=$(cat "$side/env-$host" 2>/dev/null || true) run_host_stage "$host" || failed=1
-done
 print_stage_summary
 exit "$failed"
