@@ -6,12 +6,14 @@ import math
 import os
 import struct
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from sonic_ext import Settings, SonicService
+from tests.postgres import PostgresServer
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -24,9 +26,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the run; each test that asks makes its own database."""
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The registry's database: None for the installation's SQLite file (the default), or,
+    parametrised indirectly with "postgresql", a new database on the real server."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return None
+    return request.getfixturevalue("postgres").create_database()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
     env = {"HOME": str(tmp_path / "user")}
+    if database_url:
+        env["SONIC_DB_URL"] = database_url
     return Settings.from_environment(env, home=tmp_path / "home")
 
 
@@ -71,9 +92,10 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def obama_consented(tmp_path: Path, tiny_models: Path) -> SonicService:
+def obama_consented(tmp_path: Path, tiny_models: Path, database_url: str | None) -> SonicService:
     """An installation with tiny test weights and Barack Obama's consent for education."""
-    settings = Settings.from_environment({}, home=tmp_path / "home", models_dir=tiny_models)
+    env = {"SONIC_DB_URL": database_url} if database_url else {}
+    settings = Settings.from_environment(env, home=tmp_path / "home", models_dir=tiny_models)
     settings.ensure_dirs()
     service = SonicService(settings)
     from tests.evidence import write_release_pdf  # loads the consent package: only here

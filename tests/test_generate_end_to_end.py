@@ -4,7 +4,6 @@ H.264 + AAC, C2PA signing, atomic publish and the manifest store: real libraries
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from tests.conftest import consent_ids, write_tone_wav
 from tests.evidence import write_release_pdf
 from tests.group_photo import group_photo
 from tests.provenance.conftest import reencode
+from tests.raw_database import raw
 
 FACES = Path(__file__).resolve().parent / "fixtures" / "faces"
 FAST = GenerationParams(steps=1, min_resolution=256, seed=0)
@@ -37,8 +37,10 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tone_wav(tmp_path_factory.mktemp("audio") / "speech.wav", seconds=3.3)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 def test_a_consented_face_becomes_a_signed_watermarked_mp4(studio: SonicService, speech: Path,
                                                            tmp_path: Path) -> None:
+    """On either registry database: SQLite (the default) or PostgreSQL (SONIC_DB_URL)."""
     from sonic_ext.provenance.reading import read_provenance
     from sonic_ext.provenance.trust import TrustPolicy
 
@@ -86,7 +88,7 @@ def test_a_consented_face_becomes_a_signed_watermarked_mp4(studio: SonicService,
         reading.manifest.consent["audit_seq"])
     anchored = studio.verify_audit_chain([out])
     assert anchored.ok and anchored.anchors_checked == 2  # the manifest and the home's file
-    with sqlite3.connect(studio.settings.registry_path, isolation_level=None) as db:
+    with raw(studio.settings) as db:
         db.execute("DELETE FROM audit_events WHERE seq > ?",
                    (reading.manifest.consent["audit_seq"] - 1,))
     problems = studio.verify_audit_chain([out]).problems

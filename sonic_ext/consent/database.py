@@ -1,9 +1,10 @@
 """The registry's database: engine, migrations on open, and read/write transactions.
 
 Writes are serialised: each write transaction first takes the registry lock (SQLite: `BEGIN
-IMMEDIATE`; other databases: `SELECT ... FOR UPDATE` on the head row). The audit chain's next
-link therefore always builds on the latest one, across threads and processes alike. Reads run in
-ordinary transactions and never wait for writers (SQLite in WAL mode).
+IMMEDIATE`; PostgreSQL: `SELECT ... FOR UPDATE` on the head row). The audit chain's next link
+therefore always builds on the latest one, across threads, processes and machines alike. A writer
+waits for the lock at most BUSY_TIMEOUT_S on either database, then gets RegistryBusy. Reads run
+in ordinary transactions and never wait for writers (SQLite in WAL mode; PostgreSQL's MVCC).
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ..errors import RegistryBusy
+from ..errors import NotAvailable, RegistryBusy
 from .models import RegistryHead
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-SQLITE_BUSY_TIMEOUT_S = 60.0
+BUSY_TIMEOUT_S = 60.0
 _WRITE_OPTION = "sonic_registry_write"
 # Any constant shared by every process of every installation; only PostgreSQL uses it.
 _MIGRATION_LOCK_KEY = 0x50_4E_49_43
@@ -65,16 +66,20 @@ class RegistryDatabase:
         try:
             with Session(self._write_engine, expire_on_commit=False) as session, \
                     session.begin():
+                if session.get_bind().dialect.name == "postgresql":  # SQLite: connect_args
+                    session.execute(text("SELECT set_config('lock_timeout', :ms, true)"),
+                                    {"ms": f"{BUSY_TIMEOUT_S * 1000:.0f}"})
                 head = session.get(RegistryHead, 1, with_for_update=True)
                 if head is None:
                     raise RuntimeError("registry database has no head row; it was not migrated")
                 yield session, head
         except OperationalError as exc:
-            if "locked" not in str(exc.orig):  # SQLite's "database is locked" and the like
+            if not _lock_wait_expired(exc):
                 raise
             raise RegistryBusy(f"the consent registry is locked by another writer (waited "
-                               f"{SQLITE_BUSY_TIMEOUT_S:g} s)", hint="try again shortly; if it "
-                               "persists, look for a process holding registry.db open") from None
+                               f"{BUSY_TIMEOUT_S:g} s)", hint="try again shortly; if it "
+                               "persists, look for a process holding the registry open (its "
+                               "registry.db, or a session in its PostgreSQL database)") from None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -82,11 +87,16 @@ class RegistryDatabase:
 
 def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        # SQLAlchemy's default for a bare postgresql:// is psycopg2; we ship psycopg 3
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername == "postgresql+psycopg":
+        _require_psycopg()
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         _private_sqlite_file(Path(parsed.database))
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -103,6 +113,20 @@ def _create_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
     return engine
+
+
+def _lock_wait_expired(error: OperationalError) -> bool:
+    """SQLite's "database is locked", or PostgreSQL's lock_not_available (SQLSTATE 55P03)."""
+    return "locked" in str(error.orig) or getattr(error.orig, "sqlstate", None) == "55P03"
+
+
+def _require_psycopg() -> None:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise NotAvailable("SONIC_DB_URL names a PostgreSQL registry, but its driver (psycopg) "
+                           "is not installed", hint="pip install 'sd-webui-sonic[postgres]'"
+                           ) from None
 
 
 def _private_sqlite_file(path: Path) -> None:

@@ -180,7 +180,7 @@ def test_a_registry_locked_by_another_writer_is_503_with_retry_after(
 
     from sonic_ext.consent import database
 
-    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_S", 0.5)  # not a minute, in a test
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.5)  # not a minute, in a test
     service = make_service(tmp_path / "home")
     service.list_consents()  # the registry exists, migrated
     holder = sqlite3.connect(service.settings.registry_path, isolation_level=None)

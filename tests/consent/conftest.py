@@ -1,6 +1,10 @@
 """Consent fixtures: real dlib (and a tiny insightface pack) loaded once per session, a fresh
 registry per test. Detection results are cached by portrait hash inside the shared backends, so
-each portrait is analysed once however many registries enrol or check it."""
+each portrait is analysed once however many registries enrol or check it.
+
+The registry's own tests (REGISTRY_MODULES) run twice: on SQLite and on a real PostgreSQL server
+(tests/postgres.py), each test in a database of its own (tests/conftest.py's `database_url`).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,14 @@ FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 # policy/default.toml's dlib threshold (measured in tests/identity), stated again in the tests'
 # own policy override so they keep testing it if the default moves.
 DLIB_THRESHOLD = 0.93
+REGISTRY_MODULES = {"test_audit", "test_concurrency", "test_credentials", "test_migrations",
+                    "test_registry", "test_registry_tamper"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if (metafunc.module.__name__.rsplit(".", 1)[-1] in REGISTRY_MODULES
+            and "database_url" in metafunc.fixturenames):
+        metafunc.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 
 class FakeClock:
@@ -83,9 +95,6 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.from_environment({"HOME": str(tmp_path / "user")}, home=tmp_path / "home")
 
 
 @pytest.fixture

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from sonic_ext.consent import ConsentGate, GateRefused
 from sonic_ext.consent.audit import GENESIS_HASH, event_hash
 
+from ..raw_database import raw
 from .conftest import FACES, enrol
 
 
@@ -23,10 +22,6 @@ def logged(registry, evidence):
         gate.check(FACES / "obama2.jpg", "education", "tester", [consent.id])
     assert registry.verify_chain().ok
     return registry
-
-
-def raw(settings) -> sqlite3.Connection:
-    return sqlite3.connect(settings.registry_path, isolation_level=None)
 
 
 def test_chain_of_normal_use_verifies(logged):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import datetime, timezone
 
-from sonic_ext.consent import ConsentGate
+import pytest
+
+from sonic_ext.consent import ConsentGate, GateRefused
 
 from .conftest import FACES, enrol
-from .workers import enrol_and_check
+from .workers import enrol_and_check, enrol_or_revoke
 
 THREADS = 20
 PROCESSES = 4
@@ -42,7 +45,7 @@ def test_concurrent_processes_share_one_intact_chain(registry, evidence, setting
     obama = enrol(registry, "Barack Obama", "obama.jpg", evidence)
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(PROCESSES), context.Queue()
-    args = (str(settings.home), str(policy_file), obama.subject_id, str(FACES / "obama2.jpg"),
+    args = (_environment(settings), str(settings.home), str(policy_file), obama.subject_id, str(FACES / "obama2.jpg"),
             str(evidence), barrier, results)
     workers = [context.Process(target=enrol_and_check, args=args) for _ in range(PROCESSES)]
     for worker in workers:
@@ -56,3 +59,29 @@ def test_concurrent_processes_share_one_intact_chain(registry, evidence, setting
     assert report.events_checked == 1 + PROCESSES * 3
     seqs = [seq for _, worker_seqs in outcomes for seq in worker_seqs]
     assert len(set(seqs)) == len(seqs)
+
+
+def test_an_enrolment_and_a_revocation_in_another_process_reach_this_ones_gate(
+        registry, evidence, settings, policy_file, clock):
+    """The reference matrix this process holds follows what another process (another machine,
+    on PostgreSQL) writes: a new face opens the gate, a revocation closes it again."""
+    biden = enrol(registry, "Joe Biden", "biden.jpg", evidence)
+    gate = ConsentGate(registry)
+    portrait = FACES / "obama2.jpg"
+    with pytest.raises(GateRefused):  # and the matrix, with Biden alone, is now loaded here
+        gate.check(portrait, "education", "user", [biden.id])
+    args = (_environment(settings), str(settings.home), str(policy_file),
+            str(FACES / "obama.jpg"), str(evidence))
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as other:
+        consent_id = other.submit(enrol_or_revoke, *args).result(timeout=120)
+        clock.now = datetime.now(timezone.utc)  # this process's clock: fake, the other's: real
+        assert gate.check(portrait, "education", "user", [consent_id]).passed
+        other.submit(enrol_or_revoke, *args, revoke=consent_id).result(timeout=120)
+        clock.now = datetime.now(timezone.utc)
+    with pytest.raises(GateRefused, match="revoked"):
+        gate.check(portrait, "education", "user", [consent_id])
+
+
+def _environment(settings) -> dict[str, str]:
+    """What a process started on another machine of this installation has set."""
+    return {"HOME": str(settings.home), "SONIC_DB_URL": settings.db_url or ""}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -23,6 +22,7 @@ from sonic_ext.errors import Conflict
 from sonic_ext.provenance.identity_assertion import HARD_BINDING, LABEL, IdentityReading
 from sonic_ext.provenance.labels import CONSENT_LABEL, CREDENTIAL_LABEL, IDENTITY_ROLE
 
+from ..raw_database import raw
 from .conftest import enrol
 
 
@@ -155,7 +155,7 @@ def test_another_issuers_status_list_does_not_count(registry, obama, clock, tmp_
 
 def test_an_altered_registry_publishes_no_status_list(registry, obama, settings):
     registry.revoke_consent(obama.id, "withdrawn", actor="operator")
-    with sqlite3.connect(settings.registry_path, isolation_level=None) as db:
+    with raw(settings) as db:
         db.execute("UPDATE consents SET revoked_at = NULL")
     with pytest.raises(Conflict, match="no status list was made: .* not as the consent key"):
         registry.status_list()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from sonic_ext.consent import ConsentRegistry
 from sonic_ext.consent.database import RegistryDatabase
 from sonic_ext.consent.models import Base, RegistryHead
+from sonic_ext.errors import NotAvailable
 
 from .conftest import enrol
 
@@ -16,13 +20,14 @@ TABLES = {"alembic_version", "audit_checkpoints", "audit_events", "consents", "f
           "generations", "registry_head", "subjects"}
 
 
-def test_upgrade_from_empty_creates_the_schema_in_wal_mode(tmp_path):
-    database = RegistryDatabase.open(f"sqlite:///{tmp_path}/new/registry.db")
+def test_upgrade_from_empty_creates_the_schema(settings):
+    database = RegistryDatabase.open(settings.database_url)
     try:
         assert set(inspect(database.engine).get_table_names()) == TABLES
-        with database.engine.connect() as connection:
-            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        if database.engine.dialect.name == "sqlite":  # readers never wait for the writer
+            with database.engine.connect() as connection:
+                assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         with database.read() as session:
             head = session.get(RegistryHead, 1)
             assert (head.audit_seq, head.references_version) == (0, 0)
@@ -30,8 +35,8 @@ def test_upgrade_from_empty_creates_the_schema_in_wal_mode(tmp_path):
         database.dispose()
 
 
-def test_models_match_the_migrations(tmp_path):
-    database = RegistryDatabase.open(f"sqlite:///{tmp_path}/registry.db")
+def test_models_match_the_migrations(settings):
+    database = RegistryDatabase.open(settings.database_url)
     try:
         with database.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -40,8 +45,8 @@ def test_models_match_the_migrations(tmp_path):
         database.dispose()
 
 
-def test_downgrade_and_upgrade_again(tmp_path):
-    database = RegistryDatabase.open(f"sqlite:///{tmp_path}/registry.db")
+def test_downgrade_and_upgrade_again(settings):
+    database = RegistryDatabase.open(settings.database_url)
     try:
         database.downgrade("base")
         assert set(inspect(database.engine).get_table_names()) == {"alembic_version"}
@@ -51,8 +56,8 @@ def test_downgrade_and_upgrade_again(tmp_path):
         database.dispose()
 
 
-def test_opening_again_is_a_no_op(tmp_path):
-    url = f"sqlite:///{tmp_path}/registry.db"
+def test_opening_again_is_a_no_op(settings):
+    url = settings.database_url
     RegistryDatabase.open(url).dispose()
     again = RegistryDatabase.open(url)
     try:
@@ -72,10 +77,10 @@ def test_a_0002_registry_gains_fingerprints_and_keeps_its_generations(open_regis
     columns = {c["name"] for c in inspect(registry.database.engine).get_columns("generations")}
     assert "fingerprint" not in columns
     with registry.database.engine.begin() as connection:  # a row as 0.2 wrote it
-        connection.exec_driver_sql(
+        connection.execute(text(
             "INSERT INTO generations (id, output_sha256, watermark_id, manifest, consent_id, "
-            "parameters, status, created_at) VALUES ('gen_old', NULL, 'wm-old', '{}', ?, '{}', "
-            "'published', '2026-12-01 10:00:00.000000')", (consent.id,))
+            "parameters, status, created_at) VALUES ('gen_old', NULL, 'wm-old', '{}', :id, '{}', "
+            "'published', '2026-12-01 10:00:00.000000')"), {"id": consent.id})
     registry.database.upgrade()
     columns = {c["name"] for c in inspect(registry.database.engine).get_columns("generations")}
     assert "fingerprint" in columns
@@ -86,3 +91,10 @@ def test_a_0002_registry_gains_fingerprints_and_keeps_its_generations(open_regis
     assert not registry.verify_chain().ok
     assert registry.adopt_unsigned("operator")["consents"] == [consent.id]
     assert registry.verify_chain().ok
+
+
+def test_a_postgresql_url_without_its_driver_names_the_package_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as where it was never installed
+    with pytest.raises(NotAvailable, match=r"driver \(psycopg\) is not installed.*"
+                                           r"sd-webui-sonic\[postgres\]"):
+        RegistryDatabase.open("postgresql://sonic@127.0.0.1:9/sonic")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import stat
+import time
 from datetime import timedelta
 
 import pytest
 
-from sonic_ext.consent import ConsentRegistry
+from sonic_ext.consent import ConsentRegistry, database
 from sonic_ext.consent.models import FaceReference
-from sonic_ext.errors import Conflict, InputError, NotFound
+from sonic_ext.errors import Conflict, InputError, NotFound, RegistryBusy
 
-from ..identity.tiny_pack import MODEL_ID as TINY_MODEL_ID
 from ..evidence import write_release_pdf
+from ..identity.tiny_pack import MODEL_ID as TINY_MODEL_ID
+from ..raw_database import raw
 from .conftest import FACES, enrol
 
 DLIB_MODEL = "dlib/face_recognition_resnet_model_v1"
@@ -194,3 +196,21 @@ def test_registry_survives_reopening(registry, evidence, settings, policy, dlib_
         assert again.verify_chain().ok
     finally:
         again.database.dispose()
+
+
+def test_a_writer_waits_for_the_registry_lock_at_most_the_busy_timeout(
+        open_registry, evidence, settings, monkeypatch):
+    """Another writer (a stuck process, another machine) holding the lock: a revocation gives
+    up after the busy timeout with RegistryBusy, and goes through once the lock is free."""
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.5)  # not a minute, in a test
+    registry = open_registry()
+    consent = enrol(registry, "Barack Obama", "obama.jpg", evidence)
+    with raw(settings) as other:
+        other.take_write_lock()
+        started = time.monotonic()
+        with pytest.raises(RegistryBusy, match=r"locked by another writer \(waited 0.5 s\)"):
+            registry.revoke_consent(consent.id, "withdrawn", actor="operator")
+        assert time.monotonic() - started < 10
+        other.execute("ROLLBACK")
+    assert registry.revoke_consent(consent.id, "withdrawn", actor="operator").revoked_at
+    assert registry.verify_chain().ok

@@ -4,7 +4,6 @@ plain SQL on the database file, with everything a careful attacker would also fi
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 
 import pytest
@@ -17,11 +16,8 @@ from sonic_ext.consent.signing import CheckpointError, create_consent_key
 from sonic_ext.errors import InputError
 from sonic_ext.identity import load_portrait
 
+from ..raw_database import RawDatabase, raw
 from .conftest import FACES, enrol
-
-
-def raw(settings) -> sqlite3.Connection:
-    return sqlite3.connect(settings.registry_path, isolation_level=None)
 
 
 def refused_as_altered(gate: ConsentGate, portrait: str, claims: list[str]) -> str:
@@ -31,7 +27,7 @@ def refused_as_altered(gate: ConsentGate, portrait: str, claims: list[str]) -> s
     return refused.value.decision.message
 
 
-def rehash_from(db: sqlite3.Connection, first: int) -> None:
+def rehash_from(db: RawDatabase, first: int) -> None:
     """What an attacker does after editing event `first`: recompute every later link and the
     head, as the plain chain allows."""
     prev = db.execute("SELECT hash FROM audit_events WHERE seq = ?", (first - 1,)).fetchone()

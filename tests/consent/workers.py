@@ -10,11 +10,11 @@ from sonic_ext.identity import FaceBackends
 from sonic_ext.policy import load_policy
 
 
-def enrol_and_check(home: str, policy_file: str, subject_id: str, portrait: str, evidence: str,
-                    barrier, results) -> None:
+def enrol_and_check(environment: dict[str, str], home: str, policy_file: str, subject_id: str,
+                    portrait: str, evidence: str, barrier, results) -> None:
     """Open the shared registry, wait for the others, then add a consent for the subject with
     `portrait` and check `portrait` twice."""
-    settings = Settings.from_environment({"HOME": home}, home=home)
+    settings = Settings.from_environment(environment, home=home)
     registry = ConsentRegistry.open(settings, load_policy(Path(policy_file)),
                                     backends=FaceBackends(settings.models_dir))
     gate = ConsentGate(registry)  # loads dlib before the race starts
@@ -30,5 +30,21 @@ def enrol_and_check(home: str, policy_file: str, subject_id: str, portrait: str,
         results.put(("ok", seqs))
     except Exception as exc:  # reported to the test, which fails with it
         results.put(("error", repr(exc)))
+    finally:
+        registry.database.dispose()
+
+
+def enrol_or_revoke(environment: dict[str, str], home: str, policy_file: str, portrait: str,
+                    evidence: str, revoke: str | None = None) -> str:
+    """In another process: enrol Barack Obama with `portrait`, or revoke consent `revoke`;
+    returns the consent's id."""
+    settings = Settings.from_environment(environment, home=home)
+    registry = ConsentRegistry.open(settings, load_policy(Path(policy_file)),
+                                    backends=FaceBackends(settings.models_dir))
+    try:
+        if revoke:
+            return registry.revoke_consent(revoke, "withdrawn", actor="other-machine").id
+        return registry.add_consent("Barack Obama", [Path(portrait)], Path(evidence),
+                                    ["education"], None, "other-machine", grantees=["any"]).id
     finally:
         registry.database.dispose()
