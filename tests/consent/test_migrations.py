@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 
 import pytest
@@ -15,6 +16,7 @@ from sonic_ext.consent.models import Base, RegistryHead
 from sonic_ext.errors import NotAvailable
 
 from .conftest import enrol
+from .workers import open_database
 
 TABLES = {"alembic_version", "audit_checkpoints", "audit_events", "consents", "face_references",
           "generations", "registry_head", "subjects"}
@@ -31,6 +33,29 @@ def test_upgrade_from_empty_creates_the_schema(settings):
         with database.read() as session:
             head = session.get(RegistryHead, 1)
             assert (head.audit_seq, head.references_version) == (0, 0)
+    finally:
+        database.dispose()
+
+
+def test_processes_opening_a_new_database_at_once_migrate_it_once(settings):
+    """Every machine of a deployment starting together on an empty database: one creates the
+    schema, the others wait for it and find it done."""
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(4), context.Queue()
+    openers = [context.Process(target=open_database, args=(settings.database_url, barrier,
+                                                           results)) for _ in range(4)]
+    for opener in openers:
+        opener.start()
+    outcomes = [results.get(timeout=120) for _ in openers]
+    for opener in openers:
+        opener.join(timeout=30)
+    assert outcomes == ["ok"] * 4
+    database = RegistryDatabase(settings.database_url)
+    try:
+        with database.engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").all() \
+                == [("0004",)]
+        assert set(inspect(database.engine).get_table_names()) == TABLES
     finally:
         database.dispose()
 

@@ -48,3 +48,15 @@ def enrol_or_revoke(environment: dict[str, str], home: str, policy_file: str, po
                                     ["education"], None, "other-machine", grantees=["any"]).id
     finally:
         registry.database.dispose()
+
+
+def open_database(url: str, barrier, results) -> None:
+    """Wait for the others, then open (and so migrate) the registry database at `url`."""
+    from sonic_ext.consent.database import RegistryDatabase
+
+    barrier.wait()
+    try:
+        RegistryDatabase.open(url).dispose()
+        results.put("ok")
+    except Exception as exc:  # reported to the test, which fails with it
+        results.put(repr(exc))
