@@ -34,6 +34,8 @@ def studio(obama_consented: SonicService) -> SonicService:
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Long enough for several denoising windows; tests that do not need them take the 1 s
+    `speech_wav`."""
     return write_tone_wav(tmp_path_factory.mktemp("audio") / "speech.wav", seconds=3.3)
 
 
@@ -105,7 +107,8 @@ def test_someone_without_consent_gets_nothing(studio: SonicService, speech: Path
     assert not out.exists()
 
 
-def test_a_revocation_during_generation_stops_the_publish(studio: SonicService, speech: Path,
+def test_a_revocation_during_generation_stops_the_publish(studio: SonicService,
+                                                          speech_wav: Path,
                                                           tmp_path: Path) -> None:
     out = tmp_path / "late.mp4"
     (consent,) = studio.list_consents()
@@ -115,8 +118,9 @@ def test_a_revocation_during_generation_stops_the_publish(studio: SonicService, 
             studio.revoke_consent(consent.id, "withdrawn during the run", "test operator")
 
     with pytest.raises(ConsentRefused, match="changed while the video was being made"):
-        studio.generate(GenerateRequest(FACES / "obama2.jpg", speech, out, "education", FAST,
-                                        consent_ids=(consent.id,)), progress=revoke_midway)
+        studio.generate(GenerateRequest(FACES / "obama2.jpg", speech_wav, out, "education",
+                                        FAST, consent_ids=(consent.id,)),
+                        progress=revoke_midway)
     assert not out.exists()
     assert list(tmp_path.glob(".sonic-publish*")) == []
     assert studio.verify_audit_chain().ok
@@ -124,7 +128,7 @@ def test_a_revocation_during_generation_stops_the_publish(studio: SonicService, 
 
 @pytest.mark.parametrize("revoked", ["Barack Obama", "Joe Biden"])
 def test_revoking_either_persons_consent_during_generation_stops_the_publish(
-        studio: SonicService, speech: Path, tmp_path: Path, revoked: str) -> None:
+        studio: SonicService, speech_wav: Path, tmp_path: Path, revoked: str) -> None:
     """F4: two consented people in the video; revoking the one who is not animated stops the
     publish too, on every surface (they all publish through `service.run`)."""
     group_photo(tmp_path / "pair.jpg", ("biden", "obama"))
@@ -140,20 +144,19 @@ def test_revoking_either_persons_consent_during_generation_stops_the_publish(
             studio.revoke_consent(by_name[revoked], "withdrawn during the run", "operator")
 
     with pytest.raises(ConsentRefused, match="changed while the video was being made"):
-        studio.generate(GenerateRequest(tmp_path / "pair.jpg", speech, out, "education",
+        studio.generate(GenerateRequest(tmp_path / "pair.jpg", speech_wav, out, "education",
                                         whole, consent_ids=tuple(by_name.values())),
                         progress=revoke_midway)
     assert not out.exists() and list(tmp_path.glob(".sonic-publish*")) == []
 
 
-def test_the_cli_generates_with_exit_0_and_one_json_object(studio: SonicService, speech: Path,
-                                                           tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]
-                                                           ) -> None:
+def test_the_cli_generates_with_exit_0_and_one_json_object(
+        studio: SonicService, speech_wav: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli.mp4"
     code = cli.main(["--home", str(studio.settings.home), "--models-dir",
                      str(studio.settings.models_dir), "generate", "--image",
-                     str(FACES / "obama2.jpg"), "--audio", str(speech), "--out", str(out),
+                     str(FACES / "obama2.jpg"), "--audio", str(speech_wav), "--out", str(out),
                      "--purpose", "education", "--steps", "1", "--min-resolution", "256",
                      "--consent", consent_ids(studio)[0], "--json"])
     report = json.loads(capsys.readouterr().out)
@@ -163,12 +166,13 @@ def test_the_cli_generates_with_exit_0_and_one_json_object(studio: SonicService,
 
 
 def test_an_auditor_with_only_the_bundle_checks_the_consent_offline(
-        studio: SonicService, speech: Path, tmp_path: Path,
+        studio: SonicService, speech_wav: Path, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     """A fresh home on 'another machine': no registry, no keys of ours, only the bundle."""
     out = tmp_path / "talking.mp4"
-    result = studio.generate(GenerateRequest(FACES / "obama2.jpg", speech, out, "education",
-                                             FAST, consent_ids=consent_ids(studio)))
+    result = studio.generate(GenerateRequest(FACES / "obama2.jpg", speech_wav, out,
+                                             "education", FAST,
+                                             consent_ids=consent_ids(studio)))
     here = studio.verify(out)
     assert (here.verdict, here.consent_check["verdict"]) == ("authentic", "in-force")
     assert here.consent_check["consent_id"] == result.consent_id
