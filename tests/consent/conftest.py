@@ -32,8 +32,10 @@ REGISTRY_MODULES = {"test_audit", "test_concurrency", "test_credentials", "test_
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    chosen = any("database_url" in marker.args[0]  # a test that names its database(s)
+                 for marker in metafunc.definition.iter_markers("parametrize"))
     if (metafunc.module.__name__.rsplit(".", 1)[-1] in REGISTRY_MODULES
-            and "database_url" in metafunc.fixturenames):
+            and "database_url" in metafunc.fixturenames and not chosen):
         metafunc.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 
 

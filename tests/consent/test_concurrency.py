@@ -82,6 +82,23 @@ def test_an_enrolment_and_a_revocation_in_another_process_reach_this_ones_gate(
         gate.check(portrait, "education", "user", [consent_id])
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_restarted_database_server_is_met_again_without_restarting_us(
+        registry, evidence, postgres):
+    """PostgreSQL restarted (an upgrade, a failover) under a running process: its pooled
+    connections are dead, and the next check, enrolment and revocation work all the same."""
+    obama = enrol(registry, "Barack Obama", "obama.jpg", evidence)
+    gate = ConsentGate(registry)
+    assert gate.check(FACES / "obama2.jpg", "education", "user", [obama.id]).passed
+    postgres.pg_ctl("restart")
+    assert gate.check(FACES / "obama2.jpg", "education", "user", [obama.id]).passed
+    biden = enrol(registry, "Joe Biden", "biden.jpg", evidence)
+    registry.revoke_consent(biden.id, "withdrawn", actor="operator")
+    report = registry.verify_chain()
+    assert report.ok, report.problem
+    assert report.events_checked == 5
+
+
 def _environment(settings) -> dict[str, str]:
     """What a process started on another machine of this installation has set."""
     return {"HOME": str(settings.home), "SONIC_DB_URL": settings.db_url or ""}
