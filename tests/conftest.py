@@ -8,12 +8,15 @@ import struct
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from PIL import Image
 
 from sonic_ext import Settings, SonicService
-from tests.postgres import PostgresServer
+
+if TYPE_CHECKING:
+    from tests.postgres import PostgresServer
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -29,6 +32,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """One real PostgreSQL server for the run; each test that asks makes its own database."""
+    from tests.postgres import PostgresServer
+
     server = PostgresServer.start()
     yield server
     server.stop()
