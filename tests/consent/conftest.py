@@ -2,8 +2,9 @@
 registry per test. Detection results are cached by portrait hash inside the shared backends, so
 each portrait is analysed once however many registries enrol or check it.
 
-The registry's own tests (REGISTRY_MODULES) run twice: on SQLite and on a real PostgreSQL server
-(tests/postgres.py), each test in a database of its own (tests/conftest.py's `database_url`).
+The registry's and the gate's tests (REGISTRY_MODULES: all but the CLI's and the SQLite file's)
+run twice: on SQLite and on a real PostgreSQL server (tests/postgres.py), each test in a database
+of its own (tests/conftest.py's `database_url`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
 # policy/default.toml's dlib threshold (measured in tests/identity), stated again in the tests'
 # own policy override so they keep testing it if the default moves.
 DLIB_THRESHOLD = 0.93
-REGISTRY_MODULES = {"test_audit", "test_concurrency", "test_credentials", "test_migrations",
-                    "test_registry", "test_registry_tamper"}
+REGISTRY_MODULES = {"test_audit", "test_concurrency", "test_consent_data", "test_credentials",
+                    "test_gate", "test_gate_attacks", "test_migrations", "test_registry",
+                    "test_registry_tamper"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -12,7 +12,6 @@ import random
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from sonic_ext import Settings
 from sonic_ext.adapters import cli
@@ -45,6 +44,7 @@ from ..evidence import (
     release_pdf,
     write_release_pdf,
 )
+from ..raw_database import raw
 from .conftest import FACES, enrol
 
 ANSI_NAME = "Barack \x1b[31mObama\x1b[0m"
@@ -313,15 +313,15 @@ def test_printable_escapes_what_check_text_refuses():
 
 def _store_raw_name(settings: Settings, consent_id: str, name: str) -> None:
     """What a row written before these checks (or edited in the database) can hold."""
-    engine = create_engine(settings.database_url)
-    with engine.begin() as db:
-        db.execute(text("UPDATE subjects SET name = :name WHERE id = (SELECT subject_id FROM "
-                        "consents WHERE id = :id)"), {"name": name, "id": consent_id})
-    engine.dispose()
+    with raw(settings) as db:
+        db.execute("UPDATE subjects SET name = ? WHERE id = (SELECT subject_id FROM consents "
+                   "WHERE id = ?)", (name, consent_id))
 
 
 def test_cli_listings_escape_rows_stored_before_the_checks(registry, evidence, settings,
-                                                           capsys):
+                                                           capsys, monkeypatch):
+    if settings.db_url:  # the CLI finds the registry as a deployment's shell would
+        monkeypatch.setenv("SONIC_DB_URL", settings.db_url)
     consent = enrol(registry, "Barack Obama", "obama.jpg", evidence)
     _store_raw_name(settings, consent.id, ANSI_NAME + FAKE_REVOKED_LINE[12:])
     for command in (["consent", "list"], ["consent", "show", consent.id]):
