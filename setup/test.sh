@@ -44,8 +44,8 @@ side_stages() {
     printf '%s\n' "${STAGE_SUMMARY[@]}" > "$dir/summary"
   done
   if [ -n "$latest" ]; then
-    SONIC_TEST_LATEST_DEPS=1 run_pytest_stage latest "" .venv/bin/python \
-      -p no:cacheprovider --basetemp="$dir/pytest-latest" tests/test_wheel_install.py -k newest_allowed
+    SONIC_TEST_LATEST_DEPS=1 run_pytest_stage latest "" .venv/bin/python -p no:cacheprovider \
+      --basetemp="$dir/pytest-latest" tests/test_wheel_install.py -k newest_allowed
     printf '%s\n' "${STAGE_SUMMARY[@]}" > "$dir/summary"
   fi
 }

@@ -88,7 +88,7 @@ class RegistryDatabase:
 def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
-        # SQLAlchemy's default for a bare postgresql:// is psycopg2; we ship psycopg 3
+        # SQLAlchemy 2.0 reads a bare postgresql:// as psycopg2 (2.1 as psycopg); we ship 3
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername == "postgresql+psycopg":
         _require_psycopg()
