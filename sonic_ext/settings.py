@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from .errors import InputError
 
@@ -212,7 +213,7 @@ class Settings:
         return {
             "home": str(self.home),
             "models_dir": str(self.models_dir),
-            "database": "custom URL" if self.db_url else str(self.registry_path),
+            "database": _without_secrets(self.db_url) if self.db_url else str(self.registry_path),
             "policy": str(self.policy_path) if self.policy_path else None,
             "signing": "production credentials" if self.signing_chain else
                        "development credentials",
@@ -249,3 +250,13 @@ def read_secret_file(path: str | os.PathLike[str] | None, field: str) -> str | N
 
 def _path_or_none(value: str | os.PathLike[str] | None) -> Path | None:
     return Path(value) if value not in (None, "") else None
+
+
+def _without_secrets(url: str) -> str:
+    """The database URL an operator can compare across machines, with its password masked and
+    its query (where libpq URLs may carry one too) left out."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username or ''}:***@{netloc.rsplit('@', 1)[1]}"
+    return urlunsplit(parts._replace(netloc=netloc, query="", fragment=""))

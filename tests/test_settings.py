@@ -62,9 +62,17 @@ def test_ensure_dirs_makes_private_folders_for_keys_and_evidence(settings: Setti
         assert stat.S_IMODE(private.stat().st_mode) == 0o700
 
 
-def test_describe_shows_no_database_credentials(tmp_path: Path) -> None:
-    s = Settings.from_environment({"SONIC_DB_URL": "postgresql://u:secret@db/sonic",
-                                   "HOME": str(tmp_path)})
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://u:secret@db/sonic", "postgresql://u:***@db/sonic"),
+    ("postgresql://u@db:5433/sonic?password=secret&sslmode=require", "postgresql://u@db:5433/sonic"),
+    ("postgresql+psycopg://:secret@db/sonic", "postgresql+psycopg://:***@db/sonic"),
+])
+def test_describe_names_the_database_without_its_credentials(tmp_path: Path, url: str,
+                                                             shown: str) -> None:
+    """Which database a machine uses is what an operator of several compares; never its
+    password."""
+    s = Settings.from_environment({"SONIC_DB_URL": url, "HOME": str(tmp_path)})
+    assert s.describe()["database"] == shown
     assert "secret" not in str(s.describe())
 
 
