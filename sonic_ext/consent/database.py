@@ -125,8 +125,8 @@ def _require_psycopg() -> None:
         import psycopg  # noqa: F401
     except ImportError:
         raise NotAvailable("SONIC_DB_URL names a PostgreSQL registry, but its driver (psycopg) "
-                           "is not installed", hint="pip install 'sd-webui-sonic[postgres]'"
-                           ) from None
+                           "is not installed", hint="pip install 'sd-webui-sonic[postgres]'; in a "
+                           "WebUI's venv: pip install 'psycopg[binary]>=3.1,<4'") from None
 
 
 def _private_sqlite_file(path: Path) -> None:
