@@ -7,8 +7,8 @@ the latents and audio conditioning (measured in the run: the tensors `condition`
 final latents), while frames, watermark and encoder are streamed. The fit's slope is printed
 beside that per-minute size, as a ratio.
 
-Tiny test weights on the CPU at the smallest settings (1 step, 256 px: the watermark needs 256), on an otherwise idle
-machine:
+Tiny test weights on the CPU at the smallest settings (1 step, 256 px: the watermark needs 256),
+on an otherwise idle machine:
 
     .venv/bin/python bench/long_audio.py [--minutes 1 3 10] [--resolution 256]
 

@@ -27,7 +27,7 @@ class RawDatabase:
     def take_write_lock(self) -> None:
         """Hold the lock every registry writer takes first, as another writer would, until
         ROLLBACK."""
-        if self._placeholder == "?":
+        if isinstance(self._connection, sqlite3.Connection):
             self.execute("BEGIN IMMEDIATE")
         else:
             self.execute("BEGIN")
