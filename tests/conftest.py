@@ -48,11 +48,14 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     return request.getfixturevalue("postgres").create_database()
 
 
+def database_env(database_url: str | None) -> dict[str, str]:
+    """SONIC_DB_URL as a deployment sets it; nothing for the default SQLite file."""
+    return {"SONIC_DB_URL": database_url} if database_url else {}
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    env = {"HOME": str(tmp_path / "user")}
-    if database_url:
-        env["SONIC_DB_URL"] = database_url
+    env = {"HOME": str(tmp_path / "user"), **database_env(database_url)}
     return Settings.from_environment(env, home=tmp_path / "home")
 
 
@@ -99,8 +102,8 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def obama_consented(tmp_path: Path, tiny_models: Path, database_url: str | None) -> SonicService:
     """An installation with tiny test weights and Barack Obama's consent for education."""
-    env = {"SONIC_DB_URL": database_url} if database_url else {}
-    settings = Settings.from_environment(env, home=tmp_path / "home", models_dir=tiny_models)
+    settings = Settings.from_environment(database_env(database_url), home=tmp_path / "home",
+                                         models_dir=tiny_models)
     settings.ensure_dirs()
     service = SonicService(settings)
     from tests.evidence import write_release_pdf  # loads the consent package: only here

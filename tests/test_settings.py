@@ -64,7 +64,8 @@ def test_ensure_dirs_makes_private_folders_for_keys_and_evidence(settings: Setti
 
 @pytest.mark.parametrize(("url", "shown"), [
     ("postgresql://u:secret@db/sonic", "postgresql://u:***@db/sonic"),
-    ("postgresql://u@db:5433/sonic?password=secret&sslmode=require", "postgresql://u@db:5433/sonic"),
+    ("postgresql://u@db:5433/sonic?password=secret&sslmode=require",
+     "postgresql://u@db:5433/sonic"),
     ("postgresql+psycopg://:secret@db/sonic", "postgresql+psycopg://:***@db/sonic"),
 ])
 def test_describe_names_the_database_without_its_credentials(tmp_path: Path, url: str,

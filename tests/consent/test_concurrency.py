@@ -11,6 +11,7 @@ import pytest
 
 from sonic_ext.consent import ConsentGate, GateRefused
 
+from ..conftest import database_env
 from .conftest import FACES, enrol
 from .workers import enrol_and_check, enrol_or_revoke
 
@@ -45,8 +46,8 @@ def test_concurrent_processes_share_one_intact_chain(registry, evidence, setting
     obama = enrol(registry, "Barack Obama", "obama.jpg", evidence)
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(PROCESSES), context.Queue()
-    args = (_environment(settings), str(settings.home), str(policy_file), obama.subject_id, str(FACES / "obama2.jpg"),
-            str(evidence), barrier, results)
+    args = (_environment(settings), str(settings.home), str(policy_file), obama.subject_id,
+            str(FACES / "obama2.jpg"), str(evidence), barrier, results)
     workers = [context.Process(target=enrol_and_check, args=args) for _ in range(PROCESSES)]
     for worker in workers:
         worker.start()
@@ -101,4 +102,4 @@ def test_a_restarted_database_server_is_met_again_without_restarting_us(
 
 def _environment(settings) -> dict[str, str]:
     """What a process started on another machine of this installation has set."""
-    return {"HOME": str(settings.home), "SONIC_DB_URL": settings.db_url or ""}
+    return {"HOME": str(settings.home), **database_env(settings.db_url)}
