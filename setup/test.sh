@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . setup/common.sh
 . setup/host_envs.sh
-ensure_venv app,ml,identity,provenance,postgres,test
+ensure_venv app,ml,identity,provenance,postgres,queue,test
 ensure_test_tools
 
 hosts=${SONIC_HOST_ENVS-${HOST_NAMES[*]}}

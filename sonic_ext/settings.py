@@ -18,6 +18,7 @@ from .errors import InputError
 ENV_HOME = "SONIC_HOME"
 ENV_MODELS_DIR = "SONIC_MODELS_DIR"
 ENV_DB_URL = "SONIC_DB_URL"
+ENV_QUEUE_URL = "SONIC_QUEUE_URL"  # queue mode: the PostgreSQL database of queue and registry
 ENV_POLICY = "SONIC_POLICY"
 ENV_LOG_LEVEL = "SONIC_LOG_LEVEL"
 ENV_SIGNING_CHAIN = "SONIC_SIGNING_CHAIN"
@@ -55,6 +56,9 @@ class Settings:
     home: Path
     models_dir: Path
     db_url: str | None = None
+    # Queue mode (`serve --queue`, `worker`): generations run on worker processes; the queue
+    # lives in the registry's database, which is then this PostgreSQL URL.
+    queue_url: str | None = None
     policy_path: Path | None = None
     log_level: str = "INFO"
     # Production signing: a PEM chain (leaf first) and its key; without them, development
@@ -94,6 +98,7 @@ class Settings:
         policy_path: str | os.PathLike[str] | None = None,
         log_level: str | None = None,
         admin_token: str | None = None,
+        queue_url: str | None = None,
         default_home: Path | None = None,
         default_models_dir: Path | None = None,
         host: str = "standalone",
@@ -115,6 +120,12 @@ class Settings:
             raise InputError(ENV_SIGNING_KEY if key is None else ENV_SIGNING_CHAIN,
                              "production signing needs both SONIC_SIGNING_CHAIN and "
                              "SONIC_SIGNING_KEY")
+        queue_url = queue_url or env.get(ENV_QUEUE_URL) or None
+        db_url = env.get(ENV_DB_URL) or None
+        if queue_url and db_url and _database_of(db_url) != _database_of(queue_url):
+            raise InputError(ENV_DB_URL, "queue mode keeps the registry in the queue's "
+                                         "database, and SONIC_DB_URL names another one",
+                             hint="unset SONIC_DB_URL, or give the queue the same URL")
         return cls(
             signing_chain=chain, signing_key=key,
             trust_anchors=_path_or_none(env.get(ENV_TRUST_ANCHORS)),
@@ -126,7 +137,7 @@ class Settings:
             consent_anchors_file=_path_or_none(env.get(ENV_CONSENT_ANCHORS)),
             home=resolved_home.expanduser().absolute(),
             models_dir=resolved_models.expanduser().absolute(),
-            db_url=env.get(ENV_DB_URL) or None,
+            db_url=queue_url or db_url, queue_url=queue_url,
             policy_path=_path_or_none(policy_path) or _path_or_none(env.get(ENV_POLICY)),
             log_level=level,
             admin_token=admin_token or env.get(ENV_ADMIN_TOKEN) or read_secret_file(
@@ -214,12 +225,19 @@ class Settings:
             "home": str(self.home),
             "models_dir": str(self.models_dir),
             "database": _without_secrets(self.db_url) if self.db_url else str(self.registry_path),
+            "jobs": "queue (sonic-ext worker processes)" if self.queue_url else "in-process",
             "policy": str(self.policy_path) if self.policy_path else None,
             "signing": "production credentials" if self.signing_chain else
                        "development credentials",
             "host": self.host,
             "consent_admin": "enabled" if self.admin_token else "disabled (no admin token)",
         }
+
+
+def use_only_gpu(index: int) -> None:
+    """Make GPU `index` the only one this process sees (a queue worker per GPU); effective
+    only before torch initialises CUDA."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(index)
 
 
 def parse_origins(value: str | None, field_name: str) -> tuple[str, ...]:
@@ -250,6 +268,12 @@ def read_secret_file(path: str | os.PathLike[str] | None, field: str) -> str | N
 
 def _path_or_none(value: str | os.PathLike[str] | None) -> Path | None:
     return Path(value) if value not in (None, "") else None
+
+
+def _database_of(url: str) -> str:
+    """The URL without its driver name: postgresql:// and postgresql+psycopg:// are one."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}://{rest}"
 
 
 def _without_secrets(url: str) -> str:

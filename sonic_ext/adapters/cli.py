@@ -11,6 +11,7 @@ import argparse
 import getpass
 import json
 import logging
+import re
 import sys
 import textwrap
 import traceback
@@ -44,6 +45,7 @@ from ..settings import (
 )
 from ..text import printable, printable_lines
 from .api.users import parse_api_auth
+from .queue import STALL_TIMEOUT_S
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +139,32 @@ def _admin_token_file(value: str) -> str:
         raise argparse.ArgumentTypeError(exc.problem) from None
 
 
+def _queue_url(value: str) -> str:
+    from .queue.engine import require_postgresql
+
+    try:
+        return require_postgresql(value)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
+
+
+def _worker_device(value: str) -> str:
+    """auto, cpu, cuda or cuda:N (one GPU of several: the worker sees only that one)."""
+    if value in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", value):
+        return value
+    raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N, got {value!r}")
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 86400:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {value!r}")
+    return seconds
+
+
 def _nonempty(value: str) -> str:
     if not value.strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -183,7 +211,26 @@ def build_parser() -> argparse.ArgumentParser:
                        type=_origin, help="a web origin (https://host[:port]) whose pages may "
                                           "call the API; repeat for more (default: "
                                           "$SONIC_API_CORS_ORIGINS, else none)")
+    serve.add_argument("--queue", metavar="URL", type=_queue_url,
+                       help="queue mode: generations run on `sonic-ext worker` processes; URL "
+                            "is the PostgreSQL database of the queue and the registry "
+                            "(default: $SONIC_QUEUE_URL, else jobs run in this process)")
     serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", epilog=EPILOG,
+                                 help="queue mode: run queued generations, one at a time, on "
+                                      "this machine's GPU (one worker per GPU)")
+    worker.add_argument("--queue", metavar="URL", type=_queue_url,
+                        help="the PostgreSQL database of the queue and the registry, as given "
+                             "to `serve --queue` (default: $SONIC_QUEUE_URL)")
+    worker.add_argument("--device", type=_worker_device, default="auto",
+                        help="run every job here: cuda:N (that GPU alone), cuda, cpu, or auto "
+                             "(each job's own choice; default)")
+    worker.add_argument("--stall-timeout", type=_positive_seconds, default=STALL_TIMEOUT_S,
+                        metavar="S", help="a job whose worker sent no heartbeat for S seconds "
+                                          "is run again by another worker (default: "
+                                          f"{STALL_TIMEOUT_S:g})")
+    worker.set_defaults(handler=_worker)
 
     _add_generate(commands)
     _add_batch(commands)
@@ -888,6 +935,21 @@ def _serve(service: SonicService, args: argparse.Namespace) -> Outcome:
     return Outcome({"stopped": True}, "stopped")
 
 
+def _worker(service: SonicService, args: argparse.Namespace) -> Outcome:
+    if not service.settings.queue_url:
+        raise InputError("--queue", "a worker needs the queue's PostgreSQL URL (or "
+                                    "$SONIC_QUEUE_URL)")
+    from .queue.worker import QueueWorker
+
+    worker = QueueWorker(service, service.settings.queue_url, device=args.device,
+                         stall_timeout_s=args.stall_timeout)
+    worker.warm_up()
+    print(f"Sonic {__version__} worker {worker.name}: waiting for jobs (device {args.device}, "
+          f"home {service.settings.home})", file=sys.stderr, flush=True)
+    worker.run()
+    return Outcome({"stopped": True}, "stopped")
+
+
 def _require_free_port(host: str, port: int) -> None:
     """Fail before building the app when the address is taken (uvicorn would exit 3, our
     consent-refused code, after a startup the user waited for)."""
@@ -925,7 +987,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_environment(home=args.home, models_dir=args.models_dir,
                                              log_level=args.log_level,
-                                             admin_token=getattr(args, "admin_token", None))
+                                             admin_token=getattr(args, "admin_token", None),
+                                             queue_url=getattr(args, "queue", None))
         settings.ensure_dirs()
         configure_logging(settings)
         log.info("command %s", " ".join(_command_path(args)))

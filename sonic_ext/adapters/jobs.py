@@ -23,9 +23,9 @@ import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from ..contracts import GenerateRequest, GenerateResult
 from ..errors import Cancelled, Conflict, NotFound, SonicError
@@ -49,9 +49,17 @@ def is_record_id(text: str) -> bool:
     return _JOB_ID.fullmatch(text) is not None
 
 
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def now_stamp() -> str:
     """ISO-8601 UTC with microseconds, the registry's time format; sorts as text."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(timezone.utc).strftime(STAMP_FORMAT)
+
+
+def stamp_ago(seconds: float) -> str:
+    """The `now_stamp` of `seconds` ago (compares as text with stamps)."""
+    return (datetime.now(timezone.utc) - timedelta(seconds=seconds)).strftime(STAMP_FORMAT)
 
 
 class UnknownJob(NotFound):
@@ -73,6 +81,7 @@ class Job:
     progress: ProgressEvent | None = None
     result: GenerateResult | None = None
     error: dict[str, Any] | None = None
+    worker: str | None = None  # queue mode: the `sonic-ext worker` that ran it last
     cancel: CancelToken = field(default_factory=CancelToken, repr=False, compare=False)
     # what it was started with, while this process runs it (a page reloaded meanwhile shows
     # these settings again); not stored: a restarted server has no running job to show
@@ -92,7 +101,7 @@ class Job:
                 "updated_at": self.updated_at or self.created_at,
                 "progress": self.progress.to_dict() if self.progress else None,
                 "result": self.result.to_dict() if self.result else None,
-                "error": self.error}
+                "error": self.error, "worker": self.worker}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Job:
@@ -105,7 +114,7 @@ class Job:
             progress=ProgressEvent(**{k: v for k, v in progress.items() if k in event_fields})
             if progress else None,
             result=GenerateResult(**{**result, "out": Path(result["out"])}) if result else None,
-            error=data.get("error"))
+            error=data.get("error"), worker=data.get("worker"))
 
 
 def write_record(folder: Path, record_id: str, record: dict[str, Any]) -> None:
@@ -144,6 +153,30 @@ class JobStore:
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.warning("skipping unreadable job record %s: %s", path, exc)
         return jobs
+
+
+class Jobs(Protocol):
+    """What the routes and the UI use of a job manager: `JobManager` (one worker thread in this
+    process) or, in queue mode, `adapters.queue.jobs.QueueJobs` (worker processes)."""
+
+    uploads_dir: Path
+
+    def uploads_for(self, job_id: str) -> Path: ...
+    def submit(self, job_id: str, prepared: PreparedGeneration, owner: str) -> Job: ...
+    def get(self, job_id: str, owner: str) -> Job: ...
+    def of_owner(self, owner: str) -> list[Job]: ...
+    def cancel(self, job_id: str, owner: str, reason: str = ...) -> Job: ...
+    def workers(self) -> list[dict[str, Any]]: ...
+
+
+def jobs_for(service: SonicService) -> Jobs:
+    """The service's job manager: queued for `sonic-ext worker` processes in queue mode
+    (`Settings.queue_url`), else run by this process's worker thread."""
+    if service.settings.queue_url:
+        from .queue.jobs import QueueJobs
+
+        return QueueJobs.for_service(service)
+    return JobManager.for_service(service)
 
 
 class JobManager:
@@ -212,6 +245,10 @@ class JobManager:
                                         "nothing to cancel")
         job.cancel.cancel(reason)
         return job
+
+    def workers(self) -> list[dict[str, Any]]:
+        """None apart: this process's own thread runs the jobs (queue mode lists processes)."""
+        return []
 
     def _run(self, job: Job, prepared: PreparedGeneration) -> None:
         try:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -155,3 +156,41 @@ class AuditCheckpoint(Base):
 
     size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     note: Mapped[str] = mapped_column(Text)
+
+
+class QueueJob(Base):
+    """A generation job of queue mode (`sonic_ext/adapters/queue`): what every API replica
+    shows and what a worker runs. Operational state, outside the audit chain: the gate's
+    decision for it is in the audit log (`gate_audit_seq`), and so is the worker's own check at
+    start."""
+
+    __tablename__ = "queue_jobs"
+    __table_args__ = (Index("ix_queue_jobs_owner_created", "owner", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    owner: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[str] = mapped_column(String(32))
+    request: Mapped[dict[str, Any]]
+    gate_audit_seq: Mapped[int | None] = mapped_column(Integer)
+    progress: Mapped[dict[str, Any] | None]
+    result: Mapped[dict[str, Any] | None]
+    error: Mapped[dict[str, Any] | None]
+    worker: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class QueueWorker(Base):
+    """A `sonic-ext worker` process as it last reported itself (every third of its stall
+    timeout): what `GET /workers` shows an operator."""
+
+    __tablename__ = "queue_workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    device: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[str] = mapped_column(String(32))
+    last_seen: Mapped[str] = mapped_column(String(32))
+    stall_timeout_s: Mapped[float] = mapped_column(Float)
+    job_id: Mapped[str | None] = mapped_column(String(16))

@@ -41,7 +41,7 @@ def test_every_route_is_tagged_and_summarised(spec: dict[str, Any]) -> None:
         ("POST", "/sonic/v1/consents/{consent_id}/revoke"),
         ("POST", "/sonic/v1/consents/{consent_id}/amend"), ("GET", "/sonic/v1/consents/granted"),
         ("POST", "/sonic/v1/consents/check"), ("GET", "/sonic/v1/audit/verify"),
-        ("GET", "/sonic/v1/health"), ("GET", "/sonic/v1/models"),
+        ("GET", "/sonic/v1/health"), ("GET", "/sonic/v1/models"), ("GET", "/sonic/v1/workers"),
         ("GET", "/sonic/v1/consent-status")}
     for key, op in operations.items():
         assert len(op["tags"]) == 1 and op["summary"], key

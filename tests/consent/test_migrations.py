@@ -19,7 +19,7 @@ from .conftest import enrol
 from .workers import open_database
 
 TABLES = {"alembic_version", "audit_checkpoints", "audit_events", "consents", "face_references",
-          "generations", "registry_head", "subjects"}
+          "generations", "queue_jobs", "queue_workers", "registry_head", "subjects"}
 
 
 def test_upgrade_from_empty_creates_the_schema(settings):
@@ -54,7 +54,7 @@ def test_processes_opening_a_new_database_at_once_migrate_it_once(settings):
     try:
         with database.engine.connect() as connection:
             assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").all() \
-                == [("0004",)]
+                == [("0005",)]
         assert set(inspect(database.engine).get_table_names()) == TABLES
     finally:
         database.dispose()
@@ -88,7 +88,7 @@ def test_opening_again_is_a_no_op(settings):
     try:
         with again.engine.connect() as connection:
             assert connection.exec_driver_sql(
-                "SELECT version_num FROM alembic_version").scalar() == "0004"
+                "SELECT version_num FROM alembic_version").scalar() == "0005"
     finally:
         again.dispose()
 

@@ -27,7 +27,7 @@ from ...errors import ConsentRefused, InputError, SonicError
 from ...presets import resolve
 from ...service import SonicService
 from ..jobs import (
-    JobManager,
+    Jobs,
     UnknownJob,
     is_record_id,
     new_job_id,
@@ -102,7 +102,7 @@ def parse_items(text: str) -> list[dict[str, Any]]:
     return items
 
 
-def add_batch_routes(router: APIRouter, service: SonicService, jobs: JobManager,
+def add_batch_routes(router: APIRouter, service: SonicService, jobs: Jobs,
                      require_user: Any) -> None:
     store = BatchStore(service.settings.home / "batches")
     uploads = APIRouter(route_class=api_route(MAX_BATCH_BYTES + FORM_SLACK_BYTES),

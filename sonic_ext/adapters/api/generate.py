@@ -21,7 +21,7 @@ from ...contracts import GenerateRequest, GenerationParams
 from ...errors import InputError
 from ...presets import all_presets, resolve
 from ...service import SonicService
-from ..jobs import JobManager, new_job_id
+from ..jobs import Jobs, new_job_id
 from .errors import error_response
 from .job_routes import job_view
 from .models import JOB_EXAMPLE, GenerationParamsSchema, Job, error_responses, example
@@ -72,7 +72,7 @@ def parse_params(text: str, preset: Optional[str] = None,
     return resolve(preset, values, deployment)
 
 
-def add_generate_routes(router: APIRouter, service: SonicService, jobs: JobManager,
+def add_generate_routes(router: APIRouter, service: SonicService, jobs: Jobs,
                         require_user: Any) -> None:
     uploads = APIRouter(route_class=api_route(MAX_IMAGE_BYTES + MAX_AUDIO_BYTES +
                                                  FORM_SLACK_BYTES), tags=["generate"])

@@ -14,9 +14,16 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, HTMLResponse
 
 from ...service import SonicService
-from ..jobs import Job, JobManager
+from ..jobs import Job, Jobs
 from .errors import http_error
-from .models import DONE_JOB_EXAMPLE, JOB_EXAMPLE, JobList, error_responses, example
+from .models import (
+    DONE_JOB_EXAMPLE,
+    JOB_EXAMPLE,
+    JobList,
+    WorkerList,
+    error_responses,
+    example,
+)
 from .models import Job as JobSchema
 from .uploads import SMALL_BODY_BYTES, api_route
 
@@ -32,7 +39,7 @@ def job_view(job: Job) -> Dict[str, Any]:
             "report_url": f"jobs/{job.id}/report" if done else None}
 
 
-def add_job_routes(router: APIRouter, service: SonicService, jobs: JobManager,
+def add_job_routes(router: APIRouter, service: SonicService, jobs: Jobs,
                    require_user: Any) -> None:
     routes = APIRouter(route_class=api_route(SMALL_BODY_BYTES), tags=["jobs"])
 
@@ -53,6 +60,14 @@ def add_job_routes(router: APIRouter, service: SonicService, jobs: JobManager,
                            **error_responses(401)})
     def list_jobs(user: str = Depends(require_user)) -> Dict[str, Any]:
         return {"jobs": [job_view(job) for job in jobs.of_owner(user)]}
+
+    @routes.get("/workers", response_model=WorkerList, summary="The workers running jobs",
+                description="Queue mode: each `sonic-ext worker` seen in the last day, whether "
+                            "it is alive and which job it runs. In-process: none.",
+                dependencies=[Depends(require_user)], responses=error_responses(401))
+    def workers() -> Dict[str, Any]:
+        return {"jobs": "queue" if service.settings.queue_url else "in-process",
+                "workers": jobs.workers()}
 
     @routes.get("/jobs/{job_id}", response_model=JobSchema,
                 summary="State, progress (step, total, ETA) and result of a job",

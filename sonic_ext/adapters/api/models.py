@@ -47,6 +47,7 @@ class Health(BaseModel):
     home: Optional[str] = None
     models_dir: Optional[str] = None
     database: Optional[str] = None
+    jobs: Optional[str] = Field(None, description="in-process, or queue (worker processes)")
     policy: Optional[str] = None
     policy_version: Optional[str] = None
     signing: Optional[str] = None
@@ -123,6 +124,8 @@ class Job(BaseModel):
     progress: Optional[Progress] = None
     result: Optional[JobResult] = None
     error: Optional[Dict[str, Any]] = Field(None, description="the error body of a failed job")
+    worker: Optional[str] = Field(None, description="queue mode: the worker that ran it last "
+                                                    "(host:pid); none in-process")
     status_url: str = Field(..., description="relative to /sonic/v1/")
     video_url: Optional[str] = Field(None, description="when done: the signed MP4")
     report_url: Optional[str] = Field(None, description="when done: the HTML verify report")
@@ -130,6 +133,23 @@ class Job(BaseModel):
 
 class JobList(BaseModel):
     jobs: List[Job]
+
+
+class Worker(BaseModel):
+    name: str = Field(..., description="host:pid of the `sonic-ext worker` process")
+    device: str
+    started_at: str
+    last_seen: str = Field(..., description="when it last reported in (every third of its "
+                                            "stall timeout)")
+    job_id: Optional[str] = Field(None, description="the job it runs now")
+    alive: bool = Field(..., description="reported within its stall timeout; a worker that "
+                                         "is not has its job run again elsewhere")
+
+
+class WorkerList(BaseModel):
+    jobs: str = Field(..., description="in-process, or queue (worker processes)")
+    workers: List[Worker] = Field(..., description="queue mode's workers seen in the last "
+                                                   "day; empty in-process")
 
 
 class BatchItem(BaseModel):

@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from ..._version import __version__
 from ...service import SonicService
-from ..jobs import JobManager
+from ..jobs import jobs_for
 from .auth import ApiAuth
 from .batches import add_batch_routes
 from .consent import add_consent_routes
@@ -27,7 +27,7 @@ def create_router(service: SonicService, auth: ApiAuth) -> APIRouter:
     router = APIRouter()
     require_user = auth.user_dependency()
     maybe_user = auth.optional_user_dependency()
-    jobs = JobManager.for_service(service)
+    jobs = jobs_for(service)
     add_generate_routes(router, service, jobs, require_user)
     add_batch_routes(router, service, jobs, require_user)
     add_job_routes(router, service, jobs, require_user)

@@ -20,7 +20,7 @@ import gradio as gr
 from ...errors import ConsentRefused, SonicError
 from ...service import SonicService
 from ...text import without_server_paths
-from ..jobs import ACTIVE_STATES, Job, JobManager, new_job_id
+from ..jobs import ACTIVE_STATES, Job, Jobs, jobs_for, new_job_id
 from .compat import upload_path
 from .granted import requester
 from .job_view import POLL_S
@@ -47,9 +47,9 @@ class BatchRow:
 
 
 class BatchHandlers:
-    def __init__(self, service: SonicService, jobs: JobManager | None = None) -> None:
+    def __init__(self, service: SonicService, jobs: Jobs | None = None) -> None:
         self.service = service
-        self.jobs = jobs or JobManager.for_service(service)
+        self.jobs = jobs or jobs_for(service)
 
     def run(self, request: gr.Request, image: Any, clips: Any, purpose: str | None,
             *values: Any) -> Iterator[list[list[str]]]:

@@ -32,7 +32,7 @@ from ...presets import STANDARD, all_presets, resolve
 from ...progress import ProgressCallback, ignore_progress
 from ...service import PreparedGeneration, SonicService
 from ..demo import demo_home, run_demo
-from ..jobs import ACTIVE_STATES, JobFinished, JobManager, UnknownJob, new_job_id
+from ..jobs import ACTIVE_STATES, JobFinished, Jobs, UnknownJob, jobs_for, new_job_id
 from ..webui_send import SENT_IMAGE_ID
 from .background import BackgroundCall
 from .batch import BATCH_HEADERS, BatchHandlers
@@ -123,9 +123,9 @@ def output_path(service: SonicService, portrait: Path) -> Path:
 
 
 class GenerateHandlers:
-    def __init__(self, service: SonicService, jobs: JobManager | None = None) -> None:
+    def __init__(self, service: SonicService, jobs: Jobs | None = None) -> None:
         self.service = service
-        self.jobs = jobs or JobManager.for_service(service)
+        self.jobs = jobs or jobs_for(service)
 
     def run(self, request: gr.Request, image: Any, audio: Any, purpose: str | None,
             *values: Any) -> Iterator[Outputs]:

@@ -27,7 +27,7 @@ from ...errors import SonicError
 from ...hashing import file_sha256
 from ...parameters import param_specs
 from ...service import SonicService
-from ..jobs import Job, JobManager, UnknownJob
+from ..jobs import Job, Jobs, UnknownJob, jobs_for
 from .compat import keep_out_of_ui_config
 from .errors import ui_error
 from .generate import PARAM_ORDER, GenerateTab, filled_in
@@ -40,7 +40,7 @@ HISTORY_HEADERS = ["made (UTC)", "file", "purpose", "consent", "now", "seconds"]
 _JOB_AT_END = re.compile(r"\(([0-9a-f]{16})\)\s*$")
 
 
-def finished(jobs: JobManager, owner: str, limit: int = HISTORY_SIZE) -> list[Job]:
+def finished(jobs: Jobs, owner: str, limit: int = HISTORY_SIZE) -> list[Job]:
     """The owner's jobs that published a file still in the outputs folder, newest first."""
     return [job for job in jobs.of_owner(owner) if job.published_video()][:limit]
 
@@ -79,7 +79,7 @@ def history_rows(jobs: Sequence[Job], consents: Mapping[str, ConsentRecord]
 @dataclass
 class HistoryHandlers:
     service: SonicService
-    jobs: JobManager
+    jobs: Jobs
 
     def listing(self, picked: str | None, request: gr.Request
                 ) -> tuple[dict[str, Any], list[list[str]]]:
@@ -167,7 +167,7 @@ def _shown(value: Any) -> str:
 def history_tab(service: SonicService, generate: GenerateTab) -> Callable[[gr.Blocks], None]:
     """Build the tab; `generate` is the Generate tab's `GenerateTab` ("use these settings
     again" fills its inputs). Returns what the page calls with its gr.Blocks on load."""
-    handlers = HistoryHandlers(service, JobManager.for_service(service))
+    handlers = HistoryHandlers(service, jobs_for(service))
     with gr.Tab("History", elem_id="sonic_tab_history") as tab:
         gr.Markdown("The signed videos you made here, newest first (files stay in the outputs "
                     "folder until removed there).")

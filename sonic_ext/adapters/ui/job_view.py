@@ -1,7 +1,7 @@
 """A generation job as the Generate tab shows it: followed while it runs, its outcome after.
 
-A UI generation is a job of the same `JobManager` as the API's (one worker per installation, a
-record under `<home>/jobs/`), owned by the page's user (`ui:<name>`). The page only watches it:
+A UI generation is a job of the same manager as the API's (`jobs_for`: one worker per
+installation and a record under `<home>/jobs/`, or queue mode's workers and rows), owned by the page's user (`ui:<name>`). The page only watches it:
 a reload, a second tab or a closed browser leaves it running, and the page opened next picks it
 up (`latest_job`). Stopping it takes the Cancel button.
 """
@@ -18,7 +18,7 @@ import gradio as gr
 
 from ...errors import SonicError
 from ...service import SonicService
-from ..jobs import ACTIVE_STATES, Job, JobManager
+from ..jobs import ACTIVE_STATES, Job, Jobs
 from .compat import shown_inline
 from .errors import job_error, ui_error
 from .render import notice_html, progress_html, provenance_html
@@ -31,7 +31,7 @@ SHOW_ENDED_FOR_S = 600  # a page opened this long after its user's last job ende
 Outputs = tuple[Any, Any, Any, Any, Any]
 
 
-def latest_job(jobs: JobManager, owner: str, now: float | None = None) -> Job | None:
+def latest_job(jobs: Jobs, owner: str, now: float | None = None) -> Job | None:
     """The owner's newest job if it is still going or ended in the last SHOW_ENDED_FOR_S."""
     owned = jobs.of_owner(owner)
     if not owned:
