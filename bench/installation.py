@@ -15,9 +15,10 @@ PORTRAIT = FACES / "obama2.jpg"  # another photo of the enrolled person
 PURPOSE = "education"
 
 
-def consented_service(work: Path) -> tuple[SonicService, str]:
-    """A service whose home and tiny models live under `work`, and its one consent's id."""
-    settings = Settings.from_environment({}, home=work / "home",
+def consented_service(work: Path, queue_url: str | None = None) -> tuple[SonicService, str]:
+    """A service whose home and tiny models live under `work` (in queue mode on `queue_url`,
+    a PostgreSQL database), and its one consent's id."""
+    settings = Settings.from_environment({}, home=work / "home", queue_url=queue_url,
                                          models_dir=make_tiny_tree(work / "tiny", seed=0))
     settings.ensure_dirs()
     service = SonicService(settings)
