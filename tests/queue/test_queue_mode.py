@@ -13,8 +13,11 @@ import time
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
 
+from sonic_ext.adapters.jobs import new_job_id, now_stamp
 from sonic_ext.adapters.queue import jobs as queue_jobs
+from sonic_ext.consent.models import QueueJob
 from tests.api.conftest import FACES, OPS
 from tests.conftest import consent_ids
 from tests.evidence import write_release_pdf
@@ -58,6 +61,36 @@ def test_a_job_and_its_queue_entry_commit_together(deployment: Deployment, monke
     cancelled = httpx.delete(f"{deployment.replicas[1]}/jobs/{job_id}", auth=OPS).json()
     assert cancelled["state"] == "cancelled" and cancelled["error"]["code"] == "cancelled"
     assert not (deployment.home / "queue-inputs" / job_id).exists()
+
+
+def test_three_workers_never_take_one_job_twice(deployment: Deployment):
+    """50 jobs made visible at once (one transaction) to three idle workers. They end at the
+    worker's first input check (their portrait is not there), so the time goes to the claims,
+    which are what could double; each must be started exactly once."""
+    workers = [deployment.start_worker() for _ in range(3)]
+    missing = deployment.home / "queue-inputs" / "gone"
+    request = {"image": str(missing / "portrait.jpg"), "audio": str(missing / "audio.wav"),
+               "out": str(deployment.service.settings.outputs_dir / "never.mp4"),
+               "purpose": "education", "params": {}, "requested_by": "api:ops",
+               "consent_ids": list(consent_ids(deployment.service))}
+    job_ids = [new_job_id() for _ in range(50)]
+    with Session(deployment.service.registry.database.engine) as session, session.begin():
+        for job_id in job_ids:
+            stamp = now_stamp()
+            session.add(QueueJob(id=job_id, owner="ops", state="queued", created_at=stamp,
+                                 updated_at=stamp, request=request, attempts=0))
+            session.flush()
+            queue_jobs.defer_in(session.connection(), job_id)
+    jobs = [deployment.wait(job_id, ended, timeout_s=120) for job_id in job_ids]
+    assert {job["state"] for job in jobs} == {"failed"}
+    assert {job["error"]["code"] for job in jobs} == {"bad_input"}
+    assert deployment.scalar("SELECT count(*) FROM queue_jobs WHERE attempts = 1 AND id = "
+                             "ANY(:ids)", ids=job_ids) == 50
+    assert deployment.scalar("SELECT count(*) FROM procrastinate_jobs WHERE attempts <= 1 "
+                             "AND args->>'job_id' = ANY(:ids)", ids=job_ids) == 50  # no retry
+    assert len({job["worker"] for job in jobs}) >= 2  # they did compete
+    for worker in workers:  # the next test needs a queue nobody takes from
+        deployment.kill(worker, signal.SIGTERM)
 
 
 def test_a_consent_revoked_while_the_job_waits_refuses_it_at_the_start(
@@ -143,7 +176,7 @@ def test_a_database_restart_loses_no_queued_job(deployment: Deployment):
     job_ids = [deployment.submit(claims) for _ in range(3)]
     deployment.server.pg_ctl("restart")
     jobs = [deployment.wait(job_id, ended) for job_id in job_ids]
-    assert [job["state"] for job in jobs] == ["done"] * 3, jobs
+    assert [job["state"] for job in jobs] == ["done"] * 3, (jobs, deployment.worker_logs())
     for job in jobs:
         assert deployment.scalar("SELECT count(*) FROM generations WHERE watermark_id = :w "
                                  "AND status = 'published'", w=job["result"]["watermark_id"]) == 1

@@ -30,12 +30,12 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import delete, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from ...consent.models import QueueJob
-from ...contracts import GenerationParams
 from ...consent.models import QueueWorker as WorkerRow
+from ...contracts import GenerationParams
 from ...errors import Cancelled, SonicError
 from ...progress import CancelToken, ProgressEvent
 from ...service import SonicService
@@ -77,7 +77,11 @@ class QueueWorker:
         self.job_id: str | None = None  # the job running now, for `GET /workers`
         self.engine = prepare_node(service)
         self.app = procrastinate_app(url)
-        self.app.task(name=GENERATE_TASK, queue=QUEUE_NAME)(self.generate)
+        from procrastinate import RetryStrategy
+
+        self.app.task(name=GENERATE_TASK, queue=QUEUE_NAME, retry=RetryStrategy(
+            max_attempts=MAX_ATTEMPTS, wait=1, retry_exceptions={DatabaseInterrupted}),
+        )(self.generate)
 
     def warm_up(self) -> None:
         """Load the models for a job of the default parameters now: the first job does not
@@ -107,13 +111,25 @@ class QueueWorker:
     # -- one job ----------------------------------------------------------------------------
 
     def generate(self, job_id: str) -> None:
-        """The task: run job `job_id` unless it ended meanwhile (cancelled while queued)."""
-        row = self._start(job_id)
+        """The task: run job `job_id` unless it ended meanwhile (cancelled while queued). A job
+        the database dropped out of (a restart, a failover) is queued again, as a job whose
+        worker died is: it published nothing."""
+        try:
+            row = self._start(job_id)
+        except DBAPIError as exc:
+            if not _database_interrupted(exc):
+                raise
+            raise DatabaseInterrupted(str(exc)) from exc
         if row is None:
             return
         self.job_id = job_id
+        try:
+            self._run(job_id, row)
+        finally:
+            self.job_id = None
+
+    def _run(self, job_id: str, row: QueueJob) -> None:
         cancel = CancelToken()
-        outcome: dict[str, Any]
         try:
             with self._watch_cancel(job_id, cancel):
                 request = request_from_dict(row.request)
@@ -123,18 +139,14 @@ class QueueWorker:
                 prepared = self.service.prepare(request, cancel=cancel)  # the gate, again
                 result = self.service.run(prepared, progress=self._reporter(job_id),
                                           cancel=cancel)
-            outcome = {"state": "done", "result": result.to_dict()}
-        except Cancelled as exc:
-            outcome = {"state": "cancelled", "error": exc.to_dict()}
-        except SonicError as exc:
-            outcome = {"state": "failed",
-                       "error": {**exc.to_dict(), "http_status": exc.http_status}}
+            outcome: dict[str, Any] = {"state": "done", "result": result.to_dict()}
         except Exception as exc:  # noqa: BLE001 - the job must say why, the worker goes on
-            log.exception("job %s failed", job_id)
-            outcome = {"state": "failed", "error": {"code": "error", "http_status": 500,
-                                                    "message": f"{type(exc).__name__}: {exc}"}}
+            if _database_interrupted(exc) and row.attempts < MAX_ATTEMPTS:
+                log.warning("job %s: the database dropped out (%s); queued again", job_id, exc)
+                self._settle(job_id, {"state": "queued", "progress": None})
+                raise DatabaseInterrupted(str(exc)) from exc  # procrastinate retries it
+            outcome = _outcome_of(job_id, exc)
         self._settle(job_id, outcome)
-        self.job_id = None
         shutil.rmtree(self.service.settings.home / "queue-inputs" / job_id, ignore_errors=True)
 
     def _start(self, job_id: str) -> QueueJob | None:
@@ -256,3 +268,30 @@ class QueueWorker:
                 "code": "worker_lost", "http_status": 500,
                 "message": f"the worker running it stopped {attempts} times; nothing was "
                            "published", "hint": "submit it again"})
+
+
+class DatabaseInterrupted(Exception):
+    """A job's database connection broke mid-run: procrastinate runs it again."""
+
+
+def _database_interrupted(error: BaseException) -> bool:
+    """Whether a broken database connection is behind `error` (also when the registry wrapped
+    it, e.g. in a PublishError)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OperationalError) or (isinstance(seen, DBAPIError)
+                                                  and seen.connection_invalidated):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _outcome_of(job_id: str, error: Exception) -> dict[str, Any]:
+    """How a job that raised `error` ended, as its row says."""
+    if isinstance(error, Cancelled):
+        return {"state": "cancelled", "error": error.to_dict()}
+    if isinstance(error, SonicError):
+        return {"state": "failed", "error": {**error.to_dict(), "http_status": error.http_status}}
+    log.error("job %s failed", job_id, exc_info=error)
+    return {"state": "failed", "error": {"code": "error", "http_status": 500,
+                                         "message": f"{type(error).__name__}: {error}"}}
