@@ -16,7 +16,7 @@ from sonic_ext.adapters import cli
 ALL_COMMANDS = ["serve", "generate", "batch", "verify", "consent", "add", "amend", "check", "list",
                 "show", "revoke",
                 "audit-verify", "audit-export", "adopt-unsigned", "models", "status", "memory", "download", "make-tiny", "keys", "init",
-                "dev", "golden-check", "demo", "sync-check"]
+                "dev", "golden-check", "demo", "sync-check", "worker"]
 
 
 def run(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
@@ -39,12 +39,21 @@ def test_module_help_lists_every_command_and_action() -> None:
     ["consent", "show"], ["consent", "revoke"], ["consent", "audit-verify"],
     ["consent", "audit-export"], ["consent", "adopt-unsigned"], ["models", "status"], ["models", "memory"],
     ["models", "download"], ["models", "make-tiny"], ["models", "keys"], ["keys", "init"],
-    ["keys", "show"], ["dev", "golden-check"], ["demo"], ["sync-check"]])
+    ["keys", "show"], ["dev", "golden-check"], ["demo"], ["sync-check"], ["worker"]])
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
     with pytest.raises(SystemExit) as done:
         cli.main([*command, "--help"])
     assert done.value.code == 0
     assert "usage: sonic-ext " + " ".join(command) in capsys.readouterr().out
+
+
+def test_a_worker_without_a_queue_says_what_it_needs(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SONIC_QUEUE_URL", raising=False)
+    code, _, err = run(capsys, tmp_path, "worker")
+    assert code == 2
+    assert "--queue: a worker needs the queue's PostgreSQL URL" in err
 
 
 def test_generate_help_shows_every_parameter_flag(capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,6 +78,11 @@ def test_generate_help_shows_every_parameter_flag(capsys: pytest.CaptureFixture[
     (["models", "keys", "--component", "vae"], "argument --component: invalid choice: 'vae'"),
     (["consent", "revoke", "c1"], "the following arguments are required: --reason"),
     (["nonsense"], "argument COMMAND: invalid choice: 'nonsense'"),
+    (["serve", "--queue", "sqlite:///q.db"], "argument --queue: queue mode needs a PostgreSQL"),
+    (["worker", "--queue", "postgresql://db/sonic", "--device", "gpu"],
+     "argument --device: must be auto, cpu, cuda or cuda:N, got 'gpu'"),
+    (["worker", "--queue", "postgresql://db/sonic", "--stall-timeout", "0"],
+     "argument --stall-timeout: must be a number of seconds above 0"),
 ])
 def test_usage_errors_exit_2_and_name_the_argument(capsys: pytest.CaptureFixture[str],
                                                    tmp_path: Path, args: list[str],

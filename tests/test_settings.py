@@ -77,6 +77,20 @@ def test_describe_names_the_database_without_its_credentials(tmp_path: Path, url
     assert "secret" not in str(s.describe())
 
 
+def test_queue_mode_keeps_the_registry_in_the_queues_database(tmp_path: Path) -> None:
+    url = "postgresql://sonic:secret@db/sonic"
+    queued = Settings.from_environment({"SONIC_QUEUE_URL": url, "HOME": str(tmp_path)})
+    assert (queued.queue_url, queued.database_url) == (url, url)
+    assert queued.describe()["jobs"].startswith("queue")
+    same = Settings.from_environment({"SONIC_DB_URL": url, "HOME": str(tmp_path)},
+                                     queue_url="postgresql+psycopg://sonic:secret@db/sonic")
+    assert same.database_url == "postgresql+psycopg://sonic:secret@db/sonic"
+    with pytest.raises(InputError, match="SONIC_DB_URL: queue mode keeps the registry"):
+        Settings.from_environment({"SONIC_DB_URL": "postgresql://sonic@other/sonic",
+                                   "HOME": str(tmp_path)}, queue_url=url)
+    assert Settings.from_environment({"HOME": str(tmp_path)}).describe()["jobs"] == "in-process"
+
+
 def test_only_the_settings_module_reads_environment_variables() -> None:
     package = Path(sonic_ext.__file__).parent
     readers = re.compile(r"os\.environ|os\.getenv|getenv\(|environ\[")

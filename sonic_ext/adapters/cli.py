@@ -143,7 +143,7 @@ def _queue_url(value: str) -> str:
     from .queue.engine import require_postgresql
 
     try:
-        return require_postgresql(value)
+        return require_postgresql(value, "--queue")
     except InputError as exc:
         raise argparse.ArgumentTypeError(exc.problem) from None
 

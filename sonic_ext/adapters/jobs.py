@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from ..contracts import GenerateRequest, GenerateResult
 from ..errors import Cancelled, Conflict, NotFound, SonicError
@@ -179,21 +179,32 @@ def jobs_for(service: SonicService) -> Jobs:
     return JobManager.for_service(service)
 
 
-class JobManager:
-    # Weak values: a manager lives as long as routes or queued work use it, and is shared by
-    # every router built for the same service meanwhile.
-    _managers: ClassVar[weakref.WeakValueDictionary[int, JobManager]] = \
-        weakref.WeakValueDictionary()
-    _managers_lock: ClassVar[threading.Lock] = threading.Lock()
+_Manager = TypeVar("_Manager", bound="OnePerService")
+
+
+class OnePerService:
+    """A job manager made once per service (`for_service`): a WebUI's "Reload UI" builds the
+    routes again and must get the same one. Weak values: a manager lives as long as routes or
+    queued work use it, and is shared by every router built for the same service meanwhile."""
+
+    service: SonicService
+    _managers: ClassVar[weakref.WeakValueDictionary[int, Any]]
+    _managers_lock: ClassVar[threading.Lock]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._managers, cls._managers_lock = weakref.WeakValueDictionary(), threading.Lock()
 
     @classmethod
-    def for_service(cls, service: SonicService) -> JobManager:
+    def for_service(cls: type[_Manager], service: SonicService) -> _Manager:
         with cls._managers_lock:
             manager = cls._managers.get(id(service))
             if manager is None or manager.service is not service:
                 manager = cls._managers[id(service)] = cls(service)
             return manager
 
+
+class JobManager(OnePerService):
     def __init__(self, service: SonicService, workers: int = 1) -> None:
         """Load the jobs of earlier runs. Those that were active then are `interrupted` now,
         and uploads left by them (or by requests that never became jobs) are removed: one

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from ...errors import InputError, NotAvailable
 from ...service import SonicService
+from ...settings import ENV_QUEUE_URL
 
 QUEUE_NAME = "sonic"
 GENERATE_TASK = "sonic.generate"
@@ -27,7 +28,7 @@ GENERATE_TASK = "sonic.generate"
 _NODE_LOCK_KEY = 0x50_4E_49_44
 
 
-def require_postgresql(url: str, field: str = "--queue") -> str:
+def require_postgresql(url: str, field: str) -> str:
     """`url` as SQLAlchemy takes it (postgresql+psycopg://...), or InputError: the queue and
     the registry share one PostgreSQL database, which every node reaches."""
     try:
@@ -46,13 +47,20 @@ def libpq_conninfo(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def procrastinate_app(url: str) -> Any:
-    """A procrastinate App on `url` (not opened); NotAvailable without the `queue` extra."""
+def _procrastinate() -> Any:
+    """The procrastinate package; NotAvailable, naming the extra, when it is not installed."""
     try:
         import procrastinate
+        import procrastinate.schema
     except ImportError:
         raise NotAvailable("queue mode needs procrastinate, which is not installed",
                            hint="pip install 'sd-webui-sonic[queue]'") from None
+    return procrastinate
+
+
+def procrastinate_app(url: str) -> Any:
+    """A procrastinate App on `url` (not opened)."""
+    procrastinate = _procrastinate()
     return procrastinate.App(connector=procrastinate.PsycopgConnector(
         conninfo=libpq_conninfo(url)))
 
@@ -62,15 +70,15 @@ def prepare_node(service: SonicService) -> Engine:
     start at once (one advisory lock; the first makes, the others find it made): procrastinate's
     tables and functions, and the home's development signing keys and watermark key, which
     every node of a shared home must sign and mark with alike. The registry's engine."""
-    from procrastinate.schema import SchemaManager
-
+    require_postgresql(service.settings.queue_url or "", ENV_QUEUE_URL)  # also when from env
+    schema = _procrastinate().schema.SchemaManager.get_schema()
     engine = service.registry.database.engine
     with engine.begin() as connection:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                            {"key": _NODE_LOCK_KEY})
         if connection.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
             # on the driver's cursor without parameters: the script has literal % signs
-            connection.connection.cursor().execute(SchemaManager.get_schema())
+            connection.connection.cursor().execute(schema)
         if service.capabilities.provenance:
             service.credentials()
             service.watermark_key()

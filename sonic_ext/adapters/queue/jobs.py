@@ -11,12 +11,10 @@ job ends.
 from __future__ import annotations
 
 import shutil
-import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,7 +23,15 @@ from ...consent.models import QueueJob, QueueWorker
 from ...contracts import GenerateRequest, GenerationParams
 from ...errors import Cancelled
 from ...service import PreparedGeneration, SonicService
-from ..jobs import ACTIVE_STATES, Job, JobFinished, UnknownJob, now_stamp, stamp_ago
+from ..jobs import (
+    ACTIVE_STATES,
+    Job,
+    JobFinished,
+    OnePerService,
+    UnknownJob,
+    now_stamp,
+    stamp_ago,
+)
 from .engine import defer_in, prepare_node
 
 INPUTS_DIR = "queue-inputs"
@@ -58,20 +64,8 @@ def job_of(row: QueueJob) -> Job:
     return job
 
 
-class QueueJobs:
+class QueueJobs(OnePerService):
     """Jobs in the registry's PostgreSQL database, run by `sonic-ext worker` processes."""
-
-    _instances: ClassVar[weakref.WeakValueDictionary[int, QueueJobs]] = \
-        weakref.WeakValueDictionary()
-    _instances_lock: ClassVar[threading.Lock] = threading.Lock()
-
-    @classmethod
-    def for_service(cls, service: SonicService) -> QueueJobs:
-        with cls._instances_lock:
-            jobs = cls._instances.get(id(service))
-            if jobs is None or jobs.service is not service:
-                jobs = cls._instances[id(service)] = cls(service)
-            return jobs
 
     def __init__(self, service: SonicService) -> None:
         """Opens (and migrates) the registry, and creates the queue's schema if absent."""

@@ -1,6 +1,6 @@
 """`sonic-ext worker`: one process per GPU runs queued generations, one at a time.
 
-The models load on the first job and stay loaded (one `SonicService` per process). Each job:
+The models load when the worker starts and stay loaded (one `SonicService` per process). Each job:
 the worker marks its row running (attempts + 1, its name), runs the consent gate again (a
 consent revoked while the job waited refuses it here, and the job says why), then generates
 and publishes to the shared output folder exactly as a local generation does (signed, recorded,
@@ -10,9 +10,11 @@ denoising step).
 
 A worker that dies (SIGKILL, power loss) stops sending heartbeats; any other worker finds its
 job stalled after `stall_timeout_s` and queues it again, up to `MAX_ATTEMPTS` starts, after
-which the job is failed. Nothing is published twice: a killed run published nothing (the file
-appears only after it is recorded, and a run killed between the two is marked failed by the
-sweep of whoever starts next), and the rerun writes the same output path.
+which the job is failed. A job whose database connection broke is queued again the same way.
+Nothing is published twice: a run killed before its record published nothing (the file appears
+only after it is recorded), and the rerun writes the same output path. A run killed between
+record and rename is marked failed by the next sweep on its own machine
+(`SonicService.sweep_leftovers`), not by a rerun elsewhere.
 """
 
 from __future__ import annotations
