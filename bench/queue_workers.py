@@ -169,7 +169,7 @@ def main() -> None:
             print(f"| {count} | {seconds:.1f} | {args.jobs / seconds:.2f} | "
                   f"{base / seconds:.2f} |")
         print(f"\none job, warm: in-process {local:.2f} s, queue mode {queued:.2f} s "
-              f"(+{queued - local:.2f} s, ratio {queued / local:.2f})")
+              f"({queued - local:+.2f} s, ratio {queued / local:.2f})")
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
