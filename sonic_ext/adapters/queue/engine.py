@@ -13,10 +13,13 @@ initialised once per process).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from ...errors import InputError, NotAvailable
 from ...service import SonicService
@@ -83,6 +86,14 @@ def prepare_node(service: SonicService) -> Engine:
             service.credentials()
             service.watermark_key()
     return engine
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session in one transaction on the queue's rows: commits on success, rolls back on an
+    error (the API replicas' and the workers' every read and write of them)."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
 
 
 def defer_in(connection: Connection, job_id: str) -> int:

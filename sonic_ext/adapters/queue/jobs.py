@@ -11,13 +11,10 @@ job ends.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from ...consent.models import QueueJob, QueueWorker
 from ...contracts import GenerateRequest, GenerationParams
@@ -32,7 +29,7 @@ from ..jobs import (
     now_stamp,
     stamp_ago,
 )
-from .engine import defer_in, prepare_node
+from .engine import defer_in, prepare_node, transaction
 
 INPUTS_DIR = "queue-inputs"
 
@@ -76,25 +73,20 @@ class QueueJobs(OnePerService):
     def uploads_for(self, job_id: str) -> Path:
         return self.uploads_dir / job_id
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
-
     def submit(self, job_id: str, prepared: PreparedGeneration, owner: str) -> Job:
         """Record the job and enqueue it, in one transaction: both or neither."""
         stamp = now_stamp()
         row = QueueJob(id=job_id, owner=owner, state="queued", created_at=stamp,
                        updated_at=stamp, request=request_to_dict(prepared.request),
                        gate_audit_seq=prepared.decision.audit_seq, attempts=0)
-        with self._session() as session:
+        with transaction(self.engine) as session:
             session.add(row)
             session.flush()
             defer_in(session.connection(), job_id)
         return job_of(row)
 
     def get(self, job_id: str, owner: str) -> Job:
-        with self._session() as session:
+        with transaction(self.engine) as session:
             row = session.get(QueueJob, job_id)
         if row is None or row.owner != owner:
             raise UnknownJob("job_id", f"no job {job_id!r}")
@@ -102,7 +94,7 @@ class QueueJobs(OnePerService):
 
     def of_owner(self, owner: str) -> list[Job]:
         """The owner's jobs, newest first."""
-        with self._session() as session:
+        with transaction(self.engine) as session:
             rows = session.scalars(select(QueueJob).where(QueueJob.owner == owner)
                                    .order_by(QueueJob.created_at.desc())).all()
         return [job_of(row) for row in rows]
@@ -110,7 +102,7 @@ class QueueJobs(OnePerService):
     def cancel(self, job_id: str, owner: str, reason: str = "cancelled through the API") -> Job:
         """A queued job ends here and now; a running one is told through its row, which its
         worker reads while it denoises."""
-        with self._session() as session:
+        with transaction(self.engine) as session:
             row = session.get(QueueJob, job_id, with_for_update=True)
             if row is None or row.owner != owner:
                 raise UnknownJob("job_id", f"no job {job_id!r}")
@@ -127,7 +119,7 @@ class QueueJobs(OnePerService):
     def workers(self) -> list[dict[str, Any]]:
         """Every worker that reported in during the last day, with `alive`: reported within
         its stall timeout (after that, its job is run again elsewhere)."""
-        with self._session() as session:
+        with transaction(self.engine) as session:
             rows = session.scalars(select(QueueWorker).order_by(QueueWorker.name)).all()
         return [{"name": row.name, "device": row.device, "started_at": row.started_at,
                  "last_seen": row.last_seen, "job_id": row.job_id,

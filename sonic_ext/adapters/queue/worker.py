@@ -33,7 +33,6 @@ from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session
 
 from ...consent.models import QueueJob
 from ...consent.models import QueueWorker as WorkerRow
@@ -44,7 +43,13 @@ from ...service import SonicService
 from ...settings import use_only_gpu
 from ..jobs import FINAL_STATES, now_stamp, stamp_ago
 from . import STALL_TIMEOUT_S
-from .engine import GENERATE_TASK, QUEUE_NAME, prepare_node, procrastinate_app
+from .engine import (
+    GENERATE_TASK,
+    QUEUE_NAME,
+    prepare_node,
+    procrastinate_app,
+    transaction,
+)
 from .jobs import request_from_dict
 
 log = logging.getLogger(__name__)
@@ -107,7 +112,7 @@ class QueueWorker:
                     fetch_job_polling_interval=1.0)
             finally:
                 rounds.cancel()
-                with self._session() as session:  # a clean stop leaves no row behind
+                with transaction(self.engine) as session:  # a clean stop leaves no row behind
                     session.execute(delete(WorkerRow).where(WorkerRow.name == self.name))
 
     # -- one job ----------------------------------------------------------------------------
@@ -152,7 +157,7 @@ class QueueWorker:
         shutil.rmtree(self.service.settings.home / "queue-inputs" / job_id, ignore_errors=True)
 
     def _start(self, job_id: str) -> QueueJob | None:
-        with self._session() as session:
+        with transaction(self.engine) as session:
             row = session.get(QueueJob, job_id, with_for_update=True)
             if row is None or row.state in FINAL_STATES:
                 return None
@@ -166,7 +171,7 @@ class QueueWorker:
         query = update(QueueJob).where(QueueJob.id == job_id)
         if attempt is not None:
             query = query.where(QueueJob.attempts == attempt)
-        with self._session() as session:
+        with transaction(self.engine) as session:
             session.execute(query.values(updated_at=now_stamp(), **values))
 
     def _settle(self, job_id: str, outcome: dict[str, Any]) -> None:
@@ -200,7 +205,7 @@ class QueueWorker:
         def watch() -> None:
             while not done.wait(CANCEL_POLL_S):
                 try:
-                    with self._session() as session:
+                    with transaction(self.engine) as session:
                         reason = session.get(QueueJob, job_id).cancel_reason
                 except OperationalError as exc:  # the database restarting: ask again
                     log.warning("job %s: cannot read its cancel flag: %s", job_id, exc)
@@ -217,11 +222,6 @@ class QueueWorker:
             done.set()
             watcher.join()
 
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            yield session
-
     # -- every third of the stall timeout: report in, requeue jobs of dead workers ----------
 
     async def _rounds_forever(self) -> None:
@@ -236,7 +236,7 @@ class QueueWorker:
     def report_in(self) -> None:
         """This worker's row for `GET /workers`; rows of workers silent for a day go."""
         now = now_stamp()
-        with self._session() as session:
+        with transaction(self.engine) as session:
             session.merge(WorkerRow(name=self.name, device=self.device,
                                       started_at=self.started_at, last_seen=now,
                                       stall_timeout_s=self.stall_timeout_s, job_id=self.job_id))
@@ -252,7 +252,7 @@ class QueueWorker:
         for stalled in await manager.get_stalled_jobs(
                 task_name=GENERATE_TASK, seconds_since_heartbeat=self.stall_timeout_s):
             job_id = stalled.task_kwargs["job_id"]
-            with self._session() as session:
+            with transaction(self.engine) as session:
                 row = session.get(QueueJob, job_id)
                 attempts = row.attempts if row is not None else MAX_ATTEMPTS
             try:
